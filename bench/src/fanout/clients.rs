@@ -1,0 +1,203 @@
+//! The benchmark's WebSocket clients: N real connections over loopback, each with a reader
+//! task that counts the numbered chat messages it receives. The [`Tracker`] notes the
+//! instant each message reached its last recipient, so latency is measured from the send
+//! to the last receive, with no polling and no sleeps.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Counts deliveries of numbered messages (`m<index>`).
+#[derive(Debug)]
+pub struct Tracker {
+    /// Deliveries so far, per message.
+    received: Vec<AtomicUsize>,
+    /// When each message reached its last recipient.
+    completed: Vec<OnceLock<Instant>>,
+    /// Recipients per message (every client but the sender).
+    recipients: usize,
+    /// Woken whenever a message completes.
+    notify: Notify,
+    /// Frames that were neither greetings, numbered chats nor known notices (a protocol
+    /// slip the benchmark must not hide).
+    unexpected: Mutex<Option<String>>,
+}
+
+impl Tracker {
+    /// A tracker for `messages` numbered messages, each due to `recipients` clients.
+    pub fn new(messages: usize, recipients: usize) -> Arc<Tracker> {
+        Arc::new(Tracker {
+            received: (0..messages).map(|_| AtomicUsize::new(0)).collect(),
+            completed: (0..messages).map(|_| OnceLock::new()).collect(),
+            recipients,
+            notify: Notify::new(),
+            unexpected: Mutex::new(None),
+        })
+    }
+
+    /// Records a frame or event that should not happen, and wakes the waiter so the run
+    /// fails at once with it instead of timing out.
+    fn unexpected(&self, what: String) {
+        self.unexpected
+            .lock()
+            .expect("poisoned")
+            .get_or_insert(what);
+        self.notify.notify_waiters();
+    }
+
+    fn delivered(&self, index: usize) {
+        let Some(count) = self.received.get(index) else {
+            return;
+        };
+        if count.fetch_add(1, Ordering::AcqRel) + 1 == self.recipients {
+            let _ = self.completed[index].set(Instant::now());
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Waits until message `index` has reached every recipient; returns when it did.
+    pub async fn completed(&self, index: usize, limit: Duration) -> Result<Instant, BoxError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a completion in between is not missed.
+            let notified = self.notify.notified();
+            if let Some(at) = self.completed[index].get() {
+                return Ok(*at);
+            }
+            if let Some(frame) = self.unexpected.lock().expect("poisoned").clone() {
+                return Err(format!("message {index} not delivered: {frame}").into());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(format!(
+                    "message {index} reached {} of {} clients within {limit:?}",
+                    self.received[index].load(Ordering::Acquire),
+                    self.recipients
+                )
+                .into());
+            }
+        }
+    }
+}
+
+/// The part of a server frame the clients read: the gateway's chat JSON and the floor's
+/// forwarded client frame both have these two fields.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    text: Option<&'a str>,
+}
+
+/// One connected client: its write half (the reader runs as a task).
+#[derive(Debug)]
+pub struct Client {
+    /// Where this client sends.
+    sink: SplitSink<Socket, Message>,
+}
+
+impl Client {
+    /// Sends numbered chat message `index`.
+    pub async fn send(&mut self, index: usize) -> Result<(), BoxError> {
+        let frame = format!(r#"{{"type":"chat","text":"m{index}"}}"#);
+        self.sink.send(Message::text(frame)).await?;
+        Ok(())
+    }
+}
+
+/// Connects `n` clients to `ws://addr/ws`, `concurrency` at a time, each counted once the
+/// server greeted it (the gateway's welcome comes after register: it is in the room).
+pub async fn connect_all(
+    addr: SocketAddr,
+    n: usize,
+    concurrency: usize,
+    tracker: &Arc<Tracker>,
+) -> Result<Vec<Client>, BoxError> {
+    let url = format!("ws://{addr}/ws");
+    futures::stream::iter(0..n)
+        .map(|_| connect(&url, tracker.clone()))
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+async fn connect(url: &str, tracker: Arc<Tracker>) -> Result<Client, BoxError> {
+    let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_nodelay(true)?;
+    }
+    let (sink, stream) = socket.split();
+    let (greeted_tx, greeted) = oneshot::channel();
+    tokio::spawn(read(stream, tracker.clone(), greeted_tx));
+    tokio::time::timeout(Duration::from_secs(60), greeted)
+        .await
+        .map_err(|_| "no welcome within 60 s")?
+        .map_err(|_| {
+            let why = tracker_reason(&tracker);
+            format!("a connection closed before its welcome ({why})")
+        })?;
+    Ok(Client { sink })
+}
+
+fn tracker_reason(tracker: &Tracker) -> String {
+    tracker
+        .unexpected
+        .lock()
+        .expect("poisoned")
+        .clone()
+        .unwrap_or_else(|| "no close frame".to_owned())
+}
+
+/// Reads frames until the connection ends, counting numbered chats.
+async fn read(
+    mut stream: SplitStream<Socket>,
+    tracker: Arc<Tracker>,
+    greeted: oneshot::Sender<()>,
+) {
+    let mut greeted = Some(greeted);
+    while let Some(Ok(message)) = stream.next().await {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(frame) => {
+                tracker.unexpected(format!("the server closed a client: {frame:?}"));
+                break;
+            }
+            _ => continue,
+        };
+        let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
+            tracker.unexpected(format!("a client received {text}"));
+            continue;
+        };
+        match (frame.kind, frame.text) {
+            ("welcome", _) => {
+                if let Some(greeted) = greeted.take() {
+                    let _ = greeted.send(());
+                }
+            }
+            ("chat", Some(text)) => match text.strip_prefix('m').and_then(|i| i.parse().ok()) {
+                Some(index) => tracker.delivered(index),
+                None => tracker.unexpected(format!("a client received chat text {text}")),
+            },
+            // Other clients arriving and leaving: the chat tells everyone.
+            ("join" | "leave", _) => {}
+            _ => tracker.unexpected(format!("a client received {text}")),
+        }
+    }
+    // Normal at the end of a run (the clients are dropped); fatal while measuring.
+    tracker.unexpected("a client's connection closed".to_owned());
+}

@@ -1,0 +1,172 @@
+//! `bench fanout`: N real WebSocket clients in one room, one sender; the time from a send
+//! until the last of the other N-1 clients received it, deliveries per second when the
+//! sender bursts, and the server's resident memory per idle connection, for the gateway on
+//! the embedded default store (sled) and for the floor (a bare tokio broadcast server),
+//! on the same clients in the same run.
+//!
+//! # Layout
+//! - `server`: the gateway and the floor, each in a child process.
+//! - `clients`: the connections and the delivery tracker.
+
+pub mod clients;
+pub mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::machine::Machine;
+use crate::stats::Summary;
+use clients::{Tracker, connect_all};
+use server::ServerProcess;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What `bench fanout` was asked.
+#[derive(Debug, Clone)]
+pub struct FanoutArgs {
+    /// Room sizes (clients, the sender included).
+    pub clients: Vec<usize>,
+    /// Timed messages, sent one at a time.
+    pub messages: usize,
+    /// Messages for the throughput figure, sent with a window of 16 in flight.
+    pub burst: usize,
+    /// The bench executable (it serves both servers in child processes).
+    pub exe: PathBuf,
+}
+
+/// The result of `bench fanout`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutReport {
+    /// Where it ran.
+    pub machine: Machine,
+    /// The command.
+    pub command: String,
+    /// One row per room size.
+    pub rows: Vec<FanoutRow>,
+}
+
+/// Gateway and floor at one room size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutRow {
+    /// Clients in the room.
+    pub clients: usize,
+    /// The gateway with the chat functions on sled.
+    pub gateway: Side,
+    /// The bare broadcast server.
+    pub floor: Side,
+}
+
+/// One server's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    /// Send → last receive, over the timed messages.
+    pub latency: Summary,
+    /// Deliveries per second during the burst.
+    pub deliveries_per_sec: f64,
+    /// (RSS with the clients connected − RSS before) / clients, KiB.
+    pub rss_per_connection_kib: f64,
+    /// RSS before any client, MiB.
+    pub rss_base_mib: f64,
+}
+
+/// Runs the fan-out benchmark.
+pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
+    let mut rows = Vec::new();
+    for &n in &args.clients {
+        if n < 2 {
+            return Err("a room needs at least 2 clients (a sender and a receiver)".into());
+        }
+        let data = tempfile::tempdir()?;
+        let store_url = format!("sled://{}", data.path().join("connections").display());
+        eprintln!("fanout: {n} clients, gateway");
+        let gateway =
+            ServerProcess::start(args.exe.as_ref(), &["serve-gateway", "--store", &store_url])
+                .await?;
+        let gateway = measure(gateway, n, args).await?;
+        eprintln!("fanout: {n} clients, floor");
+        let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
+        let floor = measure(floor, n, args).await?;
+        eprintln!(
+            "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms; deliveries/s {:.0} / {:.0}",
+            gateway.latency.p50_ms,
+            floor.latency.p50_ms,
+            gateway.deliveries_per_sec,
+            floor.deliveries_per_sec
+        );
+        rows.push(FanoutRow {
+            clients: n,
+            gateway,
+            floor,
+        });
+    }
+    let sizes: Vec<String> = args.clients.iter().map(ToString::to_string).collect();
+    Ok(FanoutReport {
+        machine: Machine::current(),
+        command: format!(
+            "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {}",
+            sizes.join(","),
+            args.messages,
+            args.burst
+        ),
+        rows,
+    })
+}
+
+/// Messages in flight during the saturation phase.
+const WINDOW: usize = 16;
+
+/// How long one message may take to reach everyone before the run fails.
+const DELIVERY_LIMIT: Duration = Duration::from_secs(120);
+
+async fn measure(server: ServerProcess, n: usize, args: &FanoutArgs) -> Result<Side, BoxError> {
+    // Message 0 warms up; 1..=messages are timed one at a time; then the burst.
+    let total = 1 + args.messages + args.burst;
+    let tracker = Tracker::new(total, n - 1);
+    let rss_before = server.rss_bytes()?;
+    let mut clients = connect_all(server.addr, n, 64, &tracker).await?;
+    let sender = &mut clients[0];
+    sender.send(0).await?;
+    tracker.completed(0, DELIVERY_LIMIT).await?;
+    let rss_connected = server.rss_bytes()?;
+
+    let mut latencies = Vec::with_capacity(args.messages);
+    for index in 1..=args.messages {
+        let sent = Instant::now();
+        sender.send(index).await?;
+        let done = tracker.completed(index, DELIVERY_LIMIT).await?;
+        latencies.push(done.saturating_duration_since(sent));
+    }
+
+    // Saturation: keep WINDOW messages in flight (send the next as soon as the oldest
+    // outstanding one has reached everybody), so the server is never idle and never past
+    // its per-connection inbound queue (the gateway closes a client with 32 messages in
+    // flight: backpressure, which is not what this measures).
+    let first = 1 + args.messages;
+    let started = Instant::now();
+    let mut last = started;
+    for index in first..total {
+        if index >= first + WINDOW {
+            last = last.max(tracker.completed(index - WINDOW, DELIVERY_LIMIT).await?);
+        }
+        sender.send(index).await?;
+    }
+    for index in total.saturating_sub(WINDOW).max(first)..total {
+        last = last.max(tracker.completed(index, DELIVERY_LIMIT).await?);
+    }
+    let burst_secs = last.saturating_duration_since(started).as_secs_f64();
+    let deliveries = (args.burst * (n - 1)) as f64;
+    drop(clients);
+    server.stop().await;
+    Ok(Side {
+        latency: Summary::of(&latencies),
+        deliveries_per_sec: if burst_secs > 0.0 {
+            deliveries / burst_secs
+        } else {
+            0.0
+        },
+        rss_per_connection_kib: rss_connected.saturating_sub(rss_before) as f64 / 1024.0 / n as f64,
+        rss_base_mib: rss_before as f64 / 1024.0 / 1024.0,
+    })
+}

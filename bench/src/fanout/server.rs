@@ -1,0 +1,169 @@
+//! The two servers the fan-out benchmark drives, each run in a child process of the bench
+//! binary (so its resident memory is its own): the gateway node with the chat functions on
+//! the embedded default store, and the floor, a minimal tokio WebSocket broadcast server.
+//! Both print `ready <addr>` on stdout once listening and exit when stdin closes, so a
+//! crashed parent never leaves one behind.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves when this process's stdin reaches end of file (the parent is gone or done).
+async fn stdin_closed() {
+    let mut stdin = tokio::io::stdin();
+    let mut sink = [0u8; 64];
+    while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+}
+
+/// The gateway as a user runs it, with the in-process chat functions, limits opened up so
+/// the benchmark measures the path, not the throttles.
+pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
+    let app = TcpListener::bind("127.0.0.1:0").await?;
+    let push = TcpListener::bind("127.0.0.1:0").await?;
+    let config = GatewayConfig {
+        push_url: format!("http://{}", push.local_addr()?),
+        push_token: None,
+        // Longer than any run: no heartbeat traffic mixes into the measurement.
+        functions: FunctionMode::InProcess {
+            lease: Duration::from_secs(3600),
+        },
+        limits: Limits {
+            idle_timeout: Duration::from_secs(3600),
+            messages_per_second: 1_000_000,
+            max_connections: 50_000,
+            // The clients share the CPUs with the server; while 5,000 of them join, each
+            // receives thousands of join notices, and a client that falls 256 frames behind
+            // would be closed as too slow (4408), which is the clients' limit, not the
+            // gateway's.
+            outbound_queue: 16_384,
+            ..Limits::default()
+        },
+    };
+    let store = store::open(store_url).await?;
+    let gateway = Arc::new(Gateway::new(config, store)?);
+    println!("ready {}", app.local_addr()?);
+    gateway::run(gateway, app, push, stdin_closed()).await?;
+    Ok(())
+}
+
+/// The floor: accept, greet, and forward every text frame to every other connection through
+/// one `tokio::sync::broadcast` channel. No functions, no store, no JSON.
+pub async fn serve_floor() -> Result<(), BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("ready {}", listener.local_addr()?);
+    let (tx, _) = broadcast::channel::<(u64, tokio_tungstenite::tungstenite::Utf8Bytes)>(4096);
+    let next_id = Arc::new(AtomicU64::new(0));
+    let accept = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (tx, me) = (tx.clone(), next_id.fetch_add(1, Ordering::Relaxed));
+            tokio::spawn(async move {
+                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let (mut sink, mut stream) = ws.split();
+                let mut rx = tx.subscribe();
+                if sink
+                    .send(Message::text(r#"{"type":"welcome"}"#))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                loop {
+                    tokio::select! {
+                        incoming = stream.next() => match incoming {
+                            Some(Ok(Message::Text(text))) => { let _ = tx.send((me, text)); }
+                            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                            Some(Ok(_)) => {}
+                        },
+                        outgoing = rx.recv() => match outgoing {
+                            Ok((from, text)) if from != me => {
+                                if sink.send(Message::Text(text)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                    }
+                }
+            });
+        }
+    };
+    tokio::select! {
+        _ = accept => {}
+        _ = stdin_closed() => {}
+    }
+    Ok(())
+}
+
+/// A server running in a child process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// The child; killed on drop.
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `exe` with `args` and waits for its `ready <addr>` line.
+    pub async fn start(exe: &Path, args: &[&str]) -> Result<ServerProcess, BoxError> {
+        let mut child = Command::new(exe)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| "the server did not say ready within 30 s")??
+            .ok_or("the server exited before it was ready")?;
+        let addr = line
+            .strip_prefix("ready ")
+            .ok_or_else(|| format!("unexpected first line from the server: {line}"))?
+            .parse()?;
+        Ok(ServerProcess { child, addr })
+    }
+
+    /// The child's resident set size, bytes (from `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> Result<u64, BoxError> {
+        let pid = self.child.id().ok_or("the server has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .ok_or("no VmRSS in /proc status")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kib * 1024)
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}

@@ -1,0 +1,25 @@
+//! Benchmarks: what a broadcast's room walk costs on each store backend, and how fast the
+//! gateway fans a message out to real WebSocket clients — each figure beside its *floor*,
+//! the same work done with no store logic (raw client) or no gateway (bare broadcast
+//! server), measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p bench -- list --store sled:///tmp/b --n 100,1000,10000,100000
+//! cargo run --release -p bench -- fanout --clients 100,1000,5000
+//! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
+//! ```
+//!
+//! These are benchmarks, not timed tests: the test suite runs each once on tiny sizes to
+//! prove it works (`tests/smoke.rs`), and asserts nothing about speed.
+//!
+//! # Layout
+//! - `list`: the listing benchmark (stores, floors, prices).
+//! - `fanout`: the broadcast benchmark (servers in child processes, clients).
+//! - `report`: results → `BENCHMARKS.md` and plots.
+//! - `stats`: percentiles. `machine`: where a run happened.
+
+pub mod fanout;
+pub mod list;
+pub mod machine;
+pub mod report;
+pub mod stats;

@@ -1,0 +1,254 @@
+//! The floor of a room walk: the same listing done with the backend's raw client and no
+//! store logic (no parsing, validation, dedupe, paging tokens or retries), to show what the
+//! store adds on top of what the backend itself costs.
+//!
+//! | backend | floor |
+//! |---|---|
+//! | sled | one `scan_prefix` over the room's index range (live and expired entries) |
+//! | sqlite | one `SELECT id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` on rusqlite |
+//! | postgres, mysql | the same `SELECT`, one statement on a native sqlx pool |
+//! | s3, oss | `ListObjectsV2` (OSS: `ListObjects`) pages of 1,000 over the room prefix, keys only |
+
+use async_trait::async_trait;
+use store_core::{Result, RoomName};
+
+/// What one floor walk read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FloorWalk {
+    /// Rows, entries or keys returned by the backend.
+    pub rows: u64,
+    /// Bytes of those rows (keys and values as returned).
+    pub bytes: u64,
+    /// Requests or statements sent to a server (0 for an embedded store).
+    pub requests: u64,
+}
+
+/// One backend's floor.
+#[async_trait]
+pub trait Floor: Send + Sync {
+    /// Walks `room` once, the raw way; `now_ms` is the store clock (for SQL's live filter).
+    async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk>;
+}
+
+#[cfg(feature = "sled")]
+pub use embedded::SledFloor;
+#[cfg(feature = "sqlite")]
+pub use embedded::SqliteFloor;
+#[cfg(any(feature = "s3", feature = "oss"))]
+pub use object::ObjectFloor;
+#[cfg(feature = "mysql")]
+pub use server::MySqlFloor;
+#[cfg(feature = "postgres")]
+pub use server::PostgresFloor;
+
+#[cfg(any(feature = "sled", feature = "sqlite"))]
+mod embedded {
+    use super::*;
+    use store_core::StoreError;
+
+    fn blocking_failed(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Backend {
+            store: "bench",
+            source: Box::new(e),
+        }
+    }
+
+    /// A bare prefix scan of the store's `rooms` tree.
+    #[cfg(feature = "sled")]
+    #[derive(Debug)]
+    pub struct SledFloor {
+        /// The `<namespace>/rooms` tree the store writes.
+        pub rooms: sled::Tree,
+    }
+
+    #[cfg(feature = "sled")]
+    #[async_trait]
+    impl Floor for SledFloor {
+        async fn walk(&self, room: &RoomName, _now_ms: u64) -> Result<FloorWalk> {
+            let (rooms, prefix) = (self.rooms.clone(), format!("{room}/"));
+            tokio::task::spawn_blocking(move || {
+                let mut walk = FloorWalk::default();
+                for entry in rooms.scan_prefix(prefix.as_bytes()) {
+                    let (key, value) = entry.map_err(|e| StoreError::Backend {
+                        store: "sled",
+                        source: Box::new(e),
+                    })?;
+                    walk.rows += 1;
+                    walk.bytes += (key.len() + value.len()) as u64;
+                }
+                Ok(walk)
+            })
+            .await
+            .map_err(blocking_failed)?
+        }
+    }
+
+    /// One `SELECT` on its own rusqlite connection to the store's file.
+    #[cfg(feature = "sqlite")]
+    #[derive(Debug)]
+    pub struct SqliteFloor {
+        /// A connection of the floor's own; behind a mutex because walks run on blocking
+        /// threads one at a time.
+        pub connection: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
+        /// The store's table.
+        pub table: String,
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[async_trait]
+    impl Floor for SqliteFloor {
+        async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk> {
+            let connection = self.connection.clone();
+            let sql = format!(
+                "SELECT id, endpoint, expires_at FROM {} \
+                 WHERE room = ?1 AND expires_at > ?2 ORDER BY id",
+                self.table
+            );
+            let room = room.to_string();
+            tokio::task::spawn_blocking(move || {
+                let sqlite = |e: rusqlite::Error| StoreError::Backend {
+                    store: "sqlite",
+                    source: Box::new(e),
+                };
+                let connection = connection.lock().expect("poisoned");
+                let mut statement = connection.prepare_cached(&sql).map_err(sqlite)?;
+                let mut rows = statement
+                    .query(rusqlite::params![room, now_ms as i64])
+                    .map_err(sqlite)?;
+                let mut walk = FloorWalk {
+                    requests: 0,
+                    ..FloorWalk::default()
+                };
+                while let Some(row) = rows.next().map_err(sqlite)? {
+                    let id: String = row.get(0).map_err(sqlite)?;
+                    let endpoint: String = row.get(1).map_err(sqlite)?;
+                    walk.rows += 1;
+                    walk.bytes += (id.len() + endpoint.len() + 8) as u64;
+                }
+                Ok(walk)
+            })
+            .await
+            .map_err(blocking_failed)?
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server {
+    use super::*;
+    use store_core::StoreError;
+
+    fn sql_error(store: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+        move |e| StoreError::Backend {
+            store,
+            source: Box::new(e),
+        }
+    }
+
+    fn tally(rows: &[(String, String, i64)]) -> FloorWalk {
+        FloorWalk {
+            rows: rows.len() as u64,
+            bytes: rows
+                .iter()
+                .map(|(id, endpoint, _)| (id.len() + endpoint.len() + 8) as u64)
+                .sum(),
+            requests: 1,
+        }
+    }
+
+    /// One `SELECT` on a native `PgPool`.
+    #[cfg(feature = "postgres")]
+    #[derive(Debug)]
+    pub struct PostgresFloor {
+        /// The floor's own pool.
+        pub pool: sqlx::PgPool,
+        /// The store's table (schema-qualified if it has one).
+        pub table: String,
+    }
+
+    #[cfg(feature = "postgres")]
+    #[async_trait]
+    impl Floor for PostgresFloor {
+        async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk> {
+            let sql = format!(
+                "SELECT id, endpoint, expires_at FROM {} \
+                 WHERE room = $1 AND expires_at > $2 ORDER BY id",
+                self.table
+            );
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(room.as_str())
+                .bind(now_ms as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sql_error("postgres"))?;
+            Ok(tally(&rows))
+        }
+    }
+
+    /// One `SELECT` on a native `MySqlPool`.
+    #[cfg(feature = "mysql")]
+    #[derive(Debug)]
+    pub struct MySqlFloor {
+        /// The floor's own pool.
+        pub pool: sqlx::MySqlPool,
+        /// The store's table.
+        pub table: String,
+    }
+
+    #[cfg(feature = "mysql")]
+    #[async_trait]
+    impl Floor for MySqlFloor {
+        async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk> {
+            let sql = format!(
+                "SELECT id, endpoint, expires_at FROM {} \
+                 WHERE room = ? AND expires_at > ? ORDER BY id",
+                self.table
+            );
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(room.as_str())
+                .bind(now_ms as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sql_error("mysql"))?;
+            Ok(tally(&rows))
+        }
+    }
+}
+
+#[cfg(any(feature = "s3", feature = "oss"))]
+mod object {
+    use std::sync::Arc;
+
+    use super::*;
+    use store_object::ObjectClient;
+
+    /// List pages of 1,000 over the room's key prefix with the backend's client (one SDK
+    /// list call per page, keys only).
+    #[derive(Debug)]
+    pub struct ObjectFloor {
+        /// A client of the floor's own (same endpoint and credentials as the store).
+        pub client: Arc<dyn ObjectClient>,
+        /// The store's full key prefix (ends in `/`).
+        pub prefix: String,
+    }
+
+    #[async_trait]
+    impl Floor for ObjectFloor {
+        async fn walk(&self, room: &RoomName, _now_ms: u64) -> Result<FloorWalk> {
+            // The documented layout: room keys live under `<prefix>r/<room>/`.
+            let prefix = format!("{}r/{room}/", self.prefix);
+            let mut walk = FloorWalk::default();
+            let mut start: Option<String> = None;
+            loop {
+                let page = self.client.list(&prefix, start.as_deref(), 1000).await?;
+                walk.requests += 1;
+                walk.rows += page.keys.len() as u64;
+                walk.bytes += page.keys.iter().map(|k| k.len() as u64).sum::<u64>();
+                if !page.truncated {
+                    return Ok(walk);
+                }
+                start = page.keys.last().cloned();
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The `bench` binary: `list`, `fanout`, `report`, and the two servers `fanout` starts in
+//! child processes (`serve-gateway`, `serve-floor`, hidden).
+
+use std::path::{Path, PathBuf};
+
+use bench::fanout::{self, FanoutArgs};
+use bench::list::{self, ListArgs};
+use bench::report::{self, Results};
+use clap::{Parser, Subcommand};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Benchmarks of the connection stores and the gateway.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Time full walks of a room on a store, beside the raw listing (the floor).
+    List {
+        /// The store URL (sled://, sqlite://, postgres://, mysql://, s3://, cos://, oss://).
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: String,
+        /// Live connections in the room, comma-separated.
+        #[arg(
+            long = "n",
+            value_delimiter = ',',
+            default_value = "100,1000,10000,100000"
+        )]
+        sizes: Vec<usize>,
+        /// Timed walks per size (default: 50 up to N = 1,000, 20 up to 10,000, then 10).
+        #[arg(long)]
+        walks: Option<usize>,
+        /// Registrations in flight while filling the rooms.
+        #[arg(long, default_value_t = 64)]
+        fill_concurrency: usize,
+        /// Where to write the JSON result (default: bench/results/list-<backend>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Broadcast to N WebSocket clients through the gateway, beside a bare broadcast server.
+    Fanout {
+        /// Clients in the room, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+        clients: Vec<usize>,
+        /// Timed messages, one at a time.
+        #[arg(long, default_value_t = 50)]
+        messages: usize,
+        /// Messages for deliveries per second (16 kept in flight).
+        #[arg(long, default_value_t = 100)]
+        burst: usize,
+        /// Where to write the JSON result.
+        #[arg(long, default_value = "bench/results/fanout.json")]
+        out: PathBuf,
+    },
+    /// Write BENCHMARKS.md and PNG plots from the JSON results.
+    Report {
+        /// The results directory.
+        #[arg(long, default_value = "bench/results")]
+        results: PathBuf,
+        /// Where BENCHMARKS.md and the plots go.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// A TrueType font for the plots' text.
+        #[arg(
+            long,
+            default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+        )]
+        font: PathBuf,
+    },
+    /// (internal) The gateway node `fanout` measures.
+    #[command(hide = true)]
+    ServeGateway {
+        #[arg(long)]
+        store: String,
+    },
+    /// (internal) The bare broadcast server `fanout` compares with.
+    #[command(hide = true)]
+    ServeFloor,
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), BoxError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    match Args::parse().command {
+        Command::List {
+            store,
+            sizes,
+            walks,
+            fill_concurrency,
+            out,
+        } => {
+            let report = list::run(&ListArgs {
+                store,
+                sizes,
+                walks,
+                fill_concurrency,
+            })
+            .await?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("bench/results/list-{}.json", report.backend))
+            });
+            write_json(&out, &report)
+        }
+        Command::Fanout {
+            clients,
+            messages,
+            burst,
+            out,
+        } => {
+            let report = fanout::run(&FanoutArgs {
+                clients,
+                messages,
+                burst,
+                exe: std::env::current_exe()?,
+            })
+            .await?;
+            write_json(&out, &report)
+        }
+        Command::Report { results, out, font } => {
+            let results = Results::read(&results)?;
+            for path in report::write(&results, &out, &font)? {
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::ServeGateway { store } => fanout::server::serve_gateway(&store).await,
+        Command::ServeFloor => fanout::server::serve_floor().await,
+    }
+}

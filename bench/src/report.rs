@@ -1,0 +1,472 @@
+//! `bench report`: turns the JSON results in a directory into `BENCHMARKS.md` and PNG plots
+//! beside it. The results are committed with the report, so the figures can be re-rendered
+//! without re-running and every number traces back to a run (machine, command, commit).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::fanout::FanoutReport;
+use crate::list::ListReport;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The ratio of store to floor the listing aims to stay under.
+pub const RATIO_GOAL: f64 = 1.15;
+
+/// Everything found in a results directory.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// `list-*.json`, one per backend, in backend order.
+    pub lists: Vec<ListReport>,
+    /// `fanout.json`.
+    pub fanout: Option<FanoutReport>,
+    /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
+    /// fixed because of one), included in the report as written.
+    pub notes: Option<String>,
+}
+
+impl Results {
+    /// Reads `dir`.
+    pub fn read(dir: &Path) -> Result<Results, BoxError> {
+        let mut results = Results::default();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let parse_error = |e: serde_json::Error| format!("{}: {e}", path.display());
+            if name.starts_with("list-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path)?;
+                results
+                    .lists
+                    .push(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name == "notes.md" {
+                results.notes = Some(std::fs::read_to_string(&path)?);
+            } else if name == "fanout.json" {
+                let text = std::fs::read_to_string(&path)?;
+                results.fanout = Some(serde_json::from_str(&text).map_err(parse_error)?);
+            }
+        }
+        // Embedded first, then servers, then object stores, whatever the file names.
+        let rank = |backend: &str| {
+            ["sled", "sqlite", "postgres", "mysql", "s3", "oss"]
+                .iter()
+                .position(|b| *b == backend)
+                .unwrap_or(usize::MAX)
+        };
+        results.lists.sort_by_key(|list| rank(&list.backend));
+        if results.lists.is_empty() && results.fanout.is_none() {
+            return Err(
+                format!("no results (list-*.json, fanout.json) in {}", dir.display()).into(),
+            );
+        }
+        Ok(results)
+    }
+}
+
+/// Writes `BENCHMARKS.md` and its plots into `out`; returns the files written.
+pub fn write(results: &Results, out: &Path, font: &Path) -> Result<Vec<PathBuf>, BoxError> {
+    std::fs::create_dir_all(out)?;
+    register_font(font)?;
+    let mut written = Vec::new();
+    let mut plots = Vec::new();
+    if !results.lists.is_empty() {
+        let path = out.join("bench-list-latency.png");
+        plot_list_latency(&results.lists, &path)?;
+        plots.push((
+            "Room walk time vs N (store solid, floor dashed)",
+            path.clone(),
+        ));
+        written.push(path);
+        if results.lists.iter().any(|l| l.price.is_some()) {
+            let path = out.join("bench-list-cost.png");
+            plot_list_cost(&results.lists, &path)?;
+            plots.push((
+                "Cost of one million broadcasts vs N (object stores)",
+                path.clone(),
+            ));
+            written.push(path);
+        }
+    }
+    if let Some(fanout) = &results.fanout {
+        let path = out.join("bench-fanout-latency.png");
+        plot_fanout(fanout, &path)?;
+        plots.push(("Broadcast latency vs clients", path.clone()));
+        written.push(path);
+    }
+    let markdown = render_markdown(results, &plots);
+    let path = out.join("BENCHMARKS.md");
+    std::fs::write(&path, markdown)?;
+    written.push(path);
+    Ok(written)
+}
+
+fn register_font(font: &Path) -> Result<(), BoxError> {
+    let bytes = std::fs::read(font).map_err(|e| {
+        format!(
+            "cannot read the plot font {} ({e}); pass --font <file.ttf> \
+             (Debian: apt-get install fonts-dejavu-core)",
+            font.display()
+        )
+    })?;
+    // plotters keeps fonts for the life of the process.
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| format!("{} is not a usable TrueType font", font.display()))?;
+    Ok(())
+}
+
+fn ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(
+        "Written by `cargo run --release -p bench -- report` from the JSON results in \
+         `bench/results/` (each holds its machine, command and commit). Every figure is \
+         measured on the machine named beside it; none is estimated. How to reproduce: run \
+         the command shown above each table, then `report`.\n\n",
+    );
+    if let Some(notes) = &results.notes {
+        md.push_str("## Reading the figures\n\n");
+        md.push_str(notes.trim_end());
+        md.push_str("\n\n");
+    }
+    if !results.lists.is_empty() {
+        md.push_str("## Listing cost: one full walk of a room's live connections\n\n");
+        md.push_str(
+            "The room holds N live connections plus N/2 expired ones spread among them; \
+             another room holds N more. A walk lists every live member in pages of 1,000, as \
+             a broadcast does. The *floor* is the same listing with the backend's raw client \
+             and no store logic: a sled prefix scan of the room's index range; one `SELECT \
+             id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` \
+             (rusqlite, or a native sqlx pool); `ListObjectsV2` pages over the room prefix. \
+             *ratio* = store p50 / floor p50; the goal is ≤ 1.15.\n\n",
+        );
+        for list in &results.lists {
+            let _ = writeln!(md, "### {}\n", list.backend);
+            let _ = writeln!(
+                md,
+                "Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+                list.machine.describe(),
+                list.machine.date,
+                list.machine.commit,
+                list.command
+            );
+            if let Some(price) = &list.price {
+                let _ = writeln!(
+                    md,
+                    "Price: {} — {} {} per 1,000 requests (list price as of {}; the run \
+                     itself could not re-read it).\n",
+                    price.provider, price.per_thousand, price.currency, price.as_of
+                );
+            }
+            md.push_str(
+                "| N | store p50 ms | store p95 ms | floor p50 ms | floor p95 ms | ratio | ≤ 1.15 | requests/walk store · floor | floor rows · bytes | cost / 1M broadcasts |\n\
+                 |---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n",
+            );
+            for row in &list.rows {
+                let requests = match row.store_requests {
+                    Some(store) => format!("{store} · {}", row.floor_requests),
+                    None => format!("– · {}", row.floor_requests),
+                };
+                let cost = match (&list.price, row.cost_per_million) {
+                    (Some(price), Some(cost)) => format!("{cost:.2} {}", price.currency),
+                    _ => "no per-request price".to_owned(),
+                };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} · {} | {} |",
+                    row.n,
+                    ms(row.store.p50_ms),
+                    ms(row.store.p95_ms),
+                    ms(row.floor.p50_ms),
+                    ms(row.floor.p95_ms),
+                    row.ratio,
+                    if row.ratio <= RATIO_GOAL {
+                        "yes"
+                    } else {
+                        "**no**"
+                    },
+                    requests,
+                    row.floor_rows,
+                    row.floor_bytes,
+                    cost
+                );
+            }
+            md.push('\n');
+        }
+    }
+    if let Some(fanout) = &results.fanout {
+        md.push_str("## Broadcast fan-out through the gateway\n\n");
+        let _ = writeln!(
+            md,
+            "N clients over loopback in one room of a gateway node with the chat functions \
+             in process and connections in sled (the embedded default store); one client \
+             sends. Latency = send → the last of the other N−1 clients received it (p50/p99 \
+             over the timed messages, sent one at a time). Deliveries/s = messages × (N−1) / time, \
+             for a run of messages sent with 16 in flight. RSS/connection = (server RSS with N idle \
+             clients − RSS before) / N. The *floor* is a bare tokio-tungstenite broadcast \
+             server (one `broadcast` channel, no functions, no store), driven by the same \
+             clients; server and clients share the machine's cores.\n\n\
+             Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+            fanout.machine.describe(),
+            fanout.machine.date,
+            fanout.machine.commit,
+            fanout.command
+        );
+        md.push_str(
+            "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | deliveries/s gateway · floor | RSS/conn KiB gateway · floor |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for row in &fanout.rows {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {:.1} | {:.0} · {:.0} | {:.1} · {:.1} |",
+                row.clients,
+                ms(row.gateway.latency.p50_ms),
+                ms(row.gateway.latency.p99_ms),
+                ms(row.floor.latency.p50_ms),
+                ms(row.floor.latency.p99_ms),
+                row.gateway.latency.p50_ms / row.floor.latency.p50_ms.max(1e-6),
+                row.gateway.deliveries_per_sec,
+                row.floor.deliveries_per_sec,
+                row.gateway.rss_per_connection_kib,
+                row.floor.rss_per_connection_kib
+            );
+        }
+        md.push('\n');
+    }
+    if !plots.is_empty() {
+        md.push_str("## Plots\n\n");
+        for (title, path) in plots {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let _ = writeln!(md, "![{title}]({name})\n");
+        }
+    }
+    md
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+];
+
+/// One line of a chart.
+struct Series {
+    /// Legend text.
+    name: String,
+    /// (x, y) points in x order.
+    points: Vec<(f64, f64)>,
+    /// Line colour.
+    color: RGBColor,
+    /// Floors are dashed, so each pairs visibly with its measured line.
+    dashed: bool,
+}
+
+fn series(name: String, points: Vec<(f64, f64)>, color: RGBColor, dashed: bool) -> Series {
+    Series {
+        name,
+        points,
+        color,
+        dashed,
+    }
+}
+
+/// A log-log chart of named series.
+fn log_log_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), BoxError> {
+    let points = series.iter().flat_map(|s| s.points.iter());
+    let (mut x_min, mut x_max, mut y_min, mut y_max) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points {
+        x_min = x_min.min(x);
+        x_max = x_max.max(x);
+        y_min = y_min.min(y);
+        y_max = y_max.max(y);
+    }
+    if x_min > x_max {
+        return Err(format!("nothing to plot in {}", path.display()).into());
+    }
+    let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            (x_min * 0.8..x_max * 1.25).log_scale(),
+            (y_min.max(1e-6) * 0.5..y_max * 2.0).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 14))
+        .draw()?;
+    for Series {
+        name,
+        points: pts,
+        color,
+        dashed,
+    } in series
+    {
+        let style = color.stroke_width(2);
+        if *dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts.iter().copied(), 8, 5, style))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (7, 0)], style)
+                        + PathElement::new(vec![(13, 0), (20, 0)], style)
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), style))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn plot_list_latency(lists: &[ListReport], path: &Path) -> Result<(), BoxError> {
+    let mut lines = Vec::new();
+    for (i, list) in lists.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let store = list
+            .rows
+            .iter()
+            .map(|r| (r.n as f64, r.store.p50_ms))
+            .collect();
+        let floor = list
+            .rows
+            .iter()
+            .map(|r| (r.n as f64, r.floor.p50_ms))
+            .collect();
+        lines.push(series(
+            format!("{} store", list.backend),
+            store,
+            color,
+            false,
+        ));
+        lines.push(series(
+            format!("{} floor", list.backend),
+            floor,
+            color,
+            true,
+        ));
+    }
+    log_log_chart(
+        path,
+        "Room walk, p50",
+        "N live connections",
+        "ms per walk",
+        &lines,
+    )
+}
+
+fn plot_list_cost(lists: &[ListReport], path: &Path) -> Result<(), BoxError> {
+    let mut lines = Vec::new();
+    for (i, list) in lists.iter().enumerate() {
+        let Some(price) = &list.price else { continue };
+        let pts: Vec<(f64, f64)> = list
+            .rows
+            .iter()
+            .filter_map(|r| r.cost_per_million.map(|c| (r.n as f64, c)))
+            .collect();
+        if !pts.is_empty() {
+            let label = format!("{} ({})", list.backend, price.currency);
+            lines.push(series(label, pts, PALETTE[i % PALETTE.len()], false));
+        }
+    }
+    log_log_chart(
+        path,
+        "Cost of one million broadcasts at list request prices",
+        "N live connections",
+        "cost per 1M broadcasts",
+        &lines,
+    )
+}
+
+fn plot_fanout(fanout: &FanoutReport, path: &Path) -> Result<(), BoxError> {
+    let pick = |f: fn(&crate::fanout::FanoutRow) -> f64| -> Vec<(f64, f64)> {
+        fanout
+            .rows
+            .iter()
+            .map(|r| (r.clients as f64, f(r)))
+            .collect()
+    };
+    let lines = vec![
+        series(
+            "gateway p50".into(),
+            pick(|r| r.gateway.latency.p50_ms),
+            PALETTE[0],
+            false,
+        ),
+        series(
+            "gateway p99".into(),
+            pick(|r| r.gateway.latency.p99_ms),
+            PALETTE[1],
+            false,
+        ),
+        series(
+            "floor p50".into(),
+            pick(|r| r.floor.latency.p50_ms),
+            PALETTE[0],
+            true,
+        ),
+        series(
+            "floor p99".into(),
+            pick(|r| r.floor.latency.p99_ms),
+            PALETTE[1],
+            true,
+        ),
+    ];
+    log_log_chart(
+        path,
+        "Broadcast: send to last receive",
+        "clients in the room",
+        "ms",
+        &lines,
+    )
+}

@@ -1,0 +1,127 @@
+//! Each benchmark once, on tiny sizes, against the real backends `scripts/test` starts: it
+//! proves the benchmarks run and report sane figures. Nothing here asserts speed.
+//! A backend whose URL variable is missing FAILS (run ./scripts/test), it never skips.
+
+use std::path::PathBuf;
+
+use bench::fanout::{self, FanoutArgs};
+use bench::list::{self, ListArgs, ListReport};
+use bench::report::{self, Results};
+
+fn env_url(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run ./scripts/test"))
+}
+
+async fn list_once(store: String) -> ListReport {
+    let report = list::run(&ListArgs {
+        store,
+        sizes: vec![20, 50],
+        walks: Some(3),
+        fill_concurrency: 8,
+    })
+    .await
+    .expect("the listing benchmark runs");
+    assert_eq!(report.rows.len(), 2);
+    for (row, n) in report.rows.iter().zip([20, 50]) {
+        assert_eq!(row.n, n);
+        assert_eq!(row.store.samples, 3);
+        assert!(row.store.p50_ms > 0.0 && row.floor.p50_ms > 0.0, "{row:?}");
+        assert!(row.ratio.is_finite() && row.ratio > 0.0, "{row:?}");
+        // What the store returned: n members of an id, the endpoint and an expiry.
+        let member_bytes = (9 + "http://10.0.0.1:8081".len() + 8) as u64;
+        assert_eq!(row.store_bytes, n as u64 * member_bytes, "{row:?}");
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_sled_and_sqlite_then_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = list_once(format!("sled://{}", dir.path().join("sled").display())).await;
+    assert_eq!(sled.backend, "sled");
+    // The bare scan reads the expired entries too: 1.5 N.
+    assert_eq!(sled.rows[0].floor_rows, 30);
+    assert_eq!(sled.rows[0].store_requests, None);
+    let sqlite = list_once(format!("sqlite://{}", dir.path().join("b.db").display())).await;
+    // The SQL floor filters expired rows in the index: N.
+    assert_eq!(sqlite.rows[1].floor_rows, 50);
+
+    let results = dir.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    for report in [&sled, &sqlite] {
+        let path = results.join(format!("list-{}.json", report.backend));
+        std::fs::write(path, serde_json::to_string(report).unwrap()).unwrap();
+    }
+    let out = dir.path().join("out");
+    let font = PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+    let written = report::write(&Results::read(&results).unwrap(), &out, &font).unwrap();
+    let markdown = std::fs::read_to_string(out.join("BENCHMARKS.md")).unwrap();
+    assert!(
+        markdown.contains("### sled") && markdown.contains("### sqlite"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| 50 |"), "{markdown}");
+    let plot = out.join("bench-list-latency.png");
+    assert!(written.contains(&plot));
+    assert_eq!(&std::fs::read(&plot).unwrap()[..4], b"\x89PNG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_postgres() {
+    assert_eq!(
+        list_once(env_url("TEST_POSTGRES_URL")).await.backend,
+        "postgres"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_mysql() {
+    assert_eq!(list_once(env_url("TEST_MYSQL_URL")).await.backend, "mysql");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_garage_counts_requests_and_prices_them() {
+    let report = list_once(env_url("TEST_GARAGE_URL")).await;
+    assert_eq!(report.backend, "s3");
+    for row in &report.rows {
+        // Under 1,000 keys: one LIST per walk for the store and for the floor.
+        assert_eq!(row.store_requests, Some(1), "{row:?}");
+        assert_eq!(row.floor_requests, 1);
+        assert_eq!(row.floor_rows, (row.n + row.n / 2) as u64);
+        // USD 0.005 per 1,000 LIST requests.
+        assert!(
+            (row.cost_per_million.unwrap() - 5.0).abs() < 1e-9,
+            "{row:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_oss_protocol() {
+    let report = list_once(env_url("TEST_OSS_URL")).await;
+    assert_eq!(report.backend, "oss");
+    for row in &report.rows {
+        assert!(row.store_requests >= Some(1), "{row:?}");
+        assert_eq!(row.floor_rows, (row.n + row.n / 2) as u64, "{row:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_through_the_gateway_and_the_floor() {
+    let report = fanout::run(&FanoutArgs {
+        clients: vec![4],
+        messages: 3,
+        burst: 40,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the fan-out benchmark runs");
+    let row = &report.rows[0];
+    assert_eq!(row.clients, 4);
+    for side in [&row.gateway, &row.floor] {
+        assert_eq!(side.latency.samples, 3);
+        assert!(side.latency.p50_ms > 0.0, "{side:?}");
+        assert!(side.deliveries_per_sec > 0.0, "{side:?}");
+        assert!(side.rss_base_mib > 0.0, "{side:?}");
+    }
+}

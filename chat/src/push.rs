@@ -1,0 +1,101 @@
+//! Pushing data down to connections through a gateway node's push-back API.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// One payload to many connections of one node (`POST {push_url}/batch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRequest {
+    /// Recipients.
+    pub ids: Vec<String>,
+    /// The payload (base64 when `data_type` is `binary`).
+    pub data: String,
+    /// `text` (default) or `binary`.
+    #[serde(default = "text_type", rename = "dataType")]
+    pub data_type: String,
+}
+
+fn text_type() -> String {
+    "text".to_owned()
+}
+
+/// What happened to each recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Queued for the socket.
+    Sent,
+    /// No such connection on this node (410 for a single push).
+    Gone,
+    /// The connection's outbound queue was full: it was closed as too slow.
+    Overflow,
+}
+
+/// The batch answer: one result per recipient.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// By connection id.
+    pub results: BTreeMap<String, Delivery>,
+}
+
+/// Sends batches to gateway nodes.
+#[async_trait]
+pub trait Pusher: Debug + Send + Sync + 'static {
+    /// Delivers `request` through the node at `push_url`.
+    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String>;
+}
+
+/// The HTTP pusher (reqwest), with a bearer token when the push API needs one.
+#[derive(Clone)]
+pub struct HttpPusher {
+    /// Pooled client with a request timeout.
+    client: reqwest::Client,
+    /// Bearer token for the push API — never printed.
+    token: Option<String>,
+}
+
+impl Debug for HttpPusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpPusher")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl HttpPusher {
+    /// A pusher with a 5 s timeout per call.
+    pub fn new(token: Option<String>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
+        Ok(HttpPusher { client, token })
+    }
+}
+
+#[async_trait]
+impl Pusher for HttpPusher {
+    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String> {
+        let url = format!("{}/batch", push_url.trim_end_matches('/'));
+        let mut call = self.client.post(&url).json(request);
+        if let Some(token) = &self.token {
+            call = call.bearer_auth(token);
+        }
+        let response = call
+            .send()
+            .await
+            .map_err(|e| format!("push to {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("push to {url}: HTTP {}", response.status()));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| format!("push to {url}: bad answer: {e}"))
+    }
+}

@@ -1,0 +1,98 @@
+//! A gateway node on loopback ports for the integration tests, on a fresh sled store.
+// Each test binary uses only part of this module.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use store_core::{ConnectionStore, SystemClock};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running node; stopped (gracefully) when dropped.
+pub struct Node {
+    /// Page and `/ws`.
+    pub app: SocketAddr,
+    /// Push-back API.
+    pub push: SocketAddr,
+    /// The node's store.
+    pub store: Arc<dyn ConnectionStore>,
+    /// Stops the node.
+    stop: Option<oneshot::Sender<()>>,
+    /// Resolves when `run` has returned.
+    done: Option<oneshot::Receiver<()>>,
+    /// The sled directory.
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    /// Starts a graceful shutdown.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits until the node has shut down (cleanups done).
+    pub async fn stopped(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a node with `limits` and, if given, `functions` instead of the in-process ones.
+pub async fn start(limits: Limits, functions: Option<FunctionMode>) -> Node {
+    start_with(|config| {
+        config.limits = limits;
+        if let Some(functions) = functions {
+            config.functions = functions;
+        }
+    })
+    .await
+}
+
+/// Starts a node whose default local config `adjust` may change.
+pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ConnectionStore> = Arc::new(
+        store_sled::SledStore::open(
+            store_sled::SledConfig::new(dir.path()),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap(),
+    );
+    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
+    let mut config = GatewayConfig::local(push_addr);
+    adjust(&mut config);
+    let gateway = Arc::new(Gateway::new(config, store.clone()).unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (done_tx, done) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = gateway::run(gateway, app, push, async move {
+            let _ = stopped.await;
+        })
+        .await;
+        let _ = done_tx.send(());
+    });
+    Node {
+        app: app_addr,
+        push: push_addr,
+        store,
+        stop: Some(stop),
+        done: Some(done),
+        _dir: dir,
+    }
+}

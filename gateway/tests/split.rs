@@ -1,0 +1,104 @@
+//! Split mode, as in production: two gateway nodes, the chat functions in their own HTTP
+//! server, one shared PostgreSQL store. A message sent on one node reaches a client on the
+//! other through the push-back URL in the store. Node A speaks the Tencent event shape to
+//! the functions, node B the AWS one. Needs the PostgreSQL of `TEST_POSTGRES_URL` (default
+//! the local test server); without it this test fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat::{ChatFunctions, EventShape, HttpPusher};
+use futures::{SinkExt, StreamExt};
+use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use serde_json::Value;
+use store_core::{ConnectionStore, RoomName, system_clock};
+use store_sql::{SqlxConfig, SqlxStore};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn node(store: Arc<dyn ConnectionStore>, functions: &str, shape: EventShape) -> String {
+    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = app.local_addr().unwrap();
+    let mut config = GatewayConfig::local(push.local_addr().unwrap());
+    config.limits = Limits::default();
+    config.functions = FunctionMode::Http {
+        register: format!("{functions}/register"),
+        transport: format!("{functions}/transport"),
+        cleanup: format!("{functions}/cleanup"),
+        shape,
+    };
+    let gateway = Arc::new(Gateway::new(config, store).unwrap());
+    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+    format!("ws://{app_addr}/ws?room=split")
+}
+
+async fn next_of(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+    kind: &str,
+) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out")
+            .expect("ended")
+            .expect("read failed");
+        if let Message::Text(text) = frame {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == kind {
+                return value;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_http_functions_and_postgres_deliver_across_nodes() {
+    let url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let config = SqlxConfig::with_url(&url)
+        .unwrap()
+        .with_namespace(&conformance::fresh_namespace())
+        .unwrap();
+    let pg = SqlxStore::open(config, system_clock())
+        .await
+        .expect("PostgreSQL is needed");
+    let store: Arc<dyn ConnectionStore> = Arc::new(pg.clone());
+
+    let functions = Arc::new(ChatFunctions::new(
+        store.clone(),
+        Arc::new(HttpPusher::new(None).unwrap()),
+        Duration::from_secs(60),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let functions_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, chat::server::router(functions)).await });
+
+    let a_url = node(store.clone(), &functions_url, EventShape::Tencent).await;
+    let b_url = node(store.clone(), &functions_url, EventShape::Aws).await;
+    let (mut a, _) = tokio_tungstenite::connect_async(a_url).await.unwrap();
+    next_of(&mut a, "welcome").await;
+    let (mut b, _) = tokio_tungstenite::connect_async(b_url).await.unwrap();
+    assert_eq!(next_of(&mut b, "welcome").await["online"], 2);
+    assert_eq!(next_of(&mut a, "join").await["online"], 2);
+
+    let members = store_core::collect_room(store.as_ref(), &RoomName::new("split").unwrap(), 10)
+        .await
+        .unwrap();
+    let endpoints: std::collections::HashSet<_> =
+        members.iter().map(|m| m.endpoint.clone()).collect();
+    assert_eq!(endpoints.len(), 2, "each connection records its own node");
+
+    let chat = serde_json::json!({"type": "chat", "text": "across nodes"}).to_string();
+    a.send(Message::Text(chat.into())).await.unwrap();
+    assert_eq!(next_of(&mut b, "chat").await["text"], "across nodes");
+    let back = serde_json::json!({"type": "chat", "text": "and back"}).to_string();
+    b.send(Message::Text(back.into())).await.unwrap();
+    assert_eq!(next_of(&mut a, "chat").await["text"], "and back");
+
+    drop(b);
+    assert_eq!(next_of(&mut a, "leave").await["online"], 1);
+    pg.drop_table().await.unwrap();
+}

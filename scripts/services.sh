@@ -1,0 +1,117 @@
+# Starts (if needed) the servers the tests talk to. Sourced by scripts/test.
+# Every function fails loudly: a test whose server is missing must fail, never skip.
+
+die() { echo "services: $*" >&2; exit 1; }
+
+wait_for() { # wait_for <what> <seconds> <command...>
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq 1 "$secs"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  die "$what did not come up within ${secs}s"
+}
+
+ensure_postgres() {
+  command -v pg_isready >/dev/null || die "PostgreSQL client tools are not installed"
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    echo "services: starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start \
+      || die "cannot start PostgreSQL"
+    wait_for PostgreSQL 30 pg_isready -q -h 127.0.0.1 -p 5432
+  fi
+  if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'")" != 1 ]; then
+    psql -h 127.0.0.1 -U postgres -d postgres -c 'CREATE DATABASE test' || die "cannot create database test"
+  fi
+  export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+}
+
+ensure_mariadb() {
+  command -v mariadb >/dev/null || die "MariaDB client tools are not installed"
+  if ! mariadb -h 127.0.0.1 -u root -e 'SELECT 1' >/dev/null 2>&1; then
+    echo "services: starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd \
+      || die "cannot start MariaDB"
+    wait_for MariaDB 60 mariadb -h 127.0.0.1 -u root -e 'SELECT 1'
+  fi
+  mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE IF NOT EXISTS test' \
+    || die "cannot create database test"
+  export TEST_MYSQL_URL="${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
+}
+
+
+
+# A single-node Garage (a real distributed S3 engine) in a fresh temp dir, stopped when
+# the calling script exits. Exports TEST_GARAGE_URL and the AWS_* credentials of a key
+# allowed on bucket `conns`.
+ensure_garage() {
+  command -v garage >/dev/null || die "garage is not installed (.ci/run installs it: cargo install garage --version 2.5.0 …)"
+  local dir port_s3=39000 port_rpc=39001 port_admin=39003
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/garage.XXXXXX")
+  # A Garage left over from an interrupted run would hold the ports.
+  pkill -f "garage -c .*/garage\.[A-Za-z0-9]*/garage.toml server" 2>/dev/null || true
+  cat > "$dir/garage.toml" <<CFG
+metadata_dir = "$dir/meta"
+data_dir = "$dir/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$port_rpc"
+rpc_public_addr = "127.0.0.1:$port_rpc"
+rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$port_s3"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:$port_admin"
+CFG
+  local g="garage -c $dir/garage.toml"
+  $g server > "$dir/server.log" 2>&1 &
+  GARAGE_PID=$!
+  trap 'kill $GARAGE_PID 2>/dev/null || true' EXIT
+  wait_for Garage 30 $g status
+  local node key
+  node=$($g node id -q | cut -d@ -f1)
+  $g layout assign -z dc1 -c 1G "$node" >/dev/null || die "garage layout assign failed"
+  $g layout apply --version 1 >/dev/null || die "garage layout apply failed"
+  key=$($g key create ci-key) || die "garage key create failed"
+  $g bucket create conns >/dev/null || die "garage bucket create failed"
+  $g bucket allow --read --write --owner conns --key ci-key >/dev/null || die "garage bucket allow failed"
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+  AWS_ACCESS_KEY_ID=$(echo "$key" | awk '/Key ID:/ {print $3}')
+  AWS_SECRET_ACCESS_KEY=$(echo "$key" | awk '/Secret key:/ {print $3}')
+  [ -n "$AWS_ACCESS_KEY_ID" ] && [ -n "$AWS_SECRET_ACCESS_KEY" ] || die "could not read the garage key"
+  export TEST_GARAGE_URL="s3://conns/tests?endpoint=http://127.0.0.1:$port_s3&region=garage&path_style=true"
+  echo "services: Garage on 127.0.0.1:$port_s3 ($dir)"
+}
+
+ensure_services() {
+  ensure_postgres
+  ensure_mariadb
+  ensure_garage
+  ensure_moto
+}
+
+# moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Installs
+# moto into a venv the first time. Exports TEST_OSS_URL and dummy OSS credentials.
+ensure_moto() {
+  local python=python3 port=39050
+  if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/moto-venv"
+    if ! "$venv/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
+      echo "services: installing moto into $venv"
+      python3 -m venv "$venv" || die "cannot create a venv for moto"
+      "$venv/bin/pip" install --quiet 'moto[server]' || die "cannot install moto"
+    fi
+    python="$venv/bin/python"
+  fi
+  pkill -f "moto_s3_only.py 127.0.0.1 $port" 2>/dev/null || true
+  "$python" scripts/moto_s3_only.py 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
+  MOTO_PID=$!
+  trap 'kill ${GARAGE_PID:-} $MOTO_PID 2>/dev/null || true' EXIT
+  wait_for moto 60 curl -s -o /dev/null "http://127.0.0.1:$port/"
+  curl -sf -X PUT "http://127.0.0.1:$port/conns" >/dev/null || die "cannot create the moto bucket"
+  export OSS_ACCESS_KEY_ID=moto-key OSS_ACCESS_KEY_SECRET=moto-secret
+  export TEST_OSS_URL="oss://conns/tests?endpoint=http://127.0.0.1:$port&path_style=true"
+  echo "services: moto (OSS protocol) on 127.0.0.1:$port"
+}

@@ -1,0 +1,34 @@
+//! The connection-store core: the [`ConnectionStore`] contract every backend implements,
+//! the values it speaks in, the one portable error enum, the injectable clock, and
+//! [`MemoryStore`], the in-memory reference model.
+//!
+//! A serverless WebSocket gateway keeps the set of live connection ids here: the register
+//! function writes a record with a lease, the transport function lists a room to broadcast
+//! and renews the sender's lease on heartbeats, the cleanup function removes the record. If
+//! a disconnect is lost, the lease runs out and the connection stops counting as online.
+//!
+//! # Layout
+//! - [`store`](crate::ConnectionStore): the trait and its written contract.
+//! - `types`: validated ids, rooms, endpoints, metadata; leases, pages, limits.
+//! - `error`: [`StoreError`], the one error enum, and [`ErrorKind`].
+//! - `clock`: [`Clock`], [`SystemClock`], [`ManualClock`].
+//! - `memory`: [`MemoryStore`].
+//! - `walk`: [`walk_room`] / [`collect_room`], walking every page of a room.
+
+mod clock;
+mod error;
+mod memory;
+mod store;
+mod types;
+mod walk;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
+pub use error::{BoxError, ErrorKind, Result, StoreError};
+pub use memory::MemoryStore;
+pub use store::ConnectionStore;
+pub use types::{
+    Connection, ConnectionId, Endpoint, Lease, MAX_ENDPOINT_LEN, MAX_ID_LEN, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_PAGE_SIZE, MAX_ROOM_LEN, MAX_TTL, Metadata,
+    Page, PageToken, Registration, RoomMember, RoomName, check_page_size, ttl_millis,
+};
+pub use walk::{collect_room, walk_pages, walk_room};

@@ -1,0 +1,74 @@
+//! The [`ConnectionStore`] trait and its contract.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::types::{Connection, ConnectionId, Lease, Page, PageToken, Registration, RoomName};
+
+/// The set of live WebSocket connections, each held by a lease.
+///
+/// # Contract
+///
+/// Every backend keeps this contract, and the `conformance` crate checks it clause by clause
+/// (and against [`MemoryStore`](crate::MemoryStore), the reference model).
+///
+/// **Liveness.** A record is *live* while `now < expires_at_ms`, where `now` is the store's
+/// own [`Clock`](crate::Clock) (never a database server's clock), and `expires_at_ms = now +
+/// ttl` at the time of the last `register` or `renew`. An expired record is never returned
+/// by `get` or `list` and never counted by `count`, whether or not `sweep` has run.
+///
+/// **Validation.** Ids, rooms, endpoints and metadata are validated by their types. A `ttl`
+/// outside 1 ms..=[`MAX_TTL`](crate::MAX_TTL) and a page size outside
+/// 1..=[`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) are
+/// [`InvalidInput`](crate::StoreError::InvalidInput), and nothing is written.
+///
+/// **Errors.** Backends map native errors to [`StoreError`](crate::StoreError) in one place;
+/// an unreachable or throttling backend answers
+/// [`Unavailable`](crate::StoreError::Unavailable) (so [`is_temporary`](crate::StoreError::is_temporary)
+/// says whether to retry) within a bounded time.
+///
+/// **Concurrency.** Calls may run concurrently from many tasks and processes. Each method
+/// is atomic with respect to one id: concurrent `register`s of distinct ids all land.
+#[async_trait]
+pub trait ConnectionStore: Debug + Send + Sync + 'static {
+    /// A short name of the backend (`"memory"`, `"sled"`, `"sqlite"`, …) for reports.
+    fn backend(&self) -> &'static str;
+
+    /// Creates or replaces the record of `id`: its room, endpoint, metadata and a fresh lease
+    /// of `registration.ttl`. Registering an existing id (live or expired, in any room)
+    /// replaces the whole record, which moves it to the new room and renews it.
+    /// Returns the granted lease.
+    async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease>;
+
+    /// Extends the lease of a live `id` to `now + ttl` (a heartbeat; a shorter ttl shortens
+    /// it). An absent, removed or expired id is [`NotFound`](crate::StoreError::NotFound):
+    /// an expired connection must register again, never be revived by a late heartbeat.
+    async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease>;
+
+    /// Deletes the record of `id`. Idempotent: removing an absent id is not an error.
+    /// Returns `true` when a *live* record was removed; an expired record is deleted too,
+    /// but answers `false` (it was no longer online).
+    async fn remove(&self, id: &ConnectionId) -> Result<bool>;
+
+    /// The record of a live `id`, or `None` when it is absent or expired.
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>>;
+
+    /// One page of the live connections of `room`, in ascending byte order of id, starting
+    /// after `after` (keyset pagination; `None` starts at the beginning).
+    ///
+    /// A page holds at most `limit` members and may hold fewer even when more follow (an
+    /// object store filters expired keys out of a full list page); only `next == None`
+    /// ends a walk. A walk over all pages returns each id that is live throughout the walk
+    /// exactly once, and never an id twice, even when records change meanwhile.
+    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page>;
+
+    /// The number of live connections in `room` (the chat's "online" figure).
+    async fn count(&self, room: &RoomName) -> Result<u64>;
+
+    /// Deletes expired records and returns how many it deleted. Optional housekeeping:
+    /// correctness never depends on it. Returns 0 when nothing had expired.
+    async fn sweep(&self) -> Result<u64>;
+}

@@ -1,0 +1,315 @@
+//! [`SledStore`]: the contract on three sled trees.
+
+use std::ops::Bound;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use store_core::{
+    Connection, ConnectionId, ConnectionStore, Lease, Page, PageToken, Registration, Result,
+    RoomMember, RoomName, SharedClock, StoreError, check_page_size, ttl_millis,
+};
+
+use crate::config::SledConfig;
+use crate::error::{parse_error, parse_transaction_error};
+use crate::keys::{
+    StoredRecord, decode_room_value, expiry_key, id_from_expiry_key, id_from_room_key, read_expiry,
+    room_key, room_prefix, room_value,
+};
+
+/// The three trees of one namespace.
+#[derive(Debug, Clone)]
+struct Trees {
+    /// id → record.
+    records: sled::Tree,
+    /// room/id → expiry ‖ endpoint.
+    rooms: sled::Tree,
+    /// expiry ‖ id → ().
+    expiry: sled::Tree,
+}
+
+/// A [`ConnectionStore`] on sled. Cheap to clone; clones share the database.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    /// The open trees; sled handles are reference-counted, so clones are cheap.
+    trees: Trees,
+    /// Kept so the database stays open as long as any store uses it.
+    _db: sled::Db,
+    /// Leases are computed from this clock.
+    clock: SharedClock,
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
+
+impl SledStore {
+    /// Opens (or creates) the database at `config.path`.
+    pub async fn open(config: SledConfig, clock: SharedClock) -> Result<Self> {
+        let path = config.path.clone();
+        let db = run_blocking(move || sled::open(&path).map_err(parse_error)).await?;
+        Self::open_in(db, &config.namespace, clock).await
+    }
+
+    /// Uses an already open database (several namespaces can share one), creating the
+    /// namespace's trees if needed.
+    pub async fn open_in(db: sled::Db, namespace: &str, clock: SharedClock) -> Result<Self> {
+        SledConfig::new("").with_namespace(namespace)?;
+        let (db2, ns) = (db.clone(), namespace.to_owned());
+        let trees = run_blocking(move || {
+            let open = |name: &str| db2.open_tree(format!("{ns}/{name}")).map_err(parse_error);
+            Ok(Trees {
+                records: open("records")?,
+                rooms: open("rooms")?,
+                expiry: open("expiry")?,
+            })
+        })
+        .await?;
+        Ok(SledStore {
+            trees,
+            _db: db,
+            clock,
+        })
+    }
+
+    /// Runs `f` on the trees on a blocking thread: sled calls may touch the disk.
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Trees) -> Result<T> + Send + 'static,
+    {
+        let trees = self.trees.clone();
+        run_blocking(move || f(&trees)).await
+    }
+}
+
+async fn run_blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend {
+            store: "sled",
+            source: Box::new(e),
+        })?
+}
+
+/// Deletes `id`'s index entries for `old` inside a transaction.
+fn unindex(
+    rooms: &TransactionalTree,
+    expiry: &TransactionalTree,
+    id: &ConnectionId,
+    old: &StoredRecord,
+) -> TxResult<()> {
+    rooms.remove(room_key(&old.room, id))?;
+    expiry.remove(expiry_key(old.expires_at_ms, id))?;
+    Ok(())
+}
+
+/// Writes `record` and its index entries inside a transaction.
+fn write_record(
+    (records, rooms, expiry): (&TransactionalTree, &TransactionalTree, &TransactionalTree),
+    id: &ConnectionId,
+    record: &StoredRecord,
+) -> TxResult<()> {
+    let encoded = record
+        .encode()
+        .map_err(ConflictableTransactionError::Abort)?;
+    records.insert(id.as_str().as_bytes(), encoded)?;
+    rooms.insert(
+        room_key(&record.room, id),
+        room_value(record.expires_at_ms, &record.endpoint),
+    )?;
+    expiry.insert(expiry_key(record.expires_at_ms, id), &[])?;
+    Ok(())
+}
+
+fn read_record(records: &TransactionalTree, id: &ConnectionId) -> TxResult<Option<StoredRecord>> {
+    match records.get(id.as_str().as_bytes())? {
+        Some(bytes) => Ok(Some(
+            StoredRecord::decode(&bytes).map_err(ConflictableTransactionError::Abort)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SledStore {
+    fn backend(&self) -> &'static str {
+        "sled"
+    }
+
+    async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
+        let ttl = ttl_millis(registration.ttl)?;
+        let expires_at_ms = self.clock.now_ms().saturating_add(ttl);
+        let record = StoredRecord {
+            room: registration.room.clone(),
+            endpoint: registration.endpoint.clone(),
+            metadata: registration.metadata.clone(),
+            expires_at_ms,
+        };
+        let id = id.clone();
+        self.blocking(move |t| {
+            (&t.records, &t.rooms, &t.expiry)
+                .transaction(|(records, rooms, expiry)| {
+                    if let Some(old) = read_record(records, &id)? {
+                        unindex(rooms, expiry, &id, &old)?;
+                    }
+                    write_record((records, rooms, expiry), &id, &record)
+                })
+                .map_err(parse_transaction_error)
+        })
+        .await?;
+        Ok(Lease { expires_at_ms })
+    }
+
+    async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
+        let ttl = ttl_millis(ttl)?;
+        let now = self.clock.now_ms();
+        let expires_at_ms = now.saturating_add(ttl);
+        let id = id.clone();
+        self.blocking(move |t| {
+            (&t.records, &t.rooms, &t.expiry)
+                .transaction(|(records, rooms, expiry)| {
+                    let old = match read_record(records, &id)? {
+                        Some(old) if now < old.expires_at_ms => old,
+                        _ => {
+                            return Err(ConflictableTransactionError::Abort(
+                                StoreError::not_found(id.as_str()),
+                            ));
+                        }
+                    };
+                    unindex(rooms, expiry, &id, &old)?;
+                    let renewed = StoredRecord {
+                        expires_at_ms,
+                        ..old
+                    };
+                    write_record((records, rooms, expiry), &id, &renewed)
+                })
+                .map_err(parse_transaction_error)
+        })
+        .await?;
+        Ok(Lease { expires_at_ms })
+    }
+
+    async fn remove(&self, id: &ConnectionId) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let id = id.clone();
+        self.blocking(move |t| {
+            (&t.records, &t.rooms, &t.expiry)
+                .transaction(|(records, rooms, expiry)| {
+                    let Some(old) = read_record(records, &id)? else {
+                        return Ok(false);
+                    };
+                    unindex(rooms, expiry, &id, &old)?;
+                    records.remove(id.as_str().as_bytes())?;
+                    Ok(now < old.expires_at_ms)
+                })
+                .map_err(parse_transaction_error)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+        let now = self.clock.now_ms();
+        let id = id.clone();
+        self.blocking(move |t| {
+            let Some(bytes) = t.records.get(id.as_str().as_bytes()).map_err(parse_error)? else {
+                return Ok(None);
+            };
+            let record = StoredRecord::decode(&bytes)?;
+            Ok((now < record.expires_at_ms).then_some(Connection {
+                id,
+                room: record.room,
+                endpoint: record.endpoint,
+                metadata: record.metadata,
+                expires_at_ms: record.expires_at_ms,
+            }))
+        })
+        .await
+    }
+
+    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
+        check_page_size(limit)?;
+        let now = self.clock.now_ms();
+        let prefix = room_prefix(room);
+        let start = match after {
+            Some(token) => Bound::Excluded(room_key(room, token.last_id())),
+            None => Bound::Included(prefix.clone()),
+        };
+        self.blocking(move |t| {
+            let mut members = Vec::new();
+            let mut more = false;
+            for entry in t.rooms.range((start, Bound::Unbounded)) {
+                let (key, value) = entry.map_err(parse_error)?;
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                let (expires_at_ms, endpoint) = decode_room_value(&value)?;
+                if now >= expires_at_ms {
+                    continue;
+                }
+                if members.len() == limit {
+                    more = true;
+                    break;
+                }
+                members.push(RoomMember {
+                    id: id_from_room_key(&key, &prefix)?,
+                    endpoint,
+                    expires_at_ms,
+                });
+            }
+            Ok(Page::keyset(members, more))
+        })
+        .await
+    }
+
+    async fn count(&self, room: &RoomName) -> Result<u64> {
+        let now = self.clock.now_ms();
+        let prefix = room_prefix(room);
+        self.blocking(move |t| {
+            let mut count = 0;
+            for entry in t.rooms.scan_prefix(&prefix) {
+                let (_, value) = entry.map_err(parse_error)?;
+                if read_expiry(&value).is_some_and(|expires| now < expires) {
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
+        .await
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        let now = self.clock.now_ms();
+        self.blocking(move |t| {
+            // Every expiry key below (now + 1) belongs to a record with expiry <= now.
+            let end = now.saturating_add(1).to_be_bytes();
+            let mut swept = 0;
+            for entry in t.expiry.range(..end.as_slice()) {
+                let (key, _) = entry.map_err(parse_error)?;
+                let id = id_from_expiry_key(&key)?;
+                let deleted = (&t.records, &t.rooms, &t.expiry)
+                    .transaction(|(records, rooms, expiry)| {
+                        // Re-check inside the transaction: a concurrent register may have
+                        // replaced the record since the scan saw its old expiry key.
+                        if expiry.get(&key)?.is_none() {
+                            return Ok(false);
+                        }
+                        if let Some(old) = read_record(records, &id)? {
+                            unindex(rooms, expiry, &id, &old)?;
+                            records.remove(id.as_str().as_bytes())?;
+                        } else {
+                            expiry.remove(&key)?;
+                        }
+                        Ok(true)
+                    })
+                    .map_err(parse_transaction_error)?;
+                swept += u64::from(deleted);
+            }
+            Ok(swept)
+        })
+        .await
+    }
+}

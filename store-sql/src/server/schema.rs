@@ -1,0 +1,159 @@
+//! Versioned migrations, safe when several processes open the same database at once (two
+//! gateway nodes starting together): each dialect serialises them on a server-side lock.
+
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection};
+use store_core::Result;
+
+use crate::ident::TableName;
+
+use super::config::Dialect;
+use super::dialect::{migrations, qualified};
+use super::error::parse_error;
+
+/// PostgreSQL advisory-lock key for migrations ("connstor" in ASCII).
+const PG_LOCK_KEY: i64 = 0x636f_6e6e_7374_6f72;
+/// MySQL named lock for migrations.
+const MYSQL_LOCK: &str = "store_migrations";
+/// Seconds a MySQL opener waits for another's migration.
+const MYSQL_LOCK_WAIT_S: i64 = 30;
+
+/// Brings `table` up to the newest migration.
+pub(crate) async fn migrate(
+    pool: &AnyPool,
+    dialect: Dialect,
+    schema: Option<&TableName>,
+    table: &TableName,
+) -> Result<()> {
+    let store = dialect.backend();
+    let err = |e| parse_error(store, e);
+    let mut conn = pool.acquire().await.map_err(err)?;
+    match dialect {
+        Dialect::Postgres => {
+            // A transaction-scoped advisory lock: released by commit or rollback, even if
+            // this process dies half-way. PostgreSQL DDL is transactional, so a failed
+            // migration leaves nothing behind.
+            let mut tx = conn.begin().await.map_err(err)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            if let Some(schema) = schema {
+                sqlx::query(AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}"
+                )))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            }
+            apply(&mut tx, dialect, schema, table).await?;
+            tx.commit().await.map_err(err)
+        }
+        Dialect::Mysql => {
+            // MySQL DDL commits implicitly, so a session-level named lock serialises
+            // openers instead; it is released below, or when the connection closes.
+            let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+                .bind(MYSQL_LOCK)
+                .bind(MYSQL_LOCK_WAIT_S)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(err)?;
+            if got != Some(1) {
+                return Err(store_core::StoreError::Unavailable {
+                    store,
+                    source: "timed out waiting for another process's migration".into(),
+                });
+            }
+            let applied = apply(&mut conn, dialect, schema, table).await;
+            let released = sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(MYSQL_LOCK)
+                .execute(&mut *conn)
+                .await;
+            applied?;
+            released.map(|_| ()).map_err(err)
+        }
+    }
+}
+
+async fn apply(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    schema: Option<&TableName>,
+    table: &TableName,
+) -> Result<()> {
+    let store = dialect.backend();
+    let err = |e| parse_error(store, e);
+    let ledger = qualified(schema, &TableName::new("store_migrations")?);
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS {ledger} (
+             table_name VARCHAR(128) NOT NULL,
+             version BIGINT NOT NULL,
+             PRIMARY KEY (table_name, version)
+         )"
+    )))
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    let placeholder = match dialect {
+        Dialect::Postgres => "$1",
+        Dialect::Mysql => "?",
+    };
+    let applied: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COALESCE(MAX(version), 0) FROM {ledger} WHERE table_name = {placeholder}"
+    )))
+    .bind(table.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(err)?;
+    let insert = match dialect {
+        Dialect::Postgres => format!("INSERT INTO {ledger} (table_name, version) VALUES ($1, $2)"),
+        Dialect::Mysql => format!("INSERT INTO {ledger} (table_name, version) VALUES (?, ?)"),
+    };
+    for (version, statements) in migrations(dialect, schema, table) {
+        if version <= applied {
+            continue;
+        }
+        for statement in statements {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await
+                .map_err(err)?;
+        }
+        sqlx::query(AssertSqlSafe(insert.clone()))
+            .bind(table.as_str())
+            .bind(version)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Drops `table` and forgets its migrations (tests and tools clean up with it).
+pub(crate) async fn drop_table(
+    pool: &AnyPool,
+    dialect: Dialect,
+    schema: Option<&TableName>,
+    table: &TableName,
+) -> Result<()> {
+    let store = dialect.backend();
+    let err = |e| parse_error(store, e);
+    let ledger = qualified(schema, &TableName::new("store_migrations")?);
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP TABLE IF EXISTS {}",
+        qualified(schema, table)
+    )))
+    .execute(pool)
+    .await
+    .map_err(err)?;
+    let delete = match dialect {
+        Dialect::Postgres => format!("DELETE FROM {ledger} WHERE table_name = $1"),
+        Dialect::Mysql => format!("DELETE FROM {ledger} WHERE table_name = ?"),
+    };
+    sqlx::query(AssertSqlSafe(delete))
+        .bind(table.as_str())
+        .execute(pool)
+        .await
+        .map_err(err)?;
+    Ok(())
+}

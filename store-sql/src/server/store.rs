@@ -1,0 +1,247 @@
+//! [`SqlxStore`]: the contract on PostgreSQL or MySQL/MariaDB.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, AssertSqlSafe};
+use store_core::{
+    Connection, ConnectionId, ConnectionStore, Endpoint, Lease, Metadata, Page, PageToken,
+    Registration, Result, RoomMember, RoomName, SharedClock, StoreError, check_page_size,
+    ttl_millis,
+};
+
+use crate::ident::TableName;
+
+use super::config::{Dialect, SqlxConfig};
+use super::dialect::{Queries, qualified};
+use super::error::parse_error;
+use super::schema::{drop_table, migrate};
+
+/// Rows one `sweep` statement deletes, so it never holds locks on a big table for long.
+const SWEEP_BATCH: i64 = 1_000;
+
+/// A [`ConnectionStore`] on a SQL server. Cheap to clone; clones share the pool.
+#[derive(Debug, Clone)]
+pub struct SqlxStore {
+    /// The connection pool (bounded acquire timeout: calls never hang on a dead server).
+    pool: AnyPool,
+    /// Which server, for SQL text and error names.
+    dialect: Dialect,
+    /// SQL text for this table.
+    queries: Arc<Queries>,
+    /// The table's schema, for `drop_table`.
+    schema: Option<TableName>,
+    /// The table, for `drop_table`.
+    table: TableName,
+    /// Leases are computed from this clock, never the server's `now()`.
+    clock: SharedClock,
+}
+
+impl SqlxStore {
+    /// Connects, then creates or upgrades the table. A server that cannot be reached is
+    /// `Unavailable` after at most the pool's acquire timeout.
+    pub async fn open(config: SqlxConfig, clock: SharedClock) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let store = config.dialect.backend();
+        let table = config.table_name()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.pool.max_connections)
+            .min_connections(config.pool.min_connections)
+            .acquire_timeout(config.pool.acquire_timeout)
+            .idle_timeout(Some(config.pool.idle_timeout))
+            .connect_lazy(&config.driver_url)
+            .map_err(|e| parse_error(store, e))?;
+        migrate(&pool, config.dialect, config.schema.as_ref(), &table).await?;
+        let queries = Queries::new(
+            config.dialect,
+            &qualified(config.schema.as_ref(), &table),
+            &format!("{table}_room"),
+        );
+        Ok(SqlxStore {
+            pool,
+            dialect: config.dialect,
+            queries: Arc::new(queries),
+            schema: config.schema,
+            table,
+            clock,
+        })
+    }
+
+    /// Drops this store's table (for tests and tools; the store is unusable afterwards).
+    pub async fn drop_table(&self) -> Result<()> {
+        drop_table(&self.pool, self.dialect, self.schema.as_ref(), &self.table).await
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
+        let store = self.dialect.backend();
+        move |e| parse_error(store, e)
+    }
+}
+
+/// Epoch ms as the servers' signed BIGINT (saturating: leases end long before 2^63).
+fn to_sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn corrupt(store: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        store,
+        source: format!("unexpected row in the connections table: {detail}").into(),
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqlxStore {
+    fn backend(&self) -> &'static str {
+        self.dialect.backend()
+    }
+
+    async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
+        let ttl = ttl_millis(registration.ttl)?;
+        let expires_at_ms = self.clock.now_ms().saturating_add(ttl);
+        let metadata = serde_json::to_string(&registration.metadata)
+            .map_err(|e| corrupt(self.backend(), e))?;
+        sqlx::query(AssertSqlSafe(self.queries.upsert.clone()))
+            .bind(id.as_str())
+            .bind(registration.room.as_str())
+            .bind(registration.endpoint.as_str())
+            .bind(metadata)
+            .bind(to_sql_ms(expires_at_ms))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(Lease { expires_at_ms })
+    }
+
+    async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
+        let ttl = ttl_millis(ttl)?;
+        let now = self.clock.now_ms();
+        let expires_at_ms = now.saturating_add(ttl);
+        // One conditional UPDATE: a renew racing a remove either lands before the delete
+        // or matches no row. (MySQL reports matched rows, not changed rows, via sqlx's
+        // FOUND_ROWS flag, so renewing to the same expiry still counts.)
+        let result = sqlx::query(AssertSqlSafe(self.queries.renew.clone()))
+            .bind(to_sql_ms(expires_at_ms))
+            .bind(id.as_str())
+            .bind(to_sql_ms(now))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::not_found(id.as_str()));
+        }
+        Ok(Lease { expires_at_ms })
+    }
+
+    async fn remove(&self, id: &ConnectionId) -> Result<bool> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let err = self.err();
+        // Lock the row, read its expiry, delete it: "was it live" and the delete are one
+        // atomic step (MySQL has no DELETE … RETURNING).
+        let mut tx = self.pool.begin().await.map_err(&err)?;
+        let expires: Option<i64> = sqlx::query_scalar(AssertSqlSafe(self.queries.lock_row.clone()))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(&err)?;
+        if expires.is_some() {
+            sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(expires.is_some_and(|expires| now < expires))
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let row: Option<(String, String, String, i64)> =
+            sqlx::query_as(AssertSqlSafe(self.queries.get.clone()))
+                .bind(id.as_str())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err())?;
+        let Some((room, endpoint, metadata, expires)) = row else {
+            return Ok(None);
+        };
+        let bad = |e: StoreError| corrupt(self.backend(), e);
+        Ok(Some(Connection {
+            id: id.clone(),
+            room: RoomName::new(room).map_err(bad)?,
+            endpoint: Endpoint::new(endpoint).map_err(bad)?,
+            metadata: serde_json::from_str::<Metadata>(&metadata)
+                .map_err(|e| corrupt(self.backend(), e))?,
+            expires_at_ms: expires as u64,
+        }))
+    }
+
+    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
+        check_page_size(limit)?;
+        let now = to_sql_ms(self.clock.now_ms());
+        // '' sorts before every valid id, so "after nothing" is the start of the room.
+        let after = after.map(|t| t.as_str()).unwrap_or_default();
+        // One row more than asked tells whether another page follows.
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as(AssertSqlSafe(self.queries.list.clone()))
+                .bind(room.as_str())
+                .bind(after)
+                .bind(now)
+                .bind((limit + 1) as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err())?;
+        let more = rows.len() > limit;
+        let bad = |e: StoreError| corrupt(self.backend(), e);
+        let members = rows
+            .into_iter()
+            .take(limit)
+            .map(|(id, endpoint, expires)| {
+                Ok(RoomMember {
+                    id: ConnectionId::new(id).map_err(bad)?,
+                    endpoint: Endpoint::new(endpoint).map_err(bad)?,
+                    expires_at_ms: expires as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::keyset(members, more))
+    }
+
+    async fn count(&self, room: &RoomName) -> Result<u64> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let count: i64 = sqlx::query_scalar(AssertSqlSafe(self.queries.count.clone()))
+            .bind(room.as_str())
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(count as u64)
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let mut swept = 0u64;
+        loop {
+            let deleted = sqlx::query(AssertSqlSafe(self.queries.sweep.clone()))
+                .bind(now)
+                .bind(SWEEP_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err())?
+                .rows_affected();
+            swept += deleted;
+            if deleted < SWEEP_BATCH as u64 {
+                return Ok(swept);
+            }
+        }
+    }
+}

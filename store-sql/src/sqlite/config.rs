@@ -1,0 +1,119 @@
+//! [`SqliteConfig`]: which file, which table.
+
+use std::path::PathBuf;
+
+use store_core::{Result, StoreError};
+
+use crate::ident::TableName;
+use crate::options::TableOptions;
+
+/// How to open a [`SqliteStore`](crate::SqliteStore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteConfig {
+    /// The database file, or `None` for a private in-memory database.
+    pub path: Option<PathBuf>,
+    /// Table and namespace.
+    pub(crate) table: TableOptions,
+}
+
+impl SqliteConfig {
+    /// A database file at `path` (created if missing).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        SqliteConfig {
+            path: Some(path.into()),
+            table: TableOptions::default(),
+        }
+    }
+
+    /// A private in-memory database (gone when the store is dropped).
+    pub fn in_memory() -> Self {
+        SqliteConfig {
+            path: None,
+            table: TableOptions::default(),
+        }
+    }
+
+    /// Parses `sqlite://<file>`, `sqlite:///<absolute file>`, `sqlite::memory:` or
+    /// `sqlite://:memory:`, with optional `?table=<name>&namespace=<ns>`.
+    pub fn with_url(url: &str) -> Result<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                StoreError::config(format!("a SQLite URL starts with `sqlite://`, got `{url}`"))
+            })?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut config = match path {
+            ":memory:" => SqliteConfig::in_memory(),
+            "" => {
+                return Err(StoreError::config(
+                    "a SQLite URL needs a file: `sqlite://./data/connections.db` or `sqlite::memory:`",
+                ));
+            }
+            file => SqliteConfig::file(file),
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !config.table.take(key, value)? {
+                return Err(StoreError::config(format!(
+                    "unknown SQLite URL option `{key}` (known: table, namespace)"
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Uses `table` instead of `connections`.
+    pub fn with_table(mut self, table: &str) -> Result<Self> {
+        self.table.base = TableName::new(table)?;
+        Ok(self)
+    }
+
+    /// Suffixes the table with `_<namespace>`.
+    pub fn with_namespace(mut self, namespace: &str) -> Result<Self> {
+        self.table.set_namespace(namespace)?;
+        Ok(self)
+    }
+
+    /// The table the store will use.
+    pub fn table_name(&self) -> Result<TableName> {
+        self.table.table()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_files_memory_and_options() {
+        let c = SqliteConfig::with_url("sqlite://./data/c.db?table=conns&namespace=a1").unwrap();
+        assert_eq!(c.path, Some(PathBuf::from("./data/c.db")));
+        assert_eq!(c.table_name().unwrap().as_str(), "conns_a1");
+        assert_eq!(
+            SqliteConfig::with_url("sqlite::memory:").unwrap().path,
+            None
+        );
+        assert_eq!(
+            SqliteConfig::with_url("sqlite://:memory:").unwrap().path,
+            None
+        );
+        assert_eq!(
+            SqliteConfig::with_url("sqlite:///tmp/x.db").unwrap().path,
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        for bad in [
+            "sqlite://",
+            "postgres://x",
+            "sqlite://x.db?table=Bad;Name",
+            "sqlite://x.db?pool=3",
+        ] {
+            let err = SqliteConfig::with_url(bad).expect_err(bad);
+            assert_eq!(err.kind(), store_core::ErrorKind::Config, "{bad}");
+        }
+    }
+}

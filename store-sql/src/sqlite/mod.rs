@@ -1,0 +1,9 @@
+//! SQLite through rusqlite: one connection behind a mutex, used only on blocking threads.
+
+mod config;
+mod error;
+mod schema;
+mod store;
+
+pub use config::SqliteConfig;
+pub use store::SqliteStore;

@@ -1,0 +1,343 @@
+//! [`SqliteStore`]: the contract on one SQLite table.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection as SqliteConnection, OpenFlags, OptionalExtension, params};
+use store_core::{
+    Connection, ConnectionId, ConnectionStore, Endpoint, Lease, Metadata, Page, PageToken,
+    Registration, Result, RoomMember, RoomName, SharedClock, StoreError, check_page_size,
+    ttl_millis,
+};
+
+use super::config::SqliteConfig;
+use super::error::parse_error;
+use super::schema::{drop_table, migrate};
+use crate::ident::TableName;
+
+/// Rows `sweep` deletes per statement, so one sweep never holds the write lock for long.
+const SWEEP_BATCH: i64 = 500;
+
+/// How long a writer waits for another process's lock before answering `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQL text of every call, built once for the table.
+#[derive(Debug)]
+struct Queries {
+    upsert: String,
+    renew: String,
+    remove: String,
+    get: String,
+    list: String,
+    count: String,
+    sweep: String,
+}
+
+impl Queries {
+    fn new(t: &TableName) -> Self {
+        Queries {
+            upsert: format!(
+                "INSERT INTO {t} (id, room, endpoint, metadata, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET room = excluded.room, endpoint = excluded.endpoint,
+                 metadata = excluded.metadata, expires_at = excluded.expires_at"
+            ),
+            renew: format!("UPDATE {t} SET expires_at = ?1 WHERE id = ?2 AND expires_at > ?3"),
+            remove: format!("DELETE FROM {t} WHERE id = ?1 RETURNING expires_at"),
+            get: format!(
+                "SELECT room, endpoint, metadata, expires_at FROM {t} WHERE id = ?1 AND expires_at > ?2"
+            ),
+            list: format!(
+                "SELECT id, endpoint, expires_at FROM {t}
+                 WHERE room = ?1 AND id > ?2 AND expires_at > ?3 ORDER BY id LIMIT ?4"
+            ),
+            count: format!("SELECT COUNT(*) FROM {t} WHERE room = ?1 AND expires_at > ?2"),
+            sweep: format!(
+                "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ?1 LIMIT ?2)"
+            ),
+        }
+    }
+}
+
+/// What every clone shares.
+#[derive(Debug)]
+struct Shared {
+    /// The one connection; only ever locked inside `spawn_blocking`, never across `.await`.
+    conn: Mutex<SqliteConnection>,
+    /// The table, for `drop`.
+    table: TableName,
+    /// SQL text for the table.
+    queries: Queries,
+}
+
+/// A [`ConnectionStore`] on SQLite. Cheap to clone; clones share the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Connection, table and queries.
+    shared: Arc<Shared>,
+    /// Leases are computed from this clock.
+    clock: SharedClock,
+}
+
+impl SqliteStore {
+    /// Opens the database, creating the file and the table (migrations) as needed.
+    pub async fn open(config: SqliteConfig, clock: SharedClock) -> Result<Self> {
+        let table = config.table_name()?;
+        let path = config.path.clone();
+        let migrate_table = table.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<SqliteConnection> {
+            let mut conn = match &path {
+                Some(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            StoreError::config(format!(
+                                "sqlite: cannot create {}: {e}",
+                                dir.display()
+                            ))
+                        })?;
+                    }
+                    SqliteConnection::open_with_flags(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                            | OpenFlags::SQLITE_OPEN_CREATE
+                            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                }
+                None => SqliteConnection::open_in_memory(),
+            }
+            .map_err(parse_error)?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(parse_error)?;
+            if path.is_some() {
+                // WAL lets readers in other processes proceed while we write.
+                conn.pragma_update(None, "journal_mode", "WAL")
+                    .map_err(parse_error)?;
+                conn.pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(parse_error)?;
+            }
+            migrate(&mut conn, &migrate_table)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(join_error)??;
+        Ok(SqliteStore {
+            shared: Arc::new(Shared {
+                conn: Mutex::new(conn),
+                queries: Queries::new(&table),
+                table,
+            }),
+            clock,
+        })
+    }
+
+    /// Drops this store's table (for tests and tools; the store is unusable afterwards).
+    pub async fn drop_table(&self) -> Result<()> {
+        self.blocking(|conn, shared| drop_table(conn, &shared.table))
+            .await
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection, &Shared) -> Result<T> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = shared
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut conn, &shared)
+        })
+        .await
+        .map_err(join_error)?
+    }
+}
+
+fn join_error(err: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend {
+        store: "sqlite",
+        source: Box::new(err),
+    }
+}
+
+/// Epoch ms as SQLite's signed 64-bit integer (saturating: leases end long before 2^63).
+fn to_sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn corrupt(detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        store: "sqlite",
+        source: format!("unexpected row in the connections table: {detail}").into(),
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
+        let ttl = ttl_millis(registration.ttl)?;
+        let expires_at_ms = self.clock.now_ms().saturating_add(ttl);
+        let metadata = serde_json::to_string(&registration.metadata).map_err(corrupt)?;
+        let (id, room, endpoint) = (
+            id.as_str().to_owned(),
+            registration.room.as_str().to_owned(),
+            registration.endpoint.as_str().to_owned(),
+        );
+        self.blocking(move |conn, shared| {
+            conn.prepare_cached(&shared.queries.upsert)
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        id,
+                        room,
+                        endpoint,
+                        metadata,
+                        to_sql_ms(expires_at_ms)
+                    ])
+                })
+                .map_err(parse_error)
+        })
+        .await?;
+        Ok(Lease { expires_at_ms })
+    }
+
+    async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
+        let ttl = ttl_millis(ttl)?;
+        let now = self.clock.now_ms();
+        let expires_at_ms = now.saturating_add(ttl);
+        let id = id.as_str().to_owned();
+        self.blocking(move |conn, shared| {
+            let changed = conn
+                .prepare_cached(&shared.queries.renew)
+                .and_then(|mut stmt| {
+                    stmt.execute(params![to_sql_ms(expires_at_ms), id, to_sql_ms(now)])
+                })
+                .map_err(parse_error)?;
+            if changed == 0 {
+                return Err(StoreError::not_found(id));
+            }
+            Ok(Lease { expires_at_ms })
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &ConnectionId) -> Result<bool> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let id = id.as_str().to_owned();
+        self.blocking(move |conn, shared| {
+            let expires: Option<i64> = conn
+                .prepare_cached(&shared.queries.remove)
+                .and_then(|mut stmt| stmt.query_row(params![id], |row| row.get(0)).optional())
+                .map_err(parse_error)?;
+            Ok(expires.is_some_and(|expires| now < expires))
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let id = id.clone();
+        self.blocking(move |conn, shared| {
+            let row = conn
+                .prepare_cached(&shared.queries.get)
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![id.as_str(), now], |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, i64>(3)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(parse_error)?;
+            let Some((room, endpoint, metadata, expires)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Connection {
+                id,
+                room: RoomName::new(room).map_err(corrupt)?,
+                endpoint: Endpoint::new(endpoint).map_err(corrupt)?,
+                metadata: serde_json::from_str::<Metadata>(&metadata).map_err(corrupt)?,
+                expires_at_ms: expires as u64,
+            }))
+        })
+        .await
+    }
+
+    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
+        check_page_size(limit)?;
+        let now = to_sql_ms(self.clock.now_ms());
+        let room = room.as_str().to_owned();
+        // '' sorts before every valid id, so "after nothing" is the start of the room.
+        let after = after.map(|t| t.as_str().to_owned()).unwrap_or_default();
+        self.blocking(move |conn, shared| {
+            let mut stmt = conn
+                .prepare_cached(&shared.queries.list)
+                .map_err(parse_error)?;
+            // One row more than asked tells whether another page follows.
+            let rows = stmt
+                .query_map(params![room, after, now, (limit + 1) as i64], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(parse_error)?;
+            let mut members = Vec::with_capacity(limit.min(64));
+            let mut more = false;
+            for row in rows {
+                let (id, endpoint, expires) = row.map_err(parse_error)?;
+                if members.len() == limit {
+                    more = true;
+                    break;
+                }
+                members.push(RoomMember {
+                    id: ConnectionId::new(id).map_err(corrupt)?,
+                    endpoint: Endpoint::new(endpoint).map_err(corrupt)?,
+                    expires_at_ms: expires as u64,
+                });
+            }
+            Ok(Page::keyset(members, more))
+        })
+        .await
+    }
+
+    async fn count(&self, room: &RoomName) -> Result<u64> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let room = room.as_str().to_owned();
+        self.blocking(move |conn, shared| {
+            let count: i64 = conn
+                .prepare_cached(&shared.queries.count)
+                .and_then(|mut stmt| stmt.query_row(params![room, now], |row| row.get(0)))
+                .map_err(parse_error)?;
+            Ok(count as u64)
+        })
+        .await
+    }
+
+    async fn sweep(&self) -> Result<u64> {
+        let now = to_sql_ms(self.clock.now_ms());
+        let mut swept = 0u64;
+        // Each batch is its own blocking call: other calls get the connection in between.
+        loop {
+            let deleted = self
+                .blocking(move |conn, shared| {
+                    conn.prepare_cached(&shared.queries.sweep)
+                        .and_then(|mut stmt| stmt.execute(params![now, SWEEP_BATCH]))
+                        .map_err(parse_error)
+                })
+                .await?;
+            swept += deleted as u64;
+            if (deleted as i64) < SWEEP_BATCH {
+                return Ok(swept);
+            }
+        }
+    }
+}
