@@ -2,6 +2,7 @@
 //! http://127.0.0.1:8080 (page and `/ws`) and the push-back API on 127.0.0.1:8081, with
 //! the chat functions linked in and connections in sled under `./data`.
 
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +75,10 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs go to stderr, so stdout carries only the addresses a script or test reads.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -120,8 +124,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let store = store::open(&args.store).await?;
     let gateway = Arc::new(Gateway::new(config, store)?);
-    println!("chat:     http://{}/", app.local_addr()?);
-    println!("push API: http://{}", push.local_addr()?);
+    announce(&format!(
+        "chat:     http://{}/\npush API: http://{}\n",
+        app.local_addr()?,
+        push.local_addr()?
+    ));
+    tracing::info!(chat = %app.local_addr()?, push = %push.local_addr()?, "listening");
     gateway::run(gateway, app, push, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
@@ -132,4 +140,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     Ok(())
+}
+
+/// Prints where the gateway listens. A reader of stdout that went away (a test that read the
+/// first line, `| head -1`) must not take the gateway down, as `println!` would by panicking
+/// on the broken pipe: the error is ignored and the gateway keeps serving.
+fn announce(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

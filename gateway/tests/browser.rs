@@ -123,15 +123,17 @@ fn launch(profile: &std::path::Path) -> (Browser, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {binary} (install Debian's chromium): {e}"));
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = stderr
-        .lines()
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|line| {
             line.split_once("DevTools listening on ")
                 .map(|(_, url)| url.trim().to_owned())
         })
         .expect("chromium did not print its DevTools address");
+    // Keep reading, so Chromium never logs into a closed pipe.
+    std::thread::spawn(move || stderr.for_each(drop));
     (Browser(child), url)
 }
 

@@ -23,12 +23,14 @@ async fn records_of_a_killed_gateway_stop_counting_after_the_lease() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the gateway binary");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let chat_url = stdout
-        .lines()
+        .by_ref()
         .map(|l| l.unwrap())
         .find_map(|l| l.strip_prefix("chat:").map(|u| u.trim().to_owned()))
         .expect("the gateway printed its address");
+    // Keep reading, so the gateway never writes into a closed pipe while the test runs.
+    std::thread::spawn(move || stdout.for_each(drop));
     let ws_url = format!("{}ws?room=lobby", chat_url.replace("http://", "ws://"));
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     loop {

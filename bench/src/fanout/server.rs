@@ -144,6 +144,8 @@ impl ServerProcess {
             .strip_prefix("ready ")
             .ok_or_else(|| format!("unexpected first line from the server: {line}"))?
             .parse()?;
+        // Keep reading, so the server never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(ServerProcess { child, addr })
     }
 
