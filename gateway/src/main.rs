@@ -105,11 +105,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let app = tokio::net::TcpListener::bind(args.listen).await?;
     let push = tokio::net::TcpListener::bind(args.push_listen).await?;
+    let (app_addr, push_addr) = (app.local_addr()?, push.local_addr()?);
     let config = GatewayConfig {
         // From the bound address, so `--push-listen 127.0.0.1:0` advertises the real port.
         push_url: match &args.push_url {
             Some(url) => url.clone(),
-            None => format!("http://{}", push.local_addr()?),
+            None => format!("http://{push_addr}"),
         },
         push_token: args.push_token.clone(),
         functions,
@@ -125,11 +126,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = store::open(&args.store).await?;
     let gateway = Arc::new(Gateway::new(config, store)?);
     announce(&format!(
-        "chat:     http://{}/\npush API: http://{}\n",
-        app.local_addr()?,
-        push.local_addr()?
+        "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
     ));
-    tracing::info!(chat = %app.local_addr()?, push = %push.local_addr()?, "listening");
+    tracing::info!(chat = %app_addr, push = %push_addr, "listening");
     gateway::run(gateway, app, push, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::output::find_then_drain;
 use common::start;
 use futures::{SinkExt, StreamExt};
 use gateway::Limits;
@@ -123,17 +123,11 @@ fn launch(profile: &std::path::Path) -> (Browser, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {binary} (install Debian's chromium): {e}"));
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = stderr
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split_once("DevTools listening on ")
-                .map(|(_, url)| url.trim().to_owned())
-        })
-        .expect("chromium did not print its DevTools address");
-    // Keep reading, so Chromium never logs into a closed pipe.
-    std::thread::spawn(move || stderr.for_each(drop));
+    let url = find_then_drain(child.stderr.take().unwrap(), |line| {
+        line.split_once("DevTools listening on ")
+            .map(|(_, url)| url.trim().to_owned())
+    })
+    .expect("chromium did not print its DevTools address");
     (Browser(child), url)
 }
 

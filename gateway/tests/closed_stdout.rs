@@ -6,12 +6,15 @@
 //! caught that as a connection reset. Here the pipe is closed before the gateway writes a
 //! byte, so the write fails every time, and the gateway must shrug it off.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+
+use common::output::find_then_drain;
 
 /// Kills the gateway when the test ends, pass or fail.
 struct Killed(Child);
@@ -41,16 +44,11 @@ async fn a_gateway_whose_stdout_is_closed_keeps_serving() {
     );
 
     // The log line on stderr comes after the failed write to stdout.
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let chat = stderr
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            let (_, rest) = line.split_once("listening chat=")?;
-            Some(rest.split_whitespace().next()?.to_owned())
-        })
-        .expect("the gateway logged where it listens (or died first)");
-    std::thread::spawn(move || stderr.for_each(drop));
+    let chat = find_then_drain(child.0.stderr.take().unwrap(), |line| {
+        let (_, rest) = line.split_once("listening chat=")?;
+        Some(rest.split_whitespace().next()?.to_owned())
+    })
+    .expect("the gateway logged where it listens (or died first)");
 
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{chat}/ws?room=lobby"))
         .await

@@ -1,7 +1,6 @@
 //! A gateway killed with SIGKILL runs no cleanup: its connection records stay behind, and
 //! stop counting as online when their lease runs out — the whole point of leases.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,6 +8,10 @@ use futures::StreamExt;
 use store_core::{ConnectionStore, RoomName, system_clock};
 use store_sql::{SqliteConfig, SqliteStore};
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+
+use common::output::find_then_drain;
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -23,14 +26,10 @@ async fn records_of_a_killed_gateway_stop_counting_after_the_lease() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the gateway binary");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let chat_url = stdout
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find_map(|l| l.strip_prefix("chat:").map(|u| u.trim().to_owned()))
-        .expect("the gateway printed its address");
-    // Keep reading, so the gateway never writes into a closed pipe while the test runs.
-    std::thread::spawn(move || stdout.for_each(drop));
+    let chat_url = find_then_drain(child.stdout.take().unwrap(), |line| {
+        line.strip_prefix("chat:").map(|u| u.trim().to_owned())
+    })
+    .expect("the gateway printed its address");
     let ws_url = format!("{}ws?room=lobby", chat_url.replace("http://", "ws://"));
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     loop {

@@ -2,6 +2,8 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod output;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
