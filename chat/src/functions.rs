@@ -1,53 +1,38 @@
-//! [`ChatFunctions`]: register, transport, cleanup.
+//! [`ChatFunctions`]: register, transport, cleanup, as one [`App`].
+//!
+//! Every frame the chat sends — the welcome, error notices, the room's lines — goes out
+//! through the push-back API of the node holding the recipient, never in a function's
+//! answer: Tencent ignores a transport answer's body, so this is the one way that works in
+//! every dialect. The room and node of a connection come from its store record (AWS and
+//! Tencent message events carry neither).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
+use lifecycle::{
+    App, AppError, BatchRequest, Delivery, EventKind, LifecycleEvent, Payload, Pusher, Reply,
+};
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
     StoreError, system_clock, walk_room,
 };
 
-use crate::event::{Action, LifecycleEvent, Payload};
 use crate::names::anonymous_name;
 use crate::protocol::{ClientMessage, ServerMessage};
-use crate::push::{BatchRequest, Delivery, Pusher};
 
 /// Longest chat line, in characters.
 pub const MAX_TEXT_CHARS: usize = 2_000;
+/// The room of a connection that names none (`?room=`).
+pub const DEFAULT_ROOM: &str = "lobby";
+/// The close code asking a client whose lease is gone to reconnect.
+pub const LEASE_LOST: u16 = 4410;
 /// Gateway nodes a broadcast pushes to at once.
 const FANOUT_CONCURRENCY: usize = 8;
 /// Room members fetched per list call.
 const PAGE: usize = 1_000;
-
-/// What a function answers the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// HTTP-like status: 2xx accepts (a register), 410 means the lease is gone (the
-    /// gateway closes the connection), 4xx otherwise reports a bad message.
-    pub status: u16,
-    /// A text frame for the calling connection only (welcome, error), if any.
-    pub body: Option<String>,
-}
-
-impl Reply {
-    fn ok(body: Option<String>) -> Self {
-        Reply { status: 200, body }
-    }
-}
-
-/// Why a function failed as a whole (the gateway refuses or reports it).
-#[derive(Debug, thiserror::Error)]
-pub enum FunctionError {
-    /// The event itself was unusable (bad id or room).
-    #[error("bad event: {0}")]
-    BadEvent(String),
-    /// The connection store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// The chat room's three functions over one store.
 #[derive(Debug, Clone)]
@@ -58,6 +43,35 @@ pub struct ChatFunctions {
     pusher: Arc<dyn Pusher>,
     /// Lease granted on register and each heartbeat.
     lease: Duration,
+}
+
+fn store_failure(err: StoreError) -> AppError {
+    if err.is_temporary() {
+        AppError::unavailable(err.to_string())
+    } else {
+        AppError::failed(err.to_string())
+    }
+}
+
+/// The answer that makes the gateway close a connection whose lease is gone; the client
+/// reconnects (and registers again).
+fn lease_lost() -> Reply {
+    Reply::status(410).closing(LEASE_LOST, "lease lost: reconnect")
+}
+
+#[async_trait]
+impl App for ChatFunctions {
+    async fn handle(&self, event: &LifecycleEvent) -> Result<Reply, AppError> {
+        let Ok(id) = ConnectionId::new(event.connection_id()) else {
+            return Ok(Reply::status(400));
+        };
+        let outcome = match &event.kind {
+            EventKind::Connect => self.register(&id, event).await,
+            EventKind::Message { .. } => self.transport(&id, event.payload.as_ref()).await,
+            EventKind::Disconnect { .. } => self.cleanup(&id).await,
+        };
+        outcome.map_err(store_failure)
+    }
 }
 
 impl ChatFunctions {
@@ -71,140 +85,146 @@ impl ChatFunctions {
         }
     }
 
-    /// The store (tests and the gateway's housekeeping use it).
+    /// The store (tests and housekeeping use it).
     pub fn store(&self) -> &Arc<dyn ConnectionStore> {
         &self.store
     }
 
-    /// Dispatches one event to its function.
-    pub async fn handle(&self, event: &LifecycleEvent) -> Result<Reply, FunctionError> {
-        let id = ConnectionId::new(event.connection_id.as_str())
-            .map_err(|e| FunctionError::BadEvent(e.to_string()))?;
-        let room = RoomName::new(event.room.as_str())
-            .map_err(|e| FunctionError::BadEvent(e.to_string()))?;
-        match event.action {
-            Action::Connecting => self.register(&id, &room, event).await,
-            Action::Message => self.transport(&id, &room, event.payload.as_ref()).await,
-            Action::Closing => self.cleanup(&id, &room).await,
-        }
+    /// The pusher (the HTTP server closes connections with it).
+    pub fn pusher(&self) -> &Arc<dyn Pusher> {
+        &self.pusher
     }
 
-    /// register: record the connection with a lease, welcome it, tell the room.
+    /// register: record the connection with a lease in the room of `?room=`, welcome it,
+    /// tell the room. A bad room refuses the handshake with 400.
     async fn register(
         &self,
         id: &ConnectionId,
-        room: &RoomName,
         event: &LifecycleEvent,
-    ) -> Result<Reply, FunctionError> {
+    ) -> Result<Reply, StoreError> {
+        let connection = &event.connection;
+        let Ok(room) = RoomName::new(connection.query("room").unwrap_or(DEFAULT_ROOM)) else {
+            return Ok(Reply::status(400));
+        };
+        let Ok(endpoint) = Endpoint::new(connection.push_url.as_str()) else {
+            return Ok(Reply::status(400));
+        };
         let mut metadata =
-            Metadata::new().with("connected_at", event.connected_at_ms.to_string())?;
-        if let Some(ip) = &event.source_ip {
-            metadata = metadata.with("source_ip", ip.as_str())?;
+            Metadata::new().with("connected_at", connection.connected_at_ms.to_string())?;
+        if !connection.source_ip.is_empty() {
+            metadata = metadata.with("source_ip", connection.source_ip.as_str())?;
         }
         let registration = Registration {
             room: room.clone(),
-            endpoint: Endpoint::new(event.push_url.as_str())
-                .map_err(|e| FunctionError::BadEvent(e.to_string()))?,
+            endpoint: endpoint.clone(),
             metadata,
             ttl: self.lease,
         };
         self.store.register(id, &registration).await?;
         let name = anonymous_name(id.as_str());
-        let online = self
-            .broadcast(room, Some(id), |online| ServerMessage::Join {
+        let (online, others) = self.members(&room, Some(id)).await?;
+        self.send_to(
+            &endpoint,
+            id,
+            ServerMessage::Welcome {
                 name: name.clone(),
                 online,
-            })
+            },
+        )
+        .await;
+        let online = self
+            .deliver(others, online, ServerMessage::Join { name, online })
             .await?;
-        Ok(Reply::ok(Some(
-            ServerMessage::Welcome { name, online }.to_json(),
-        )))
+        tracing::debug!(id = id.as_str(), room = room.as_str(), online, "registered");
+        Ok(Reply::ok())
     }
 
-    /// transport: heartbeats renew the lease; chat lines go to everyone else in the room.
+    /// transport: heartbeats renew the lease; anything else is a chat line for everyone
+    /// else in the room.
     async fn transport(
         &self,
         id: &ConnectionId,
-        room: &RoomName,
         payload: Option<&Payload>,
-    ) -> Result<Reply, FunctionError> {
-        let refuse = |message: &str| Reply {
-            status: 400,
-            body: Some(
-                ServerMessage::Error {
-                    message: message.to_owned(),
-                }
-                .to_json(),
-            ),
-        };
-        let text = match payload {
-            Some(Payload::Text(text)) => text,
-            Some(Payload::Binary(_)) => return Ok(refuse("binary frames are not supported")),
-            None => return Ok(refuse("empty message")),
-        };
-        let message: ClientMessage = match serde_json::from_str(text) {
-            Ok(message) => message,
-            Err(_) => {
-                return Ok(refuse(
-                    r#"expected {"type":"chat","text":"…"} or {"type":"heartbeat"}"#,
-                ));
+    ) -> Result<Reply, StoreError> {
+        let message = match payload {
+            Some(Payload::Text(text)) => ClientMessage::parse(text),
+            Some(Payload::Binary(_)) | None => {
+                return self
+                    .refuse(id, "binary frames are not supported: send text")
+                    .await;
             }
         };
-        match message {
-            ClientMessage::Heartbeat => match self.store.renew(id, self.lease).await {
-                Ok(_) => Ok(Reply::ok(None)),
-                // The lease ran out (or the record was cleaned): this connection is no
-                // longer online; the gateway closes it and the client reconnects.
-                Err(err) if err.kind() == ErrorKind::NotFound => Ok(Reply {
-                    status: 410,
-                    body: None,
-                }),
-                Err(err) => Err(err.into()),
-            },
-            ClientMessage::Chat { text } => {
-                let text = text.trim();
-                if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
-                    return Ok(refuse(&format!(
-                        "a chat line has 1..={MAX_TEXT_CHARS} characters"
-                    )));
-                }
-                let from = anonymous_name(id.as_str());
-                let at = store_core::Clock::now_ms(system_clock().as_ref());
-                self.broadcast(room, Some(id), |online| ServerMessage::Chat {
-                    from: from.clone(),
-                    text: text.to_owned(),
-                    at,
-                    online,
-                })
-                .await?;
-                Ok(Reply::ok(None))
+        let text = match message {
+            ClientMessage::Heartbeat => {
+                return match self.store.renew(id, self.lease).await {
+                    Ok(_) => Ok(Reply::ok()),
+                    // The lease ran out (or the record was cleaned): this connection is no
+                    // longer online.
+                    Err(err) if err.kind() == ErrorKind::NotFound => Ok(lease_lost()),
+                    Err(err) => Err(err),
+                };
             }
+            ClientMessage::Chat { text } => text,
+        };
+        let Some(me) = self.store.get(id).await? else {
+            return Ok(lease_lost());
+        };
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            let why = format!("a chat line has 1..={MAX_TEXT_CHARS} characters");
+            self.send_to(&me.endpoint, id, ServerMessage::Error { message: why })
+                .await;
+            return Ok(Reply::ok());
         }
+        let from = anonymous_name(id.as_str());
+        let at = store_core::Clock::now_ms(system_clock().as_ref());
+        let (online, others) = self.members(&me.room, Some(id)).await?;
+        let message = ServerMessage::Chat {
+            from,
+            text: text.to_owned(),
+            at,
+            online,
+        };
+        self.deliver(others, online, message).await?;
+        Ok(Reply::ok())
     }
 
-    /// cleanup: forget the connection and tell the room.
-    async fn cleanup(&self, id: &ConnectionId, room: &RoomName) -> Result<Reply, FunctionError> {
+    /// Tells the sender why its frame went nowhere (when it still has a record to find its
+    /// node by; else its lease is gone).
+    async fn refuse(&self, id: &ConnectionId, why: &str) -> Result<Reply, StoreError> {
+        let Some(me) = self.store.get(id).await? else {
+            return Ok(lease_lost());
+        };
+        let message = ServerMessage::Error {
+            message: why.to_owned(),
+        };
+        self.send_to(&me.endpoint, id, message).await;
+        Ok(Reply::ok())
+    }
+
+    /// cleanup: forget the connection and tell its room.
+    async fn cleanup(&self, id: &ConnectionId) -> Result<Reply, StoreError> {
+        let Some(me) = self.store.get(id).await? else {
+            // Already gone (its lease ended, or a broadcast found it gone).
+            self.store.remove(id).await?;
+            return Ok(Reply::ok());
+        };
         if self.store.remove(id).await? {
             let name = anonymous_name(id.as_str());
-            self.broadcast(room, None, |online| ServerMessage::Leave {
-                name: name.clone(),
-                online,
-            })
-            .await?;
+            let (online, others) = self.members(&me.room, None).await?;
+            self.deliver(others, online, ServerMessage::Leave { name, online })
+                .await?;
         }
-        Ok(Reply::ok(None))
+        Ok(Reply::ok())
     }
 
-    /// Sends `message(online)` to every live member of `room` but `except`: one walk of the
-    /// room (which also gives the online count), grouped by gateway node, one batch call
-    /// per node, a few nodes at a time. Recipients a node calls gone are removed on the
-    /// spot. Returns the online count.
-    async fn broadcast(
+    /// One walk of `room`: the online count, and the members but `except` grouped by the
+    /// node holding them.
+    async fn members(
         &self,
         room: &RoomName,
         except: Option<&ConnectionId>,
-        message: impl Fn(u64) -> ServerMessage,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, HashMap<Endpoint, Vec<String>>), StoreError> {
         let mut by_node: HashMap<Endpoint, Vec<String>> = HashMap::new();
         let mut online = 0u64;
         let mut members = std::pin::pin!(walk_room(self.store.as_ref(), room, PAGE));
@@ -218,7 +238,30 @@ impl ChatFunctions {
                     .push(member.id.as_str().to_owned());
             }
         }
-        let data = message(online).to_json();
+        Ok((online, by_node))
+    }
+
+    /// Pushes one frame to one connection; a failure is logged (the frame is advisory).
+    async fn send_to(&self, node: &Endpoint, id: &ConnectionId, message: ServerMessage) {
+        let request = BatchRequest {
+            ids: vec![id.as_str().to_owned()],
+            data: message.to_json(),
+            data_type: "text".into(),
+        };
+        if let Err(err) = self.pusher.batch(node.as_str(), &request).await {
+            tracing::warn!(%err, id = id.as_str(), "push to the caller failed");
+        }
+    }
+
+    /// Sends `message` to `by_node`: one batch call per node, a few nodes at a time.
+    /// Recipients a node calls gone are removed on the spot. Returns `online` less them.
+    async fn deliver(
+        &self,
+        by_node: HashMap<Endpoint, Vec<String>>,
+        mut online: u64,
+        message: ServerMessage,
+    ) -> Result<u64, StoreError> {
+        let data = message.to_json();
         let gone: Vec<String> = stream::iter(by_node)
             .map(|(node, ids)| {
                 let request = BatchRequest {

@@ -1,26 +1,27 @@
 //! The anonymous chat room as three stateless functions, in the serverless WebSocket model:
 //! `register` on connect, `transport` on each message, `cleanup` on disconnect. State lives
-//! only in the [`ConnectionStore`](store_core::ConnectionStore); messages go out through the
-//! push-back API of whichever gateway node holds each recipient.
+//! only in the [`ConnectionStore`](store_core::ConnectionStore); frames go out through the
+//! push-back API of whichever gateway node holds each recipient. The chat is one
+//! [`App`](lifecycle::App) plugged into the gateway: linked in, or behind HTTP in the
+//! Tencent or AWS event shape.
 //!
 //! # Layout
-//! - `event`: the lifecycle event the gateway sends, in the Tencent SCF and the AWS API
-//!   Gateway shapes, parsed into one [`LifecycleEvent`].
-//! - `protocol`: the JSON the browser and the functions exchange.
-//! - `push`: [`Pusher`], one batch call per gateway node, over HTTP.
+//! - `protocol`: the frames clients and the chat exchange.
 //! - `functions`: [`ChatFunctions`], the three handlers.
 //! - `names`: anonymous display names derived from connection ids.
+//! - `wire`: the Tencent and AWS event shapes, read as a cloud function reads them.
 //! - `server`: the functions as an HTTP server (`chat-functions` binary).
+//! - `static/index.html`: the browser page ([`PAGE`]).
 
-mod event;
 mod functions;
 mod names;
 mod protocol;
-mod push;
 pub mod server;
+pub mod wire;
 
-pub use event::{Action, EventShape, LifecycleEvent, Payload};
-pub use functions::{ChatFunctions, FunctionError, Reply};
+pub use functions::{ChatFunctions, DEFAULT_ROOM, LEASE_LOST, MAX_TEXT_CHARS};
 pub use names::anonymous_name;
 pub use protocol::{ClientMessage, ServerMessage};
-pub use push::{BatchRequest, BatchResult, Delivery, HttpPusher, Pusher};
+
+/// The chat page (plain HTML + JS, no build step); it joins `/ws?room=…`.
+pub const PAGE: &str = include_str!("../static/index.html");

@@ -1,7 +1,8 @@
-//! The chat functions behind HTTP: `POST /` (or `/register`, `/transport`, `/cleanup`)
-//! with a lifecycle event in either shape. The HTTP status is the function's verdict
-//! (2xx accepts a connection); a JSON body `{"reply": "<text frame>"}` carries a frame for
-//! the calling connection.
+//! The chat functions behind HTTP, as a cloud's function runner would host them: `POST /`
+//! (or `/register`, `/transport`, `/cleanup`) with an event in the Tencent or the AWS shape,
+//! answered in the same shape (see [`wire`](crate::wire)). A malformed event is 400; a
+//! failed function 500 (503 when the store is unavailable), which the gateway treats as a
+//! function failure.
 
 use std::sync::Arc;
 
@@ -10,10 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use lifecycle::App;
 use serde_json::{Value, json};
 
-use crate::event::LifecycleEvent;
-use crate::functions::{ChatFunctions, FunctionError};
+use crate::functions::ChatFunctions;
+use crate::wire::{self, Shape};
 
 /// The function server's routes.
 pub fn router(functions: Arc<ChatFunctions>) -> Router {
@@ -25,32 +27,42 @@ pub fn router(functions: Arc<ChatFunctions>) -> Router {
         .with_state(functions)
 }
 
+fn error(status: StatusCode, why: String) -> Response {
+    (status, Json(json!({ "error": why }))).into_response()
+}
+
 async fn invoke(State(functions): State<Arc<ChatFunctions>>, body: axum::body::Bytes) -> Response {
-    let event = match serde_json::from_slice::<Value>(&body)
+    let decoded = serde_json::from_slice::<Value>(&body)
         .map_err(|e| e.to_string())
-        .and_then(|v| LifecycleEvent::from_json(&v).map_err(|e| e.to_string()))
-    {
-        Ok(event) => event,
-        Err(why) => {
-            return (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response();
-        }
+        .and_then(|v| wire::decode(&v));
+    let (shape, event) = match decoded {
+        Ok(decoded) => decoded,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
-    match functions.handle(&event).await {
-        Ok(reply) => {
-            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-            (status, Json(json!({ "reply": reply.body }))).into_response()
-        }
-        Err(FunctionError::BadEvent(why)) => {
-            (StatusCode::BAD_REQUEST, Json(json!({ "error": why }))).into_response()
-        }
-        Err(FunctionError::Store(err)) => {
-            let status = if err.is_temporary() {
+    let reply = match functions.handle(&event).await {
+        Ok(reply) => reply,
+        Err(err) => {
+            tracing::error!(%err, "chat function failed");
+            let status = if err.unavailable {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR
             };
-            tracing::error!(%err, "chat function failed");
-            (status, Json(json!({ "error": err.to_string() }))).into_response()
+            return error(status, err.message);
+        }
+    };
+    if shape == Shape::Aws && reply.close.is_some() {
+        // A Lambda closes a connection through `DELETE @connections/{id}`.
+        let push_url = &event.connection.push_url;
+        if let Err(err) = functions
+            .pusher()
+            .close(push_url, event.connection_id())
+            .await
+        {
+            tracing::warn!(%err, "closing the connection failed");
         }
     }
+    let (status, body) = wire::answer(shape, &event, &reply);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, Json(body)).into_response()
 }

@@ -1,14 +1,22 @@
-//! Gateway settings: addresses, function backend, limits. All have sane defaults.
+//! Gateway settings: addresses, where functions run, limits, push API credentials. All
+//! have sane defaults.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chat::EventShape;
+use lifecycle::App;
+
+use crate::dialect::Dialect;
+use crate::functions::RouteSelection;
 
 /// Per-connection and per-node limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest message a client may send (bigger: close 1009).
+    /// Largest message a client may send (bigger: close 1009), and largest frame a push
+    /// may carry (bigger: 413).
     pub max_message_bytes: usize,
     /// A connection that sends nothing (not even a heartbeat) this long is closed.
     pub idle_timeout: Duration,
@@ -22,7 +30,7 @@ pub struct Limits {
     pub outbound_queue: usize,
     /// WebSocket ping interval; two missed pongs mean the network is gone.
     pub ping_interval: Duration,
-    /// How long a function may take before it counts as failed.
+    /// How long a function may take before it counts as failed (504 at a handshake).
     pub function_timeout: Duration,
 }
 
@@ -41,50 +49,165 @@ impl Default for Limits {
     }
 }
 
-/// Where the functions run.
+/// The functions reached over HTTP, by route, as a cloud gateway's integrations.
 #[derive(Debug, Clone)]
+pub struct HttpRoutes {
+    /// The register / `$connect` function; none accepts every connection.
+    pub connect: Option<String>,
+    /// The cleanup / `$disconnect` function; none calls nothing.
+    pub disconnect: Option<String>,
+    /// The transport / `$default` function: messages no other route takes.
+    pub default: Option<String>,
+    /// Named routes (`sendmessage` → URL), chosen by [`HttpRoutes::selection`].
+    pub custom: BTreeMap<String, String>,
+    /// How a message picks its route (AWS `$request.body.action`); none sends all to
+    /// `$default`.
+    pub selection: Option<RouteSelection>,
+}
+
+impl HttpRoutes {
+    /// register, transport, cleanup: the Tencent layout (and AWS without custom routes).
+    pub fn lifecycle(register: &str, transport: &str, cleanup: &str) -> Self {
+        HttpRoutes {
+            connect: Some(register.to_owned()),
+            disconnect: Some(cleanup.to_owned()),
+            default: Some(transport.to_owned()),
+            custom: BTreeMap::new(),
+            selection: None,
+        }
+    }
+}
+
+/// Where the functions run.
+#[derive(Clone)]
 pub enum FunctionMode {
-    /// The chat functions linked into the gateway (the default).
-    InProcess {
-        /// Lease granted on register and heartbeat.
-        lease: Duration,
-    },
-    /// POST each event to these URLs.
+    /// An app linked into the node, called with the neutral event.
+    InProcess(Arc<dyn App>),
+    /// Each event POSTed to a URL in a cloud's dialect.
     Http {
-        /// The register function.
-        register: String,
-        /// The transport function.
-        transport: String,
-        /// The cleanup function.
-        cleanup: String,
-        /// The event JSON shape.
-        shape: EventShape,
+        /// The URLs, by route.
+        routes: HttpRoutes,
+        /// The event shapes and answer semantics the functions speak.
+        dialect: &'static dyn Dialect,
+        /// Send a message function's answer body back to the caller (AWS's two-way
+        /// routes with a route response); off, answers are dropped as AWS does without one.
+        route_responses: bool,
     },
 }
 
-/// Everything a gateway node needs besides its listeners and store.
+impl fmt::Debug for FunctionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FunctionMode::InProcess(app) => f.debug_tuple("InProcess").field(app).finish(),
+            FunctionMode::Http {
+                routes,
+                dialect,
+                route_responses,
+            } => f
+                .debug_struct("Http")
+                .field("routes", routes)
+                .field("dialect", &dialect.name())
+                .field("route_responses", route_responses)
+                .finish(),
+        }
+    }
+}
+
+/// AWS credentials the push API accepts Signature V4 requests from.
+#[derive(Clone)]
+pub struct SigV4Key {
+    /// The access key id clients sign with.
+    pub access_key_id: String,
+    /// Its secret — never printed.
+    pub secret_access_key: String,
+}
+
+impl fmt::Debug for SigV4Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigV4Key")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .finish()
+    }
+}
+
+/// Who may call the push API. With neither set it is open (loopback only, the binary
+/// enforces that); with both, either one suffices.
+#[derive(Clone, Default)]
+pub struct PushAuth {
+    /// `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// AWS Signature V4 (service `execute-api`, any region), as the clouds' SDKs sign.
+    pub sigv4: Option<SigV4Key>,
+}
+
+impl fmt::Debug for PushAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushAuth")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("sigv4", &self.sigv4)
+            .finish()
+    }
+}
+
+impl PushAuth {
+    /// True when any credential is demanded.
+    pub fn is_required(&self) -> bool {
+        self.token.is_some() || self.sigv4.is_some()
+    }
+}
+
+/// How this node names itself in the events it sends (the clouds' `stage`, `apiId`,
+/// `serviceName`).
+#[derive(Debug, Clone)]
+pub struct Naming {
+    /// The stage (AWS `requestContext.stage`, Tencent `requestContext.stage`).
+    pub stage: String,
+    /// AWS `requestContext.apiId`; Tencent `requestContext.serviceName`.
+    pub api_id: String,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Naming {
+            stage: "production".into(),
+            api_id: "local".into(),
+        }
+    }
+}
+
+/// Everything a gateway node needs besides its listeners.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// The push-back URL this node advertises in connection records.
+    /// The push-back URL this node advertises to functions (events, connection records).
     pub push_url: String,
-    /// Bearer token the push-back API demands (required when it listens off loopback).
-    pub push_token: Option<String>,
+    /// Who may call the push-back API.
+    pub push_auth: PushAuth,
     /// Where functions run.
     pub functions: FunctionMode,
+    /// Stage and API names in events.
+    pub naming: Naming,
+    /// The page served at `/`, if any (the app's).
+    pub page: Option<&'static str>,
     /// Limits.
     pub limits: Limits,
 }
 
 impl GatewayConfig {
-    /// In-process functions, default limits, advertising `push_addr`.
-    pub fn local(push_addr: SocketAddr) -> Self {
+    /// `functions`, default limits, an open push API advertised at `push_addr`.
+    pub fn new(push_addr: SocketAddr, functions: FunctionMode) -> Self {
         GatewayConfig {
             push_url: format!("http://{push_addr}"),
-            push_token: None,
-            functions: FunctionMode::InProcess {
-                lease: Duration::from_secs(60),
-            },
+            push_auth: PushAuth::default(),
+            functions,
+            naming: Naming::default(),
+            page: None,
             limits: Limits::default(),
         }
+    }
+
+    /// `app` linked in, otherwise as [`GatewayConfig::new`].
+    pub fn local(push_addr: SocketAddr, app: Arc<dyn App>) -> Self {
+        GatewayConfig::new(push_addr, FunctionMode::InProcess(app))
     }
 }

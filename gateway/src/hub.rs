@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chat::Delivery;
+use lifecycle::{ConnectionInfo, Delivery};
 use tokio::sync::{Notify, mpsc};
 
 /// A frame on its way down to a client.
@@ -16,29 +16,55 @@ pub enum Outbound {
     Binary(Vec<u8>),
 }
 
-/// Why the server closes a connection on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kick {
-    /// `DELETE /@connections/{id}` or a Tencent `closing` push.
-    ByFunction,
-    /// Its outbound queue overflowed.
-    TooSlow,
-    /// A heartbeat found its lease gone: the client must reconnect (and register again).
-    LeaseLost,
+impl Outbound {
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Outbound::Text(text) => text.len(),
+            Outbound::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// True when it carries no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<lifecycle::Payload> for Outbound {
+    fn from(payload: lifecycle::Payload) -> Self {
+        match payload {
+            lifecycle::Payload::Text(text) => Outbound::Text(text),
+            lifecycle::Payload::Binary(bytes) => Outbound::Binary(bytes),
+        }
+    }
+}
+
+/// Why the server closes a connection on its own: the close frame it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kick {
+    /// The close code.
+    pub code: u16,
+    /// The close reason.
+    pub reason: String,
+}
+
+impl Kick {
+    /// A kick with `code` and `reason`.
+    pub fn new(code: u16, reason: impl Into<String>) -> Self {
+        Kick {
+            code,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// What the node knows about one connection.
 #[derive(Debug)]
-pub struct ConnInfo {
-    /// The connection id.
-    pub id: String,
-    /// Its room.
-    pub room: String,
-    /// The client's address.
-    pub source_ip: String,
-    /// Accept time, epoch ms.
-    pub connected_at_ms: u64,
-    /// Last message from the client, epoch ms.
+pub struct HeldConnection {
+    /// Its handshake, as the functions saw it.
+    pub info: Arc<ConnectionInfo>,
+    /// Last message from the client, epoch ms (AWS `lastActiveAt`).
     pub last_active_ms: AtomicU64,
 }
 
@@ -47,8 +73,8 @@ pub struct ConnInfo {
 struct Conn {
     /// Frames for the socket task; bounded so a slow client cannot grow memory.
     tx: mpsc::Sender<Outbound>,
-    /// Facts for `GET /@connections/{id}`.
-    info: Arc<ConnInfo>,
+    /// Facts for `GET @connections/{id}`.
+    held: Arc<HeldConnection>,
     /// Wakes the socket task to close the connection.
     kick: Arc<Notify>,
     /// Why it was kicked (read by the socket task after the notify).
@@ -66,14 +92,25 @@ pub struct Hub {
 /// What the socket task keeps to hear from the hub.
 #[derive(Debug)]
 pub struct Handle {
-    /// Frames to write.
+    /// Frames to write (queued from the moment of the handshake, so frames pushed while
+    /// register runs wait here for the upgrade).
     pub rx: mpsc::Receiver<Outbound>,
     /// Closes the connection when notified.
     pub kick: Arc<Notify>,
     /// Why.
     pub reason: Arc<Mutex<Option<Kick>>>,
     /// Shared facts.
-    pub info: Arc<ConnInfo>,
+    pub held: Arc<HeldConnection>,
+}
+
+impl Handle {
+    /// The close frame the hub asked for, if any.
+    pub fn kicked(&self) -> Option<Kick> {
+        self.reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl Hub {
@@ -83,7 +120,7 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Open connections.
+    /// Open connections (handshakes in progress included).
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -94,16 +131,19 @@ impl Hub {
     }
 
     /// Adds a connection with an outbound queue of `queue` frames.
-    pub fn insert(&self, info: ConnInfo, queue: usize) -> Handle {
-        let (tx, rx) = mpsc::channel(queue);
-        let info = Arc::new(info);
+    pub fn insert(&self, info: Arc<ConnectionInfo>, queue: usize) -> Handle {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let held = Arc::new(HeldConnection {
+            last_active_ms: AtomicU64::new(info.connected_at_ms),
+            info,
+        });
         let kick = Arc::new(Notify::new());
         let reason = Arc::new(Mutex::new(None));
         self.lock().insert(
-            info.id.clone(),
+            held.info.id.clone(),
             Conn {
                 tx,
-                info: info.clone(),
+                held: held.clone(),
                 kick: kick.clone(),
                 reason: reason.clone(),
             },
@@ -112,7 +152,7 @@ impl Hub {
             rx,
             kick,
             reason,
-            info,
+            held,
         }
     }
 
@@ -130,7 +170,10 @@ impl Hub {
         match conn.tx.try_send(frame) {
             Ok(()) => Delivery::Sent,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                kick(&conn, Kick::TooSlow);
+                kick(
+                    &conn,
+                    Kick::new(crate::close_code::TOO_SLOW, "too slow: outbound queue full"),
+                );
                 Delivery::Overflow
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
@@ -149,13 +192,13 @@ impl Hub {
     }
 
     /// Facts about `id`.
-    pub fn info(&self, id: &str) -> Option<Arc<ConnInfo>> {
-        self.lock().get(id).map(|c| c.info.clone())
+    pub fn held(&self, id: &str) -> Option<Arc<HeldConnection>> {
+        self.lock().get(id).map(|c| c.held.clone())
     }
 
-    /// Touches `id`'s last-active time.
-    pub fn touch(info: &ConnInfo, now_ms: u64) {
-        info.last_active_ms.store(now_ms, Ordering::Relaxed);
+    /// Touches a connection's last-active time.
+    pub fn touch(held: &HeldConnection, now_ms: u64) {
+        held.last_active_ms.store(now_ms, Ordering::Relaxed);
     }
 }
 

@@ -1,84 +1,66 @@
 //! The serverless WebSocket gateway: it holds the sockets and turns their lifecycle into
-//! function invocations — register on connect, transport on each message, cleanup on
-//! disconnect — while functions reach connections through its push-back API. It also
-//! serves the browser chat page.
+//! function invocations — register on connect (deciding the handshake), transport on each
+//! message, cleanup on disconnect — while functions reach connections through its push-back
+//! API. It speaks the clouds' dialects (AWS API Gateway + Lambda, Tencent API Gateway +
+//! SCF) to functions over HTTP, or calls an [`App`](lifecycle::App) linked in; it knows
+//! nothing of what the app does.
 //!
 //! # Layout
-//! - `config`: [`GatewayConfig`], [`Limits`], [`FunctionMode`].
+//! - `config`: [`GatewayConfig`], [`Limits`], [`FunctionMode`], [`HttpRoutes`], [`PushAuth`].
+//! - `dialect/`: one module per cloud: its events, answers, push routes and errors.
+//! - `functions/`: invoking the functions (linked in, or over HTTP by route).
+//! - `handshake`: register before the upgrade; the handshake's answer is register's.
+//! - `session`: one upgraded connection (limits, pings, timeouts, transport, cleanup).
 //! - `hub`: the connections this node holds (bounded outbound queues).
-//! - `functions`: invoking the functions, linked in or over HTTP.
-//! - `session`: one connection from upgrade to cleanup (limits, pings, timeouts).
-//! - `push_api`: the push-back API (Tencent reverse push, AWS `@connections`, batch).
+//! - `push_api/`: the push-back listener: every dialect's routes and the batch call.
+//! - `auth/`: bearer token and AWS Signature V4 checks for the push API.
+//! - `sessions`, `ids`: counting live sessions for shutdown; ids and time formats.
 //! - `lib.rs`: [`Gateway`], its routes and [`run`].
 
+mod auth;
 mod config;
+pub mod dialect;
 mod functions;
+mod handshake;
 mod hub;
+mod ids;
 mod push_api;
 pub mod session;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use chat::{ChatFunctions, HttpPusher};
-use serde::Deserialize;
-use store_core::{ConnectionStore, RoomName};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
-pub use config::{FunctionMode, GatewayConfig, Limits};
-pub use functions::Functions;
+pub use config::{FunctionMode, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, SigV4Key};
+pub use dialect::{Dialect, NodeInfo};
+pub use functions::{Functions, InvokeError, RouteSelection};
 pub use hub::Hub;
 
-/// The chat page, served at `/` (plain HTML + JS, no build step).
-const PAGE: &str = include_str!("../static/index.html");
-
-/// Counts live sessions so shutdown can wait for their cleanups.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    /// Live sessions.
-    live: AtomicUsize,
-    /// Signalled when the count drops.
-    dropped: Notify,
-}
-
-/// Decrements the session count when a session ends, however it ends.
-#[derive(Debug)]
-pub struct SessionGuard<'a>(&'a Sessions);
-
-impl Sessions {
-    fn enter(&self) -> SessionGuard<'_> {
-        self.live.fetch_add(1, Ordering::SeqCst);
-        SessionGuard(self)
-    }
-
-    /// Waits until no session is live, or `limit` passes.
-    async fn drained(&self, limit: Duration) {
-        let wait = async {
-            while self.live.load(Ordering::SeqCst) > 0 {
-                let dropped = self.dropped.notified();
-                if self.live.load(Ordering::SeqCst) == 0 {
-                    break;
-                }
-                dropped.await;
-            }
-        };
-        let _ = tokio::time::timeout(limit, wait).await;
-    }
-}
-
-impl Drop for SessionGuard<'_> {
-    fn drop(&mut self) {
-        self.0.live.fetch_sub(1, Ordering::SeqCst);
-        self.0.dropped.notify_waiters();
-    }
+/// Close codes the gateway uses.
+pub mod close_code {
+    /// Normal closure (max age, closed by a function).
+    pub const NORMAL: u16 = 1000;
+    /// Server going away (graceful shutdown, idle timeout, lost pongs).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation (rate limit, too many messages in flight).
+    pub const POLICY: u16 = 1008;
+    /// Message too big.
+    pub const TOO_BIG: u16 = 1009;
+    /// Server error (a Tencent transport function failed).
+    pub const SERVER_ERROR: u16 = 1011;
+    /// The connection's lease is gone (heartbeat after expiry): reconnect.
+    pub const LEASE_LOST: u16 = 4410;
+    /// The client did not read fast enough.
+    pub const TOO_SLOW: u16 = 4408;
 }
 
 /// One gateway node.
@@ -91,68 +73,32 @@ pub struct Gateway {
     /// Where the lifecycle functions run.
     pub functions: Functions,
     /// Live sessions, for graceful shutdown.
-    sessions: Sessions,
+    sessions: Arc<sessions::Sessions>,
 }
 
 impl Gateway {
-    /// A node whose functions use `store` (in-process mode) or the configured URLs.
-    pub fn new(config: GatewayConfig, store: Arc<dyn ConnectionStore>) -> Result<Self, String> {
-        let functions = match &config.functions {
-            FunctionMode::InProcess { lease } => {
-                let pusher = Arc::new(HttpPusher::new(config.push_token.clone())?);
-                Functions::InProcess(Arc::new(ChatFunctions::new(store, pusher, *lease)))
-            }
-            FunctionMode::Http {
-                register,
-                transport,
-                cleanup,
-                shape,
-            } => Functions::Http {
-                client: reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .build()
-                    .map_err(|e| format!("http client: {e}"))?,
-                urls: [register.clone(), transport.clone(), cleanup.clone()],
-                shape: *shape,
-            },
-        };
+    /// A node with `config`.
+    pub fn new(config: GatewayConfig) -> Result<Self, String> {
+        let node = NodeInfo::new(
+            &config.push_url,
+            &config.naming.stage,
+            &config.naming.api_id,
+        );
+        let functions = Functions::new(&config.functions, node)?;
         Ok(Gateway {
             config,
             hub: Arc::default(),
             functions,
-            sessions: Sessions::default(),
+            sessions: Arc::default(),
         })
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct WsQuery {
-    room: Option<String>,
-}
-
-async fn page() -> Response {
-    ([(header::CACHE_CONTROL, "no-cache")], Html(PAGE)).into_response()
-}
-
-async fn upgrade(
-    State((gateway, shutdown)): State<(Arc<Gateway>, watch::Receiver<bool>)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<WsQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let room = query.room.unwrap_or_else(|| "lobby".to_owned());
-    if let Err(err) = RoomName::new(room.as_str()) {
-        return (StatusCode::BAD_REQUEST, err.to_string()).into_response();
+async fn page(State((gateway, _)): State<handshake::AppState>) -> Response {
+    match gateway.config.page {
+        Some(page) => ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response(),
+        None => (StatusCode::NOT_FOUND, "no page: connect a WebSocket to /ws").into_response(),
     }
-    if gateway.hub.len() >= gateway.config.limits.max_connections {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
-    }
-    let max = gateway.config.limits.max_message_bytes;
-    // The socket layer refuses frames far over the limit; the session closes with 1009
-    // for anything over it.
-    ws.max_message_size(max + 1024)
-        .max_frame_size(max + 1024)
-        .on_upgrade(move |socket| session::run(gateway, socket, room, peer, shutdown))
 }
 
 /// Serves the page and `/ws` on `app`, the push-back API on `push`, until `shutdown`
@@ -166,12 +112,13 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let app_router = Router::new()
         .route("/", get(page))
-        .route("/ws", get(upgrade))
+        .route("/ws", get(handshake::upgrade))
         .with_state((gateway.clone(), stop_rx.clone()));
-    let push_router = push_api::router(push_api::PushState {
+    let push_state = push_api::PushState {
         hub: gateway.hub.clone(),
-        token: gateway.config.push_token.clone(),
-    });
+        max_frame: gateway.config.limits.max_message_bytes,
+    };
+    let push_router = push_api::router(push_state, gateway.config.push_auth.clone());
     let mut app_stop = stop_rx.clone();
     let app_server = axum::serve(
         app,

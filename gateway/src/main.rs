@@ -1,21 +1,22 @@
 //! `gateway`: one gateway node. `cargo run --release -p gateway` serves the chat on
 //! http://127.0.0.1:8080 (page and `/ws`) and the push-back API on 127.0.0.1:8081, with
-//! the chat functions linked in and connections in sled under `./data`.
+//! the chat functions linked in and connections in sled under `./data`. With function
+//! URLs it calls HTTP functions in a cloud's dialect instead (and opens no store).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat::EventShape;
-use clap::{Parser, ValueEnum};
-use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Shape {
-    Tencent,
-    Aws,
-}
+use chat::ChatFunctions;
+use clap::Parser;
+use clap::builder::PossibleValuesParser;
+use gateway::{
+    FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, RouteSelection,
+    SigV4Key, dialect,
+};
+use lifecycle::HttpPusher;
 
 /// A serverless WebSocket gateway node.
 #[derive(Debug, Parser)]
@@ -30,10 +31,25 @@ struct Args {
     /// Push-back URL advertised to functions (default: http://<push-listen>).
     #[arg(long)]
     push_url: Option<String>,
-    /// Bearer token for the push-back API (required when it listens off loopback).
+    /// Bearer token for the push-back API.
     #[arg(long, env = "PUSH_TOKEN", hide_env_values = true)]
     push_token: Option<String>,
-    /// Connection store URL (in-process functions).
+    /// Access key id whose AWS Signature V4 the push-back API accepts (with the secret).
+    #[arg(
+        long,
+        env = "PUSH_AWS_ACCESS_KEY_ID",
+        requires = "aws_secret_access_key"
+    )]
+    aws_access_key_id: Option<String>,
+    /// Its secret access key.
+    #[arg(
+        long,
+        env = "PUSH_AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "aws_access_key_id"
+    )]
+    aws_secret_access_key: Option<String>,
+    /// Connection store URL (for the chat linked in).
     #[arg(
         long,
         env = "STORE_URL",
@@ -44,18 +60,34 @@ struct Args {
     /// Lease of a connection record, seconds (clients heartbeat every 15 s).
     #[arg(long, default_value_t = 60)]
     lease_secs: u64,
-    /// Run functions over HTTP: the register function's URL (with --transport-url, --cleanup-url).
-    #[arg(long, requires_all = ["transport_url", "cleanup_url"])]
+    /// The dialect HTTP functions speak (events and answers).
+    #[arg(long, alias = "event-shape", default_value = "tencent",
+          value_parser = PossibleValuesParser::new(dialect::ALL.iter().map(|d| d.name())))]
+    dialect: String,
+    /// HTTP functions: the register / $connect function's URL.
+    #[arg(long)]
     register_url: Option<String>,
-    /// The transport function's URL.
+    /// The transport / $default function's URL.
     #[arg(long)]
     transport_url: Option<String>,
-    /// The cleanup function's URL.
+    /// The cleanup / $disconnect function's URL.
     #[arg(long)]
     cleanup_url: Option<String>,
-    /// Event JSON shape for HTTP functions.
-    #[arg(long, value_enum, default_value = "tencent")]
-    event_shape: Shape,
+    /// A named route's function, NAME=URL (repeat for more); chosen by --route-selection.
+    #[arg(long = "route", value_parser = parse_route)]
+    routes: Vec<(String, String)>,
+    /// Route selection expression, e.g. '$request.body.action'.
+    #[arg(long)]
+    route_selection: Option<RouteSelection>,
+    /// Send a message function's answer body back to its caller (AWS route responses).
+    #[arg(long)]
+    route_responses: bool,
+    /// Stage name in events.
+    #[arg(long, default_value = "production")]
+    stage: String,
+    /// API id (AWS apiId, Tencent serviceName) in events.
+    #[arg(long, default_value = "local")]
+    api_id: String,
     /// Largest client message, bytes.
     #[arg(long, default_value_t = 128 * 1024)]
     max_message_bytes: usize,
@@ -71,6 +103,50 @@ struct Args {
     /// Max open connections on this node.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// How long a function may take, milliseconds (then 504 at a handshake).
+    #[arg(long, default_value_t = 5000)]
+    function_timeout_ms: u64,
+}
+
+fn parse_route(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_owned(), url.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=URL")),
+    }
+}
+
+impl Args {
+    /// Where functions run: HTTP when any function URL is given, else the chat linked in.
+    async fn functions(&self, push_url: &str) -> Result<FunctionMode, Box<dyn std::error::Error>> {
+        let http = self.register_url.is_some()
+            || self.transport_url.is_some()
+            || self.cleanup_url.is_some()
+            || !self.routes.is_empty();
+        if http {
+            let dialect = dialect::by_name(&self.dialect).ok_or("unknown dialect")?;
+            return Ok(FunctionMode::Http {
+                routes: HttpRoutes {
+                    connect: self.register_url.clone(),
+                    disconnect: self.cleanup_url.clone(),
+                    default: self.transport_url.clone(),
+                    custom: self.routes.iter().cloned().collect::<BTreeMap<_, _>>(),
+                    selection: self.route_selection.clone(),
+                },
+                dialect,
+                route_responses: self.route_responses,
+            });
+        }
+        let store = store::open(&self.store).await?;
+        let pusher = Arc::new(HttpPusher::new(self.push_token.clone())?);
+        tracing::debug!(push_url, "chat linked in");
+        Ok(FunctionMode::InProcess(Arc::new(ChatFunctions::new(
+            store,
+            pusher,
+            Duration::from_secs(self.lease_secs),
+        ))))
+    }
 }
 
 #[tokio::main]
@@ -84,51 +160,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    if !args.push_listen.ip().is_loopback() && args.push_token.is_none() {
-        return Err(
-            "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN)".into(),
-        );
-    }
-    let functions = match (&args.register_url, &args.transport_url, &args.cleanup_url) {
-        (Some(register), Some(transport), Some(cleanup)) => FunctionMode::Http {
-            register: register.clone(),
-            transport: transport.clone(),
-            cleanup: cleanup.clone(),
-            shape: match args.event_shape {
-                Shape::Tencent => EventShape::Tencent,
-                Shape::Aws => EventShape::Aws,
-            },
-        },
-        _ => FunctionMode::InProcess {
-            lease: Duration::from_secs(args.lease_secs),
+    let push_auth = PushAuth {
+        token: args.push_token.clone(),
+        sigv4: match (&args.aws_access_key_id, &args.aws_secret_access_key) {
+            (Some(id), Some(secret)) => Some(SigV4Key {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            }),
+            _ => None,
         },
     };
+    if !args.push_listen.ip().is_loopback() && !push_auth.is_required() {
+        return Err(
+            "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN) \
+                    or an AWS key (--aws-access-key-id, --aws-secret-access-key)"
+                .into(),
+        );
+    }
     let app = tokio::net::TcpListener::bind(args.listen).await?;
     let push = tokio::net::TcpListener::bind(args.push_listen).await?;
     let (app_addr, push_addr) = (app.local_addr()?, push.local_addr()?);
+    // From the bound address, so `--push-listen 127.0.0.1:0` advertises the real port.
+    let push_url = match &args.push_url {
+        Some(url) => url.clone(),
+        None => format!("http://{push_addr}"),
+    };
     let config = GatewayConfig {
-        // From the bound address, so `--push-listen 127.0.0.1:0` advertises the real port.
-        push_url: match &args.push_url {
-            Some(url) => url.clone(),
-            None => format!("http://{push_addr}"),
+        functions: args.functions(&push_url).await?,
+        push_url,
+        push_auth,
+        naming: Naming {
+            stage: args.stage.clone(),
+            api_id: args.api_id.clone(),
         },
-        push_token: args.push_token.clone(),
-        functions,
+        page: Some(chat::PAGE),
         limits: Limits {
             max_message_bytes: args.max_message_bytes,
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
             max_connection_age: Duration::from_secs(args.max_age_secs),
             messages_per_second: args.rate,
             max_connections: args.max_connections,
+            function_timeout: Duration::from_millis(args.function_timeout_ms),
             ..Limits::default()
         },
     };
-    let store = store::open(&args.store).await?;
-    let gateway = Arc::new(Gateway::new(config, store)?);
+    let gateway = Arc::new(Gateway::new(config)?);
     announce(&format!(
         "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
     ));
-    tracing::info!(chat = %app_addr, push = %push_addr, "listening");
+    tracing::info!(chat = %app_addr, push = %push_addr, functions = ?gateway.config.functions, "listening");
     gateway::run(gateway, app, push, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");

@@ -1,53 +1,32 @@
-//! One WebSocket connection, from upgrade to cleanup.
+//! One WebSocket connection, from upgrade to cleanup: limits, pings, timeouts, messages
+//! through transport (in order, off the socket's task), and the close.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chat::{Action, LifecycleEvent, Payload};
 use futures::StreamExt;
-use rand::RngCore;
-use store_core::Clock;
+use lifecycle::{ConnectionInfo, EventKind, Payload};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::Gateway;
-use crate::hub::{ConnInfo, Hub, Kick, Outbound};
-
-/// Close codes the gateway uses.
-pub mod close_code {
-    /// Normal closure (max age, closed by a function).
-    pub const NORMAL: u16 = 1000;
-    /// Server going away (graceful shutdown, idle timeout).
-    pub const GOING_AWAY: u16 = 1001;
-    /// Policy violation (rate limit, register refused).
-    pub const POLICY: u16 = 1008;
-    /// Message too big.
-    pub const TOO_BIG: u16 = 1009;
-    /// Server error (register failed or timed out).
-    pub const SERVER_ERROR: u16 = 1011;
-    /// The connection's lease is gone (heartbeat after expiry): reconnect.
-    pub const LEASE_LOST: u16 = 4410;
-    /// The client did not read fast enough.
-    pub const TOO_SLOW: u16 = 4408;
-}
-
-/// A fresh, unguessable connection id: 128 random bits, hex.
-fn new_connection_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn now_ms() -> u64 {
-    store_core::SystemClock.now_ms()
-}
+use crate::close_code;
+use crate::handshake::{Pending, event};
+use crate::hub::{Handle, Hub, Kick, Outbound};
+use crate::ids::now_ms;
+use crate::sessions::SessionGuard;
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    // A close reason is at most 123 bytes on the wire.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
             code,
-            reason: Utf8Bytes::from(reason.to_owned()),
+            reason: Utf8Bytes::from(reason[..end].to_owned()),
         })))
         .await;
 }
@@ -86,116 +65,126 @@ impl RateLimit {
     }
 }
 
-/// Runs one connection: register, then read/write until something ends it, then cleanup.
-pub async fn run(
-    gateway: Arc<Gateway>,
-    mut socket: WebSocket,
-    room: String,
-    peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let _alive = gateway.sessions.enter();
-    let limits = gateway.config.limits.clone();
-    let id = new_connection_id();
-    let connected_at_ms = now_ms();
-    let event = |action, payload| LifecycleEvent {
-        action,
-        connection_id: id.clone(),
-        room: room.clone(),
-        source_ip: Some(peer.ip().to_string()),
-        push_url: gateway.config.push_url.clone(),
-        connected_at_ms,
-        payload,
-    };
+/// AWS's error frame for a message (`{"message": …, "connectionId": …, "requestId": …}`),
+/// which every dialect uses: `Forbidden` when no route takes it, `Internal server error`
+/// when its function failed.
+fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Outbound {
+    Outbound::Text(
+        json!({ "message": message, "connectionId": connection_id, "requestId": request_id })
+            .to_string(),
+    )
+}
 
-    // The hub entry exists before register runs, so the welcome and join pushes that the
-    // register function sends back through the push API find this connection.
-    let handle = gateway.hub.insert(
-        ConnInfo {
-            id: id.clone(),
-            room: room.clone(),
-            source_ip: peer.ip().to_string(),
-            connected_at_ms,
-            last_active_ms: connected_at_ms.into(),
-        },
-        limits.outbound_queue,
-    );
-    match gateway
-        .functions
-        .invoke(&event(Action::Connecting, None), limits.function_timeout)
-        .await
-    {
-        Ok(reply) if (200..300).contains(&reply.status) => {
-            if let Some(body) = reply.body {
-                let _ = socket.send(Message::Text(body.into())).await;
-            }
-        }
-        Ok(reply) => {
-            gateway.hub.remove(&id);
-            let reason = format!("register refused (status {})", reply.status);
-            close(&mut socket, close_code::POLICY, &reason).await;
-            return;
-        }
-        Err(err) => {
-            gateway.hub.remove(&id);
-            tracing::warn!(%err, "register failed");
-            close(&mut socket, close_code::SERVER_ERROR, "register failed").await;
-            return;
-        }
-    }
-
-    // Messages run through transport one at a time, in order, on their own task, so a
-    // slow function never stops this connection's outbound frames.
-    let (inbound_tx, mut inbound_rx) = mpsc::channel::<Payload>(32);
-    let transport = {
-        let (gateway, event_for) = (gateway.clone(), event(Action::Message, None));
-        tokio::spawn(async move {
-            while let Some(payload) = inbound_rx.recv().await {
-                let event = LifecycleEvent {
-                    payload: Some(payload),
-                    ..event_for.clone()
-                };
-                match gateway
-                    .functions
-                    .invoke(&event, limits.function_timeout)
-                    .await
-                {
-                    Ok(reply) => {
-                        if let Some(body) = reply.body {
-                            gateway.hub.send(&event.connection_id, Outbound::Text(body));
-                        }
-                        if reply.status == 410 {
-                            gateway.hub.kick(&event.connection_id, Kick::LeaseLost);
-                            return;
-                        }
-                    }
-                    Err(err) => tracing::warn!(%err, "transport failed"),
-                }
-            }
-        })
+/// Runs cleanup for a connection that ended with `code` / `reason`; a failure is logged
+/// (the lease ends it instead).
+pub async fn cleanup(gateway: &Gateway, info: &Arc<ConnectionInfo>, code: u16, reason: &str) {
+    let kind = EventKind::Disconnect {
+        status_code: code,
+        reason: reason.to_owned(),
     };
-    let (close_with, reason) = pump(&gateway, &mut socket, handle, inbound_tx, &mut shutdown).await;
-    let _ = transport.await;
-    gateway.hub.remove(&id);
-    close(&mut socket, close_with, reason).await;
     if let Err(err) = gateway
         .functions
-        .invoke(&event(Action::Closing, None), limits.function_timeout)
+        .invoke(
+            &event(info, kind, None),
+            gateway.config.limits.function_timeout,
+        )
         .await
     {
-        tracing::warn!(%err, "cleanup failed; the lease will expire instead");
+        tracing::warn!(id = %info.id, %err, "cleanup failed; the lease will expire instead");
     }
 }
 
-/// Moves frames both ways until the connection should end; returns the close code and
-/// reason. Dropping `inbound` lets the transport task finish.
+/// Messages run through transport one at a time, in order, on their own task, so a slow
+/// function never stops the connection's outbound frames.
+fn spawn_transport(
+    gateway: Arc<Gateway>,
+    info: Arc<ConnectionInfo>,
+    mut inbound: mpsc::Receiver<Payload>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let timeout = gateway.config.limits.function_timeout;
+        while let Some(payload) = inbound.recv().await {
+            let Some(route) = gateway.functions.route(&payload) else {
+                let request_id = crate::ids::new_id();
+                let frame = error_frame("Forbidden", &info.id, &request_id);
+                gateway.hub.send(&info.id, frame);
+                continue;
+            };
+            let event = event(&info, EventKind::Message { route }, Some(payload));
+            match gateway.functions.invoke(&event, timeout).await {
+                Ok(reply) => {
+                    if let Some(frame) = reply.frame {
+                        gateway.hub.send(&info.id, frame.into());
+                    }
+                    if let Some(close) = reply.close {
+                        gateway
+                            .hub
+                            .kick(&info.id, Kick::new(close.code, close.reason));
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(id = %info.id, %err, "transport failed");
+                    let frame = error_frame("Internal server error", &info.id, &event.request_id);
+                    gateway.hub.send(&info.id, frame);
+                }
+            }
+        }
+    })
+}
+
+/// Runs one upgraded connection until something ends it, then cleans up.
+pub async fn run(
+    pending: Pending,
+    mut socket: WebSocket,
+    handle: Handle,
+    mut shutdown: watch::Receiver<bool>,
+    _alive: SessionGuard,
+) {
+    let (gateway, info) = pending.start();
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
+    let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx);
+    let ending = pump(&gateway, &mut socket, handle, inbound_tx, &mut shutdown).await;
+    let _ = transport.await;
+    gateway.hub.remove(&info.id);
+    if let Some((code, reason)) = &ending.send_close {
+        close(&mut socket, *code, reason).await;
+    }
+    tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
+    cleanup(&gateway, &info, ending.code, &ending.reason).await;
+}
+
+/// How a connection ended.
+struct Ending {
+    /// The close code cleanup reports (the client's, ours, or 1006).
+    code: u16,
+    /// Why.
+    reason: String,
+    /// The close frame to send, if the socket can still take one.
+    send_close: Option<(u16, String)>,
+}
+
+impl Ending {
+    /// We close with `code` / `reason`.
+    fn ours(code: u16, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Ending {
+            code,
+            send_close: Some((code, reason.clone())),
+            reason,
+        }
+    }
+}
+
+/// Moves frames both ways until the connection should end. Dropping `inbound` lets the
+/// transport task finish.
 async fn pump(
     gateway: &Gateway,
     socket: &mut WebSocket,
-    mut handle: crate::hub::Handle,
+    mut handle: Handle,
     inbound: mpsc::Sender<Payload>,
     shutdown: &mut watch::Receiver<bool>,
-) -> (u16, &'static str) {
+) -> Ending {
     let limits = &gateway.config.limits;
     let started = tokio::time::Instant::now();
     let age_deadline = started + limits.max_connection_age;
@@ -208,11 +197,11 @@ async fn pump(
         tokio::select! {
             incoming = socket.next() => {
                 let message = match incoming {
-                    None => return (close_code::NORMAL, "closed"),
+                    None => return Ending { code: 1006, reason: "connection lost".into(), send_close: None },
                     // Frames over the size limit surface here as protocol errors.
                     Some(Err(err)) => {
                         tracing::debug!(%err, "websocket read failed");
-                        return (close_code::TOO_BIG, "message too big or malformed");
+                        return Ending::ours(close_code::TOO_BIG, "message too big or malformed");
                     }
                     Some(Ok(message)) => message,
                 };
@@ -221,57 +210,58 @@ async fn pump(
                     Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
                     Message::Pong(_) => { unanswered_pings = 0; continue; }
                     Message::Ping(_) => continue,
-                    Message::Close(_) => return (close_code::NORMAL, "closed by client"),
+                    Message::Close(frame) => {
+                        let (code, reason) = match frame {
+                            Some(frame) => (frame.code, frame.reason.to_string()),
+                            None => (1005, "Client-side close frame status not set".to_owned()),
+                        };
+                        return Ending { code, reason, send_close: Some((close_code::NORMAL, "closed by client".into())) };
+                    }
                 };
-                let size = match &payload { Payload::Text(t) => t.len(), Payload::Binary(b) => b.len() };
-                if size > limits.max_message_bytes {
-                    return (close_code::TOO_BIG, "message too big");
+                if payload.len() > limits.max_message_bytes {
+                    return Ending::ours(close_code::TOO_BIG, "message too big");
                 }
                 if !rate.allow() {
-                    return (close_code::POLICY, "rate limit exceeded");
+                    return Ending::ours(close_code::POLICY, "rate limit exceeded");
                 }
                 idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 unanswered_pings = 0;
-                Hub::touch(&handle.info, now_ms());
+                Hub::touch(&handle.held, now_ms());
                 if inbound.try_send(payload).is_err() {
-                    return (close_code::POLICY, "too many messages in flight");
+                    return Ending::ours(close_code::POLICY, "too many messages in flight");
                 }
             }
             frame = handle.rx.recv() => {
-                let Some(frame) = frame else { return (close_code::NORMAL, "closed"); };
+                let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
                 let message = match frame {
                     Outbound::Text(text) => Message::Text(text.into()),
                     Outbound::Binary(bytes) => Message::Binary(bytes.into()),
                 };
                 if socket.send(message).await.is_err() {
-                    return (close_code::NORMAL, "write failed");
+                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }
             _ = ping.tick() => {
                 if unanswered_pings >= 2 {
-                    return (close_code::GOING_AWAY, "no pong: connection lost");
+                    return Ending::ours(close_code::GOING_AWAY, "no pong: connection lost");
                 }
                 unanswered_pings += 1;
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return (close_code::NORMAL, "write failed");
+                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }
             _ = handle.kick.notified() => {
-                let why = *handle.reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                return match why {
-                    Some(Kick::TooSlow) => (close_code::TOO_SLOW, "too slow: outbound queue full"),
-                    Some(Kick::LeaseLost) => (close_code::LEASE_LOST, "lease lost: reconnect"),
-                    _ => (close_code::NORMAL, "closed by the server"),
-                };
+                let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
+                return Ending::ours(kick.code, kick.reason);
             }
             _ = tokio::time::sleep_until(idle_deadline) => {
-                return (close_code::GOING_AWAY, "idle timeout");
+                return Ending::ours(close_code::GOING_AWAY, "idle timeout");
             }
             _ = tokio::time::sleep_until(age_deadline) => {
-                return (close_code::NORMAL, "max connection age reached");
+                return Ending::ours(close_code::NORMAL, "max connection age reached");
             }
             _ = shutdown.changed() => {
-                return (close_code::GOING_AWAY, "server shutting down");
+                return Ending::ours(close_code::GOING_AWAY, "server shutting down");
             }
         }
     }

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat::{ChatFunctions, EventShape, HttpPusher};
+use chat::ChatFunctions;
 use futures::{SinkExt, StreamExt};
-use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use gateway::{Dialect, FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, dialect};
+use lifecycle::HttpPusher;
 use serde_json::Value;
 use store_core::{ConnectionStore, RoomName, system_clock};
 use store_sql::{SqlxConfig, SqlxStore};
@@ -18,19 +19,22 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn node(store: Arc<dyn ConnectionStore>, functions: &str, shape: EventShape) -> String {
+async fn node(url: &str, dialect: &'static dyn Dialect) -> String {
     let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_addr = app.local_addr().unwrap();
-    let mut config = GatewayConfig::local(push.local_addr().unwrap());
-    config.limits = Limits::default();
-    config.functions = FunctionMode::Http {
-        register: format!("{functions}/register"),
-        transport: format!("{functions}/transport"),
-        cleanup: format!("{functions}/cleanup"),
-        shape,
+    let functions = FunctionMode::Http {
+        routes: HttpRoutes::lifecycle(
+            &format!("{url}/register"),
+            &format!("{url}/transport"),
+            &format!("{url}/cleanup"),
+        ),
+        dialect,
+        route_responses: false,
     };
-    let gateway = Arc::new(Gateway::new(config, store).unwrap());
+    let mut config = GatewayConfig::new(push.local_addr().unwrap(), functions);
+    config.limits = Limits::default();
+    let gateway = Arc::new(Gateway::new(config).unwrap());
     tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
     format!("ws://{app_addr}/ws?room=split")
 }
@@ -76,8 +80,8 @@ async fn two_nodes_with_http_functions_and_postgres_deliver_across_nodes() {
     let functions_url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, chat::server::router(functions)).await });
 
-    let a_url = node(store.clone(), &functions_url, EventShape::Tencent).await;
-    let b_url = node(store.clone(), &functions_url, EventShape::Aws).await;
+    let a_url = node(&functions_url, &dialect::tencent::Tencent).await;
+    let b_url = node(&functions_url, &dialect::aws::Aws).await;
     let (mut a, _) = tokio_tungstenite::connect_async(a_url).await.unwrap();
     next_of(&mut a, "welcome").await;
     let (mut b, _) = tokio_tungstenite::connect_async(b_url).await.unwrap();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use gateway::{Gateway, GatewayConfig, Limits};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -33,27 +33,23 @@ async fn stdin_closed() {
 pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
-    let config = GatewayConfig {
-        push_url: format!("http://{}", push.local_addr()?),
-        push_token: None,
-        // Longer than any run: no heartbeat traffic mixes into the measurement.
-        functions: FunctionMode::InProcess {
-            lease: Duration::from_secs(3600),
-        },
-        limits: Limits {
-            idle_timeout: Duration::from_secs(3600),
-            messages_per_second: 1_000_000,
-            max_connections: 50_000,
-            // The clients share the CPUs with the server; while 5,000 of them join, each
-            // receives thousands of join notices, and a client that falls 256 frames behind
-            // would be closed as too slow (4408), which is the clients' limit, not the
-            // gateway's.
-            outbound_queue: 16_384,
-            ..Limits::default()
-        },
-    };
     let store = store::open(store_url).await?;
-    let gateway = Arc::new(Gateway::new(config, store)?);
+    let pusher = Arc::new(lifecycle::HttpPusher::new(None)?);
+    // A lease longer than any run: no heartbeat traffic mixes into the measurement.
+    let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600));
+    let mut config = GatewayConfig::local(push.local_addr()?, Arc::new(chat));
+    config.limits = Limits {
+        idle_timeout: Duration::from_secs(3600),
+        messages_per_second: 1_000_000,
+        max_connections: 50_000,
+        // The clients share the CPUs with the server; while 5,000 of them join, each
+        // receives thousands of join notices, and a client that falls 256 frames behind
+        // would be closed as too slow (4408), which is the clients' limit, not the
+        // gateway's.
+        outbound_queue: 16_384,
+        ..Limits::default()
+    };
+    let gateway = Arc::new(Gateway::new(config)?);
     println!("ready {}", app.local_addr()?);
     gateway::run(gateway, app, push, stdin_closed()).await?;
     Ok(())

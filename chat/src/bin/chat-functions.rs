@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat::{ChatFunctions, HttpPusher, server};
+use chat::{ChatFunctions, server};
 use clap::Parser;
+use lifecycle::HttpPusher;
 
 /// Serve the chat functions over HTTP.
 #[derive(Debug, Parser)]

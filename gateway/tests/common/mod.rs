@@ -6,8 +6,11 @@ pub mod output;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use chat::ChatFunctions;
 use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use lifecycle::HttpPusher;
 use store_core::{ConnectionStore, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -63,7 +66,14 @@ pub async fn start(limits: Limits, functions: Option<FunctionMode>) -> Node {
     .await
 }
 
-/// Starts a node whose default local config `adjust` may change.
+/// The chat linked in over `store`, pushing with `token`.
+pub fn chat(store: Arc<dyn ConnectionStore>, token: Option<String>) -> Arc<ChatFunctions> {
+    let pusher = Arc::new(HttpPusher::new(token).unwrap());
+    Arc::new(ChatFunctions::new(store, pusher, Duration::from_secs(60)))
+}
+
+/// Starts a node (the chat linked in, on a fresh sled store) whose config `adjust` may
+/// change.
 pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ConnectionStore> = Arc::new(
@@ -77,9 +87,15 @@ pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
     let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
-    let mut config = GatewayConfig::local(push_addr);
+    let mut config = GatewayConfig::local(push_addr, chat(store.clone(), None));
+    config.page = Some(chat::PAGE);
     adjust(&mut config);
-    let gateway = Arc::new(Gateway::new(config, store.clone()).unwrap());
+    // A token set by `adjust` must reach the chat's pusher too.
+    if let (Some(token), FunctionMode::InProcess(_)) = (&config.push_auth.token, &config.functions)
+    {
+        config.functions = FunctionMode::InProcess(chat(store.clone(), Some(token.clone())));
+    }
+    let gateway = Arc::new(Gateway::new(config).unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let (done_tx, done) = oneshot::channel::<()>();
     tokio::spawn(async move {

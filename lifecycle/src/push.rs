@@ -1,4 +1,6 @@
-//! Pushing data down to connections through a gateway node's push-back API.
+//! Pushing data down to connections through a gateway node's push-back API: the node's
+//! own batch call (`POST {push_url}/batch`, one payload to many of its connections) and the
+//! AWS-style close (`DELETE {push_url}/@connections/{id}`).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -42,11 +44,15 @@ pub struct BatchResult {
     pub results: BTreeMap<String, Delivery>,
 }
 
-/// Sends batches to gateway nodes.
+/// Reaches connections through the gateway node that holds them.
 #[async_trait]
 pub trait Pusher: Debug + Send + Sync + 'static {
     /// Delivers `request` through the node at `push_url`.
     async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String>;
+
+    /// Closes connection `id` held by the node at `push_url`; `Ok(false)` when the node no
+    /// longer holds it.
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, String>;
 }
 
 /// The HTTP pusher (reqwest), with a bearer token when the push API needs one.
@@ -97,5 +103,26 @@ impl Pusher for HttpPusher {
             .json()
             .await
             .map_err(|e| format!("push to {url}: bad answer: {e}"))
+    }
+
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, String> {
+        let mut url = reqwest::Url::parse(push_url).map_err(|e| format!("{push_url}: {e}"))?;
+        url.path_segments_mut()
+            .map_err(|()| format!("{push_url}: not a base URL"))?
+            .pop_if_empty()
+            .extend(["@connections", id]);
+        let mut call = self.client.delete(url.clone());
+        if let Some(token) = &self.token {
+            call = call.bearer_auth(token);
+        }
+        let response = call
+            .send()
+            .await
+            .map_err(|e| format!("close via {url}: {e}"))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(true),
+            410 => Ok(false),
+            status => Err(format!("close via {url}: HTTP {status}")),
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! Who may call the push API: a bearer token, or an AWS Signature V4 as the clouds' SDKs
+//! make it.
+//!
+//! # Layout
+//! - `mod.rs`: [`check`], deciding on a request's headers (and body, for a signature).
+//! - `sigv4.rs`: verifying a Signature V4 `Authorization` header.
+
+mod sigv4;
+
+use axum::http::{HeaderMap, Method, header};
+use subtle::ConstantTimeEq;
+
+use crate::config::PushAuth;
+
+pub use sigv4::SignedRequest;
+
+/// True when `headers` carries a SigV4 `Authorization` (its body must be read to check).
+pub fn is_signed(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(sigv4::ALGORITHM))
+}
+
+/// True when `headers` carries the bearer token (compared in constant time).
+pub fn has_token(auth: &PushAuth, headers: &HeaderMap) -> bool {
+    let Some(token) = &auth.token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+}
+
+/// Checks a signed request against the configured key; `Err` says why it is refused.
+pub fn check_signature(
+    auth: &PushAuth,
+    method: &Method,
+    path_and_query: (&str, Option<&str>),
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), String> {
+    let Some(key) = &auth.sigv4 else {
+        return Err("this node accepts no AWS signatures (no key configured)".into());
+    };
+    let request = SignedRequest {
+        method: method.as_str(),
+        path: path_and_query.0,
+        query: path_and_query.1,
+        headers,
+        body,
+    };
+    sigv4::verify(key, &request, std::time::SystemTime::now())
+}

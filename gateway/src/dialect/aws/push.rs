@@ -1,0 +1,112 @@
+//! `@connections/{connectionId}`: PostToConnection, GetConnection, DeleteConnection, under
+//! an optional stage prefix (`/{stage}/@connections/{id}`, the endpoint every AWS user
+//! configures), with ids percent-decoded, and errors in the REST-JSON shape the SDKs map
+//! to their typed exceptions.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lifecycle::Delivery;
+use serde_json::json;
+
+use crate::dialect::PushError;
+use crate::hub::{Kick, Outbound};
+use crate::ids::iso8601;
+use crate::push_api::PushState;
+
+/// The routes, with and without a stage.
+pub fn routes() -> Router<PushState> {
+    let connection = get(get_connection)
+        .post(post_to_connection)
+        .delete(delete_connection);
+    Router::new()
+        .route("/@connections/{id}", connection.clone())
+        .route("/{stage}/@connections/{id}", connection)
+}
+
+/// The AWS error type of `error` (the name the SDKs' exceptions carry).
+fn error_type(error: &PushError) -> &'static str {
+    match error {
+        PushError::Gone => "GoneException",
+        PushError::Forbidden(_) => "ForbiddenException",
+        PushError::PayloadTooLarge(_) => "PayloadTooLargeException",
+        PushError::LimitExceeded(_) => "LimitExceededException",
+        PushError::BadRequest(_) => "BadRequestException",
+    }
+}
+
+/// `error` as AWS answers it: the status, `x-amzn-ErrorType`, `{"message": …}`.
+pub fn error(error: &PushError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, axum::Json(json!({ "message": error.message() }))).into_response();
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static(error_type(error)),
+    );
+    response
+}
+
+fn connection_id(params: &HashMap<String, String>) -> &str {
+    params.get("id").map_or("", String::as_str)
+}
+
+async fn post_to_connection(
+    State(state): State<PushState>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if body.len() > state.max_frame {
+        return error(&PushError::PayloadTooLarge(state.max_frame));
+    }
+    let frame = match String::from_utf8(body.to_vec()) {
+        Ok(text) => Outbound::Text(text),
+        Err(e) => Outbound::Binary(e.into_bytes()),
+    };
+    match state.hub.send(connection_id(&params), frame) {
+        Delivery::Sent => StatusCode::OK.into_response(),
+        Delivery::Gone => error(&PushError::Gone),
+        Delivery::Overflow => error(&PushError::LimitExceeded(
+            "the connection's outbound queue is full: it is closed as too slow".into(),
+        )),
+    }
+}
+
+async fn get_connection(
+    State(state): State<PushState>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let Some(held) = state.hub.held(connection_id(&params)) else {
+        return error(&PushError::Gone);
+    };
+    let body = json!({
+        "connectedAt": iso8601(held.info.connected_at_ms),
+        "lastActiveAt": iso8601(held.last_active_ms.load(Ordering::Relaxed)),
+        "identity": {
+            "sourceIp": held.info.source_ip,
+            "userAgent": held.info.user_agent.as_deref().unwrap_or(""),
+        },
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn delete_connection(
+    State(state): State<PushState>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let kick = Kick::new(crate::close_code::NORMAL, "closed by a function");
+    if state.hub.kick(connection_id(&params), kick) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(&PushError::Gone)
+    }
+}

@@ -1,0 +1,129 @@
+//! The clouds' wire dialects, one module each, over the neutral lifecycle model.
+//!
+//! A dialect owns everything of one cloud's wire: the event JSON its HTTP functions
+//! receive, what their answers mean, and its push-back routes with their error shapes. All
+//! dialects' push routes are served side by side on the push listener; the one named by
+//! `--dialect` shapes the events HTTP functions get.
+//!
+//! # Layout
+//! - `mod.rs`: the [`Dialect`] trait, [`NodeInfo`], [`PushError`], the registry [`ALL`].
+//! - `aws/`: AWS API Gateway WebSocket + Lambda: events, Lambda proxy answers,
+//!   `@connections` (with or without a stage), REST-JSON errors.
+//! - `tencent/`: Tencent API Gateway + SCF: register/transport/cleanup events, `errNo`
+//!   answers, reverse push.
+//!
+//! Adding a dialect: a new module implementing [`Dialect`], and one line in [`ALL`].
+
+pub mod aws;
+pub mod tencent;
+
+use std::fmt::Debug;
+
+use axum::Router;
+use axum::response::Response;
+use lifecycle::{LifecycleEvent, Reply};
+use serde_json::Value;
+
+use crate::functions::InvokeError;
+use crate::push_api::PushState;
+
+/// Every dialect this gateway speaks.
+pub const ALL: &[&dyn Dialect] = &[&aws::Aws, &tencent::Tencent];
+
+/// The dialect called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Dialect> {
+    ALL.iter().copied().find(|d| d.name() == name)
+}
+
+/// How the node names itself in events.
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    /// The push-back URL functions call (`http://127.0.0.1:8081`).
+    pub push_url: String,
+    /// Its `host:port` (AWS `domainName`: handlers build their endpoint from it).
+    pub domain: String,
+    /// The stage name.
+    pub stage: String,
+    /// AWS `apiId`; Tencent `serviceName`.
+    pub api_id: String,
+}
+
+impl NodeInfo {
+    /// A node advertising `push_url`, with `stage` and `api_id`.
+    pub fn new(push_url: &str, stage: &str, api_id: &str) -> Self {
+        let after_scheme = push_url
+            .split_once("://")
+            .map_or(push_url, |(_, rest)| rest);
+        let domain = after_scheme.split('/').next().unwrap_or(after_scheme);
+        NodeInfo {
+            push_url: push_url.to_owned(),
+            domain: domain.to_owned(),
+            stage: stage.to_owned(),
+            api_id: api_id.to_owned(),
+        }
+    }
+}
+
+/// Why a push call failed; each dialect answers it in its own shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError {
+    /// No such connection on this node (410).
+    Gone,
+    /// Missing or bad credentials (403; the native batch call answers 401).
+    Forbidden(String),
+    /// The frame is over the limit (413).
+    PayloadTooLarge(usize),
+    /// The connection cannot take more now (429): its queue was full and it was closed.
+    LimitExceeded(String),
+    /// The request is malformed (400).
+    BadRequest(String),
+}
+
+impl PushError {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            PushError::Gone => 410,
+            PushError::Forbidden(_) => 403,
+            PushError::PayloadTooLarge(_) => 413,
+            PushError::LimitExceeded(_) => 429,
+            PushError::BadRequest(_) => 400,
+        }
+    }
+
+    /// In words.
+    pub fn message(&self) -> String {
+        match self {
+            PushError::Gone => "no such connection on this node".to_owned(),
+            PushError::Forbidden(why)
+            | PushError::LimitExceeded(why)
+            | PushError::BadRequest(why) => why.clone(),
+            PushError::PayloadTooLarge(limit) => {
+                format!("the payload is over the frame limit of {limit} bytes")
+            }
+        }
+    }
+}
+
+/// One cloud's wire.
+pub trait Dialect: Debug + Send + Sync + 'static {
+    /// Its name in flags and logs (`aws`, `tencent`).
+    fn name(&self) -> &'static str;
+
+    /// The JSON body an HTTP function receives for `event`.
+    fn event(&self, event: &LifecycleEvent, node: &NodeInfo) -> Value;
+
+    /// What a function's answer (below 500: those are failures) means for `event`.
+    fn answer(&self, event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply;
+
+    /// What a failed function (unreachable, 5xx, timed out) means for `event`, when this
+    /// dialect decides it; `None` leaves the gateway's default (a handshake refused with
+    /// 502/503/504; AWS's `Internal server error` frame for a message).
+    fn failed(&self, event: &LifecycleEvent, error: &InvokeError) -> Option<Reply>;
+
+    /// Its push-back routes.
+    fn push_routes(&self) -> Router<PushState>;
+
+    /// `error` in its shape.
+    fn push_error(&self, error: &PushError) -> Response;
+}
