@@ -3,6 +3,28 @@
 
 die() { echo "services: $*" >&2; exit 1; }
 
+# A server this script started in an earlier, interrupted run still holds its fixed ports:
+# end it by the PID that run wrote down (never by a name pattern, which could hit another
+# run's processes), then record the new one.
+PIDS_DIR="${TMPDIR:-/tmp}/connstore-services"
+mkdir -p "$PIDS_DIR"
+end_previous() { # end_previous <name>
+  local file="$PIDS_DIR/$1.pid" pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$file"
+}
+STARTED_PIDS=""
+started() { # started <name> <pid>: remembered, and ended when the calling script exits
+  echo "$2" > "$PIDS_DIR/$1.pid"
+  STARTED_PIDS="$STARTED_PIDS $2"
+  trap 'kill $STARTED_PIDS 2>/dev/null || true' EXIT
+}
+
 wait_for() { # wait_for <what> <seconds> <command...>
   local what=$1 secs=$2; shift 2
   for _ in $(seq 1 "$secs"); do
@@ -48,8 +70,7 @@ ensure_garage() {
   command -v garage >/dev/null || die "garage is not installed (.ci/run installs it: cargo install garage --version 2.5.0 …)"
   local dir port_s3=39000 port_rpc=39001 port_admin=39003
   dir=$(mktemp -d "${TMPDIR:-/tmp}/garage.XXXXXX")
-  # A Garage left over from an interrupted run would hold the ports.
-  pkill -f "garage -c .*/garage\.[A-Za-z0-9]*/garage.toml server" 2>/dev/null || true
+  end_previous garage
   cat > "$dir/garage.toml" <<CFG
 metadata_dir = "$dir/meta"
 data_dir = "$dir/data"
@@ -67,8 +88,7 @@ api_bind_addr = "127.0.0.1:$port_admin"
 CFG
   local g="garage -c $dir/garage.toml"
   $g server > "$dir/server.log" 2>&1 &
-  GARAGE_PID=$!
-  trap 'kill $GARAGE_PID 2>/dev/null || true' EXIT
+  started garage $!
   wait_for Garage 30 $g status
   local node key
   node=$($g node id -q | cut -d@ -f1)
@@ -88,27 +108,34 @@ CFG
 ensure_services() {
   ensure_postgres
   ensure_mariadb
+  ensure_python
   ensure_garage
   ensure_moto
 }
 
-# moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Installs
-# moto into a venv the first time. Exports TEST_OSS_URL and dummy OSS credentials.
-ensure_moto() {
-  local python=python3 port=39050
-  if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
-    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/moto-venv"
-    if ! "$venv/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
-      echo "services: installing moto into $venv"
-      python3 -m venv "$venv" || die "cannot create a venv for moto"
-      "$venv/bin/pip" install --quiet 'moto[server]' || die "cannot install moto"
-    fi
-    python="$venv/bin/python"
+# The Python the tests run: a venv with moto's server (the OSS protocol, for store-oss),
+# boto3 and requests (the cloud handlers and AWS's SDK in gateway/tests/clouds) and
+# websockets (a WebSocket client nobody on the team wrote). Made on first use; exports
+# TEST_PYTHON.
+ensure_python() {
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/venv"
+  local check='import moto.server, boto3, requests, websockets'
+  if ! "$venv/bin/python" -c "$check" >/dev/null 2>&1; then
+    echo "services: installing moto, boto3, requests, websockets into $venv"
+    python3 -m venv "$venv" || die "cannot create a venv"
+    "$venv/bin/pip" install --quiet 'moto[server]' boto3 requests websockets \
+      || die "cannot install the Python test packages"
   fi
-  pkill -f "moto_s3_only.py 127.0.0.1 $port" 2>/dev/null || true
-  "$python" scripts/moto_s3_only.py 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
-  MOTO_PID=$!
-  trap 'kill ${GARAGE_PID:-} $MOTO_PID 2>/dev/null || true' EXIT
+  export TEST_PYTHON="$venv/bin/python"
+}
+
+# moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Exports
+# TEST_OSS_URL and dummy OSS credentials.
+ensure_moto() {
+  local port=39050
+  end_previous moto
+  "$TEST_PYTHON" scripts/moto_s3_only.py 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
+  started moto $!
   wait_for moto 60 curl -s -o /dev/null "http://127.0.0.1:$port/"
   curl -sf -X PUT "http://127.0.0.1:$port/conns" >/dev/null || die "cannot create the moto bucket"
   export OSS_ACCESS_KEY_ID=moto-key OSS_ACCESS_KEY_SECRET=moto-secret

@@ -75,6 +75,12 @@ pub fn chat(store: Arc<dyn ConnectionStore>, token: Option<String>) -> Arc<ChatF
 /// Starts a node (the chat linked in, on a fresh sled store) whose config `adjust` may
 /// change.
 pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
+    start_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), adjust).await
+}
+
+/// [`start_with`] with the push API on `push`, bound beforehand (for functions that must
+/// know its address first).
+pub async fn start_on(push: TcpListener, adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ConnectionStore> = Arc::new(
         store_sled::SledStore::open(
@@ -85,7 +91,6 @@ pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
         .unwrap(),
     );
     let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
     let mut config = GatewayConfig::local(push_addr, chat(store.clone(), None));
     config.page = Some(chat::PAGE);
