@@ -28,6 +28,10 @@ def register(event, context):
     if "slow" in query:
         time.sleep(3)
     connectionID = event["websocket"]["secConnectionID"]
+    if "greet" in query:
+        # Pushed before the handshake completes: the client gets them first, in order.
+        for n in range(3):
+            assert send(connectionID, f"welcome {n}")["errNo"] == 0
     retmsg = {
         "errNo": 0,
         "errMsg": "ok",
