@@ -61,9 +61,11 @@ impl Drop for Pending {
             return;
         }
         self.gateway.hub.remove(&self.info.id);
-        if self.owes_cleanup {
+        // Outside a runtime (a runtime being torn down) there is nothing to run it on:
+        // the lease ends the record instead.
+        if let (true, Ok(runtime)) = (self.owes_cleanup, tokio::runtime::Handle::try_current()) {
             let (gateway, info) = (self.gateway.clone(), self.info.clone());
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 session::cleanup(&gateway, &info, 1006, "the handshake did not complete").await;
             });
         }

@@ -13,19 +13,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement as apigw;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use gateway::dialect::{aws::Aws, tencent::Tencent};
 use gateway::{FunctionMode, HttpRoutes, SigV4Key};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod common;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use common::ws::{Ws, close_frame, next_text};
 
-const WAIT: Duration = Duration::from_secs(10);
 const KEY_ID: &str = "AKIDGATEWAYTEST";
 const SECRET: &str = "gateway-test-secret/with+odd=chars";
 
@@ -140,35 +137,9 @@ async fn connect(url: &str, protocol: Option<&str>) -> Result<(Ws, Option<String
     }
 }
 
-/// The next text frame; panics on a close or after WAIT.
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for a frame")
-            .expect("stream ended")
-            .expect("read failed");
-        match frame {
-            Message::Text(text) => return text.to_string(),
-            Message::Close(close) => panic!("closed: {close:?}"),
-            _ => continue,
-        }
-    }
-}
-
 /// The close code the server sends.
 async fn close_code(ws: &mut Ws) -> u16 {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for the close")
-            .expect("stream ended without a close frame");
-        match frame {
-            Ok(Message::Close(Some(close))) => return close.code.into(),
-            Ok(_) => continue,
-            Err(err) => panic!("read failed before the close frame: {err}"),
-        }
-    }
+    close_frame(ws).await.0.into()
 }
 
 async fn send(ws: &mut Ws, text: &str) {

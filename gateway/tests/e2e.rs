@@ -3,23 +3,17 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use gateway::{FunctionMode, HttpRoutes, Limits};
 use serde_json::Value;
 use store_core::{RoomName, collect_room};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod common;
 
+use common::ws::{WAIT, Ws, close_frame, next_text};
 use common::{Node, start, start_with};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How long a test waits for any one expected frame before failing.
-const WAIT: Duration = Duration::from_secs(10);
 
 async fn connect(node: &Node, room: &str) -> Ws {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws?room={room}", node.app))
@@ -30,18 +24,7 @@ async fn connect(node: &Node, room: &str) -> Ws {
 
 /// The next JSON text frame, skipping pings; panics after WAIT.
 async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for a frame")
-            .expect("stream ended")
-            .expect("read failed");
-        match frame {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Close(close) => panic!("closed: {close:?}"),
-            _ => continue,
-        }
-    }
+    serde_json::from_str(&next_text(ws).await).unwrap()
 }
 
 /// The next frame of `kind`, skipping others (join/leave notices).
@@ -175,20 +158,6 @@ async fn a_client_gone_without_close_frame_leaves_the_online_count() {
     );
 }
 
-async fn close_code(ws: &mut Ws) -> (CloseCode, String) {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for close")
-            .expect("stream ended without a close frame");
-        match frame {
-            Ok(Message::Close(Some(close))) => return (close.code, close.reason.to_string()),
-            Ok(_) => continue,
-            Err(err) => panic!("read failed before the close frame: {err}"),
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_documented_answers() {
     let limits = Limits {
@@ -218,7 +187,7 @@ async fn bad_frames_get_documented_answers() {
     a.send(Message::Text("x".repeat(2000).into()))
         .await
         .unwrap();
-    let (code, _) = close_code(&mut a).await;
+    let (code, _) = close_frame(&mut a).await;
     assert_eq!(code, CloseCode::Size);
     // The other client is unaffected and sees A leave.
     assert_eq!(next_of(&mut b, "leave").await["online"], 1);
@@ -342,7 +311,7 @@ async fn push_api_answers_bad_bodies_and_unknown_ids() {
         ),
         204
     );
-    let (code, _) = close_code(&mut a).await;
+    let (code, _) = close_frame(&mut a).await;
     assert_eq!(code, CloseCode::Normal);
 }
 
@@ -401,8 +370,8 @@ async fn graceful_shutdown_closes_clients_and_cleans_the_store() {
     let mut b = connect(&node, "lobby").await;
     next_of(&mut b, "welcome").await;
     node.stop();
-    assert_eq!(close_code(&mut a).await.0, CloseCode::Away);
-    assert_eq!(close_code(&mut b).await.0, CloseCode::Away);
+    assert_eq!(close_frame(&mut a).await.0, CloseCode::Away);
+    assert_eq!(close_frame(&mut b).await.0, CloseCode::Away);
     // Cleanups run before the node reports stopped.
     node.stopped().await;
     assert_eq!(
@@ -456,7 +425,7 @@ async fn a_heartbeat_after_the_lease_is_gone_closes_with_4410() {
     a.send(Message::Text(r#"{"type":"heartbeat"}"#.into()))
         .await
         .unwrap();
-    let (code, reason) = close_code(&mut a).await;
+    let (code, reason) = close_frame(&mut a).await;
     assert_eq!(code, CloseCode::from(4410), "{reason}");
 }
 

@@ -82,17 +82,22 @@ impl HttpPusher {
             .map_err(|e| format!("http client: {e}"))?;
         Ok(HttpPusher { client, token })
     }
+
+    /// `call` with the bearer token, when there is one.
+    fn authorized(&self, call: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => call.bearer_auth(token),
+            None => call,
+        }
+    }
 }
 
 #[async_trait]
 impl Pusher for HttpPusher {
     async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String> {
         let url = format!("{}/batch", push_url.trim_end_matches('/'));
-        let mut call = self.client.post(&url).json(request);
-        if let Some(token) = &self.token {
-            call = call.bearer_auth(token);
-        }
-        let response = call
+        let response = self
+            .authorized(self.client.post(&url).json(request))
             .send()
             .await
             .map_err(|e| format!("push to {url}: {e}"))?;
@@ -111,11 +116,8 @@ impl Pusher for HttpPusher {
             .map_err(|()| format!("{push_url}: not a base URL"))?
             .pop_if_empty()
             .extend(["@connections", id]);
-        let mut call = self.client.delete(url.clone());
-        if let Some(token) = &self.token {
-            call = call.bearer_auth(token);
-        }
-        let response = call
+        let response = self
+            .authorized(self.client.delete(url.clone()))
             .send()
             .await
             .map_err(|e| format!("close via {url}: {e}"))?;

@@ -15,6 +15,8 @@
 //! Adding a dialect: a new module implementing [`Dialect`], and one line in [`ALL`].
 
 pub mod aws;
+#[cfg(test)]
+mod sample;
 pub mod tencent;
 
 use std::fmt::Debug;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod output;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

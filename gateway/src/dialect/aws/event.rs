@@ -97,34 +97,8 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-
-    fn event(kind: EventKind, payload: Option<Payload>) -> LifecycleEvent {
-        LifecycleEvent {
-            kind,
-            connection: Arc::new(ConnectionInfo {
-                id: "c1".into(),
-                source_ip: "127.0.0.1".into(),
-                user_agent: Some("test/1".into()),
-                connected_at_ms: 1_705_751_697_419,
-                path: "/ws".into(),
-                headers: vec![
-                    ("host".into(), "h".into()),
-                    ("x-a".into(), "1".into()),
-                    ("x-a".into(), "2".into()),
-                ],
-                query: vec![("room".into(), "lobby".into())],
-                protocols: None,
-                extensions: None,
-                push_url: "http://127.0.0.1:8081".into(),
-            }),
-            request_id: "r1".into(),
-            at_ms: 1_705_751_700_453,
-            payload,
-        }
-    }
+    use crate::dialect::sample::event;
 
     #[test]
     fn connect_message_and_disconnect_as_lambda_gets_them() {

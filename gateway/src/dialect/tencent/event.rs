@@ -116,28 +116,8 @@ pub fn failed(event: &LifecycleEvent, error: &InvokeError) -> Option<Reply> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use lifecycle::ConnectionInfo;
-
     use super::*;
-
-    fn event(kind: EventKind, payload: Option<Payload>) -> LifecycleEvent {
-        LifecycleEvent {
-            kind,
-            connection: Arc::new(ConnectionInfo {
-                id: "c1".into(),
-                source_ip: "10.0.2.14".into(),
-                path: "/ws".into(),
-                protocols: Some("chat,binary".into()),
-                push_url: "http://127.0.0.1:8081".into(),
-                ..ConnectionInfo::default()
-            }),
-            request_id: "r1".into(),
-            at_ms: 0,
-            payload,
-        }
-    }
+    use crate::dialect::sample::event;
 
     #[test]
     fn events_as_the_docs_show_them() {
