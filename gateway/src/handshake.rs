@@ -5,6 +5,8 @@
 //!
 //! The connection is in the hub from the start, so frames that functions push to it while
 //! register runs (the chat's welcome) queue up and go out right after the upgrade, in order.
+//! Cleanup never runs before register has answered, and runs exactly once for a connection
+//! register accepted (or timed out on), however the handshake ends.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,63 +15,100 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use lifecycle::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
-use tokio::sync::watch;
+use lifecycle::{ConnectionInfo, EventKind, LifecycleEvent, Payload, Reply};
+use tokio::sync::{oneshot, watch};
 
 use crate::Gateway;
 use crate::functions::InvokeError;
 use crate::ids::{new_id, now_ms};
 use crate::session;
+use crate::sessions::SessionGuard;
 
 /// The app listener's state: the node, and the shutdown signal sessions watch.
 pub type AppState = (Arc<Gateway>, watch::Receiver<bool>);
 
-/// A connection between its handshake and the start of its session. Dropped without
-/// starting (the upgrade failed, the client left mid-register), it leaves the hub, and if
-/// register may have recorded it, cleanup runs so no record outlives it.
+/// A connection whose register accepted it, until its session starts. Dropped without
+/// starting (the upgrade failed), it leaves the hub and its cleanup runs, counted as a live
+/// session so a shutdown waits for it.
 pub struct Pending {
     /// The node.
     pub gateway: Arc<Gateway>,
     /// The connection.
     pub info: Arc<ConnectionInfo>,
-    /// Register ran (or may have): cleanup is owed unless it refused or failed.
-    owes_cleanup: bool,
-    /// The session took over (hub entry and cleanup are its business now).
-    started: bool,
+    /// Counts the connection until its cleanup is done.
+    alive: Option<SessionGuard>,
 }
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
             .field("id", &self.info.id)
-            .field("owes_cleanup", &self.owes_cleanup)
             .finish()
     }
 }
 
 impl Pending {
     /// Hands the connection to its session.
-    pub fn start(mut self) -> (Arc<Gateway>, Arc<ConnectionInfo>) {
-        self.started = true;
-        (self.gateway.clone(), self.info.clone())
+    pub fn start(mut self) -> (Arc<Gateway>, Arc<ConnectionInfo>, SessionGuard) {
+        let alive = self.alive.take().expect("a pending connection starts once");
+        (self.gateway.clone(), self.info.clone(), alive)
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if self.started {
+        let Some(alive) = self.alive.take() else {
             return;
-        }
+        };
         self.gateway.hub.remove(&self.info.id);
         // Outside a runtime (a runtime being torn down) there is nothing to run it on:
         // the lease ends the record instead.
-        if let (true, Ok(runtime)) = (self.owes_cleanup, tokio::runtime::Handle::try_current()) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (gateway, info) = (self.gateway.clone(), self.info.clone());
             runtime.spawn(async move {
                 session::cleanup(&gateway, &info, 1006, "the handshake did not complete").await;
+                drop(alive);
             });
         }
     }
+}
+
+/// Whether a register outcome leaves a record behind that cleanup must undo: an
+/// acceptance, or a timeout (the function may have recorded it after all). A refusal or a
+/// failure gets no cleanup, as on the clouds.
+fn owes_cleanup(outcome: &Result<Reply, InvokeError>) -> bool {
+    match outcome {
+        Ok(reply) => reply.accepts(),
+        Err(InvokeError::TimedOut(_)) => true,
+        Err(InvokeError::Failed { .. }) => false,
+    }
+}
+
+/// Runs register on a task of its own, so a client that leaves mid-register (dropping the
+/// handshake) cannot cut it short: then the task itself runs cleanup after it, never
+/// before. The outcome reaches the handshake through the returned channel.
+fn spawn_register(
+    gateway: &Arc<Gateway>,
+    info: &Arc<ConnectionInfo>,
+    alive: SessionGuard,
+) -> oneshot::Receiver<(Result<Reply, InvokeError>, SessionGuard)> {
+    let (tx, rx) = oneshot::channel();
+    let (gateway, info) = (gateway.clone(), info.clone());
+    tokio::spawn(async move {
+        let timeout = gateway.config.limits.function_timeout;
+        let outcome = gateway
+            .functions
+            .invoke(&event(&info, EventKind::Connect, None), timeout)
+            .await;
+        if let Err((outcome, alive)) = tx.send((outcome, alive)) {
+            gateway.hub.remove(&info.id);
+            if owes_cleanup(&outcome) {
+                session::cleanup(&gateway, &info, 1006, "the client left during register").await;
+            }
+            drop(alive);
+        }
+    });
+    rx
 }
 
 /// The event of kind `kind` for `info`, now.
@@ -136,27 +175,49 @@ pub async fn upgrade(
     if gateway.hub.len() >= gateway.config.limits.max_connections {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections");
     }
-    let alive = gateway.sessions.enter();
     let limits = gateway.config.limits.clone();
     let info = Arc::new(connection_info(&gateway, peer, &uri, &headers));
     let handle = gateway.hub.insert(info.clone(), limits.outbound_queue);
-    let mut pending = Pending {
-        gateway: gateway.clone(),
-        info: info.clone(),
-        owes_cleanup: true,
-        started: false,
+    let register = spawn_register(&gateway, &info, gateway.sessions.enter());
+    let Ok((outcome, alive)) = register.await else {
+        // The register task panicked: nothing is known about the connection.
+        gateway.hub.remove(&info.id);
+        return refuse(StatusCode::BAD_GATEWAY, "register failed");
     };
-    let verdict = gateway
-        .functions
-        .invoke(
-            &event(&info, EventKind::Connect, None),
-            limits.function_timeout,
-        )
-        .await;
-    let reply = match verdict {
+    let reply = match outcome {
         Ok(reply) if reply.accepts() => reply,
+        outcome => {
+            gateway.hub.remove(&info.id);
+            if owes_cleanup(&outcome) {
+                session::cleanup(&gateway, &info, 1006, "register timed out").await;
+            }
+            drop(alive);
+            return refusal(&info, outcome);
+        }
+    };
+    let pending = Pending {
+        gateway: gateway.clone(),
+        info,
+        alive: Some(alive),
+    };
+    // The socket layer refuses frames far over the limit; the session closes with 1009
+    // for anything over it.
+    let max = limits.max_message_bytes;
+    let mut ws = ws.max_message_size(max + 1024).max_frame_size(max + 1024);
+    if let Some(chosen) = reply.subprotocol {
+        // A function may answer the client's whole list (Tencent's sample echoes it): the
+        // first of them the client offered is the one.
+        let chosen: Vec<String> = chosen.split(',').map(|p| p.trim().to_owned()).collect();
+        ws = ws.protocols(chosen);
+    }
+    ws.on_upgrade(move |socket| session::run(pending, socket, handle, shutdown))
+}
+
+/// The handshake's answer to a register that did not accept. The details (function URLs)
+/// go to the log, never to the client.
+fn refusal(info: &ConnectionInfo, outcome: Result<Reply, InvokeError>) -> Response {
+    match outcome {
         Ok(reply) => {
-            pending.owes_cleanup = false;
             let status = StatusCode::from_u16(reply.status)
                 .ok()
                 .filter(|s| s.is_client_error() || s.is_server_error())
@@ -166,27 +227,25 @@ pub async fn upgrade(
                 _ => "the register function refused the connection".to_owned(),
             };
             tracing::debug!(id = %info.id, %status, "register refused");
-            return refuse(status, &why);
+            refuse(status, &why)
         }
         Err(err) => {
-            pending.owes_cleanup = false;
             tracing::warn!(id = %info.id, %err, "register failed");
-            let status = match err {
-                InvokeError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+            match err {
+                InvokeError::TimedOut(_) => refuse(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the register function timed out",
+                ),
                 InvokeError::Failed {
                     unavailable: true, ..
-                } => StatusCode::SERVICE_UNAVAILABLE,
-                InvokeError::Failed { .. } => StatusCode::BAD_GATEWAY,
-            };
-            return refuse(status, &err.to_string());
+                } => refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the register function is unavailable",
+                ),
+                InvokeError::Failed { .. } => {
+                    refuse(StatusCode::BAD_GATEWAY, "the register function failed")
+                }
+            }
         }
-    };
-    // The socket layer refuses frames far over the limit; the session closes with 1009
-    // for anything over it.
-    let max = limits.max_message_bytes;
-    let mut ws = ws.max_message_size(max + 1024).max_frame_size(max + 1024);
-    if let Some(protocol) = reply.subprotocol {
-        ws = ws.protocols([protocol]);
     }
-    ws.on_upgrade(move |socket| session::run(pending, socket, handle, shutdown, alive))
 }

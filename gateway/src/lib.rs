@@ -25,7 +25,7 @@ mod handshake;
 mod hub;
 mod ids;
 mod push_api;
-pub mod session;
+mod session;
 mod sessions;
 
 use std::net::SocketAddr;
@@ -57,8 +57,6 @@ pub mod close_code {
     pub const TOO_BIG: u16 = 1009;
     /// Server error (a Tencent transport function failed).
     pub const SERVER_ERROR: u16 = 1011;
-    /// The connection's lease is gone (heartbeat after expiry): reconnect.
-    pub const LEASE_LOST: u16 = 4410;
     /// The client did not read fast enough.
     pub const TOO_SLOW: u16 = 4408;
 }

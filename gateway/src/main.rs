@@ -18,8 +18,8 @@ use gateway::{
 };
 use lifecycle::HttpPusher;
 
-/// A serverless WebSocket gateway node.
-#[derive(Debug, Parser)]
+/// A serverless WebSocket gateway node. (No `Debug`: it holds the push token and secret.)
+#[derive(Parser)]
 #[command(name = "gateway", version)]
 struct Args {
     /// Page and WebSocket address.
@@ -124,6 +124,12 @@ impl Args {
             || self.transport_url.is_some()
             || self.cleanup_url.is_some()
             || !self.routes.is_empty();
+        if (self.route_selection.is_some() || !self.routes.is_empty()) && self.dialect != "aws" {
+            return Err("--route and --route-selection are AWS's: add --dialect aws".into());
+        }
+        if !self.routes.is_empty() && self.route_selection.is_none() {
+            return Err("--route needs --route-selection (e.g. '$request.body.action')".into());
+        }
         if http {
             let dialect = dialect::by_name(&self.dialect).ok_or("unknown dialect")?;
             return Ok(FunctionMode::Http {

@@ -2,6 +2,7 @@
 //! through transport (in order, off the socket's task), and the close.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -15,7 +16,6 @@ use crate::close_code;
 use crate::handshake::{Pending, event};
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
-use crate::sessions::SessionGuard;
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     // A close reason is at most 123 bytes on the wire.
@@ -96,14 +96,19 @@ pub async fn cleanup(gateway: &Gateway, info: &Arc<ConnectionInfo>, code: u16, r
 
 /// Messages run through transport one at a time, in order, on their own task, so a slow
 /// function never stops the connection's outbound frames.
+/// Once `ended` is set, messages still queued are dropped: only the one in flight finishes.
 fn spawn_transport(
     gateway: Arc<Gateway>,
     info: Arc<ConnectionInfo>,
     mut inbound: mpsc::Receiver<Payload>,
+    ended: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let timeout = gateway.config.limits.function_timeout;
         while let Some(payload) = inbound.recv().await {
+            if ended.load(Ordering::Relaxed) {
+                return;
+            }
             let Some(route) = gateway.functions.route(&payload) else {
                 let request_id = crate::ids::new_id();
                 let frame = error_frame("Forbidden", &info.id, &request_id);
@@ -139,17 +144,19 @@ pub async fn run(
     mut socket: WebSocket,
     handle: Handle,
     mut shutdown: watch::Receiver<bool>,
-    _alive: SessionGuard,
 ) {
-    let (gateway, info) = pending.start();
+    let (gateway, info, _alive) = pending.start();
     let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
-    let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx);
+    let ended = Arc::new(AtomicBool::new(false));
+    let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx, ended.clone());
     let ending = pump(&gateway, &mut socket, handle, inbound_tx, &mut shutdown).await;
-    let _ = transport.await;
-    gateway.hub.remove(&info.id);
+    // The client hears why at once; cleanup waits for the message in flight, if any.
     if let Some((code, reason)) = &ending.send_close {
         close(&mut socket, *code, reason).await;
     }
+    ended.store(true, Ordering::Relaxed);
+    let _ = transport.await;
+    gateway.hub.remove(&info.id);
     tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
     cleanup(&gateway, &info, ending.code, &ending.reason).await;
 }
@@ -227,8 +234,17 @@ async fn pump(
                 idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
                 unanswered_pings = 0;
                 Hub::touch(&handle.held, now_ms());
-                if inbound.try_send(payload).is_err() {
-                    return Ending::ours(close_code::POLICY, "too many messages in flight");
+                match inbound.try_send(payload) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        return Ending::ours(close_code::POLICY, "too many messages in flight");
+                    }
+                    // Transport stopped because a function closed the connection: its
+                    // close, not this frame, decides the code.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by a function"));
+                        return Ending::ours(kick.code, kick.reason);
+                    }
                 }
             }
             frame = handle.rx.recv() => {

@@ -117,6 +117,9 @@ async fn clients(args: Vec<String>) -> String {
 /// handshake's HTTP status when refused.
 async fn connect(url: &str, protocol: Option<&str>) -> Result<(Ws, Option<String>), u16> {
     let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("user-agent", "clouds-test/1".parse().unwrap());
     if let Some(protocol) = protocol {
         request
             .headers_mut()
@@ -369,7 +372,9 @@ async fn tencent_scf_functions_work_unchanged() {
 
     // The register answer's secWebSocketProtocol is the handshake's; frames register
     // pushed before the upgrade arrive first, in order.
-    let (mut a, protocol) = connect(&ws_url("?greet=1"), Some("chat")).await.unwrap();
+    let (mut a, protocol) = connect(&ws_url("?greet=1"), Some("chat, binary"))
+        .await
+        .unwrap();
     assert_eq!(protocol.as_deref(), Some("chat"));
     for n in 0..3 {
         assert_eq!(next_text(&mut a).await, format!("welcome {n}"));

@@ -34,9 +34,21 @@ pub fn has_token(auth: &PushAuth, headers: &HeaderMap) -> bool {
         .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
 }
 
-/// Checks a signed request against the configured key; `Err` says why it is refused.
+/// The service the push API's signatures are for (API Gateway's management API).
+const SERVICE: &str = "execute-api";
+
+/// The signature checks that need no body; `Err` is the reason, for the log only.
+pub fn precheck_signature(auth: &PushAuth, headers: &HeaderMap) -> Result<sigv4::Claim, String> {
+    let Some(key) = &auth.sigv4 else {
+        return Err("this node accepts no AWS signatures (no key configured)".into());
+    };
+    sigv4::precheck(key, SERVICE, headers, std::time::SystemTime::now())
+}
+
+/// Checks a signed request whose [`precheck_signature`] passed; `Err` is for the log only.
 pub fn check_signature(
     auth: &PushAuth,
+    claim: &sigv4::Claim,
     method: &Method,
     path_and_query: (&str, Option<&str>),
     headers: &HeaderMap,
@@ -52,5 +64,5 @@ pub fn check_signature(
         headers,
         body,
     };
-    sigv4::verify(key, &request, std::time::SystemTime::now())
+    sigv4::verify(key, SERVICE, claim, &request)
 }

@@ -66,6 +66,21 @@ pub struct HttpFunctions {
     node: NodeInfo,
 }
 
+/// Largest function answer read (a Lambda response payload is at most 6 MB).
+const MAX_ANSWER_BYTES: usize = 6 * 1024 * 1024;
+
+/// The body of `response`, refusing one over `limit` bytes.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the answer is over {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The route key of messages no named route takes.
 pub const DEFAULT_ROUTE: &str = "$default";
 
@@ -152,8 +167,7 @@ impl HttpFunctions {
             .await
             .map_err(|e| InvokeError::failed(format!("{url}: {e}")))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let body = read_capped(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| InvokeError::failed(format!("{url}: reading the answer: {e}")))?;
         if status >= 500 {

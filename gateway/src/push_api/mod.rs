@@ -99,22 +99,35 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
             "missing credentials: a bearer token or an AWS Signature V4".into(),
         ));
     }
+    // Key, scope and date first: a caller without them gets nothing buffered.
+    let refused = |why: String| {
+        tracing::debug!(%why, "push call refused");
+        guard
+            .shape
+            .error(&PushError::Forbidden("the signature was refused".into()))
+    };
+    let claim = match auth::precheck_signature(&guard.auth, request.headers()) {
+        Ok(claim) => claim,
+        Err(why) => return refused(why),
+    };
     // The signature covers the body: read it, check, and hand the same bytes on.
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         return guard.shape.error(&PushError::PayloadTooLarge(BODY_LIMIT));
     };
     let path = (parts.uri.path(), parts.uri.query());
-    match auth::check_signature(&guard.auth, &parts.method, path, &parts.headers, &bytes) {
+    match auth::check_signature(
+        &guard.auth,
+        &claim,
+        &parts.method,
+        path,
+        &parts.headers,
+        &bytes,
+    ) {
         Ok(()) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(why) => {
-            tracing::debug!(%why, "push call refused");
-            guard
-                .shape
-                .error(&PushError::Forbidden(format!("signature refused: {why}")))
-        }
+        Err(why) => refused(why),
     }
 }

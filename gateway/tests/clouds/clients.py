@@ -47,6 +47,7 @@ def sdk(endpoint, live_id, delete_id):
     age = datetime.datetime.now(datetime.timezone.utc) - connected_at
     assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5), connected_at
     assert described["Identity"]["SourceIp"] == "127.0.0.1", described
+    assert described["Identity"]["UserAgent"] == "clouds-test/1", described
     print(f"ok get_connection {connected_at.isoformat()}")
     api.post_to_connection(ConnectionId=live_id, Data=b"from boto3")
     print("ok post_to_connection")

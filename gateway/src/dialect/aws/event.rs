@@ -6,20 +6,37 @@ use serde_json::{Map, Value, json};
 use crate::dialect::NodeInfo;
 use crate::ids::request_time;
 
-/// `headers` (last value wins, as AWS folds repeats) and `multiValueHeaders`; `None` when
-/// there are no pairs (AWS sends `null` then).
-fn single_and_multi(pairs: &[(String, String)]) -> (Value, Value) {
+/// A header name as clients write it and AWS passes it on (`Host`, `Sec-WebSocket-Key`,
+/// `X-Forwarded-For`): HTTP/1 servers here see names lower-cased.
+fn header_case(name: &str) -> String {
+    name.split('-')
+        .map(|word| match word {
+            "websocket" => "WebSocket".to_owned(),
+            word => {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// `{"k": last value}` (AWS folds repeats) and `{"k": [values]}`, names through `name`;
+/// `null` for both when there are no pairs (as AWS sends them).
+fn single_and_multi(pairs: &[(String, String)], case: fn(&str) -> String) -> (Value, Value) {
     if pairs.is_empty() {
         return (Value::Null, Value::Null);
     }
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in pairs {
+    for (name, value) in pairs.iter().map(|(n, v)| (case(n), v)) {
         single.insert(name.clone(), json!(value));
-        match multi.get_mut(name) {
+        match multi.get_mut(&name) {
             Some(Value::Array(values)) => values.push(json!(value)),
             _ => {
-                multi.insert(name.clone(), json!([value]));
+                multi.insert(name, json!([value]));
             }
         }
     }
@@ -61,8 +78,8 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
     let mut body = json!({ "requestContext": Value::Null, "isBase64Encoded": false });
     match &event.kind {
         EventKind::Connect => {
-            let (headers, multi_headers) = single_and_multi(&connection.headers);
-            let (query, multi_query) = single_and_multi(&connection.query);
+            let (headers, multi_headers) = single_and_multi(&connection.headers, header_case);
+            let (query, multi_query) = single_and_multi(&connection.query, str::to_owned);
             body["headers"] = headers;
             body["multiValueHeaders"] = multi_headers;
             body["queryStringParameters"] = query;
@@ -84,7 +101,7 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
             status_code,
             reason,
         } => {
-            let (headers, multi_headers) = single_and_multi(&connection.headers);
+            let (headers, multi_headers) = single_and_multi(&connection.headers, header_case);
             body["headers"] = headers;
             body["multiValueHeaders"] = multi_headers;
             context["disconnectStatusCode"] = json!(status_code);
@@ -113,8 +130,14 @@ mod tests {
             "20/Jan/2024:11:55:00 +0000"
         );
         assert_eq!(connect["queryStringParameters"]["room"], "lobby");
-        assert_eq!(connect["headers"]["x-a"], "2");
-        assert_eq!(connect["multiValueHeaders"]["x-a"], json!(["1", "2"]));
+        assert_eq!(connect["headers"]["Host"], "h");
+        assert_eq!(connect["headers"]["X-A"], "2");
+        assert_eq!(connect["multiValueHeaders"]["X-A"], json!(["1", "2"]));
+        assert_eq!(
+            header_case("sec-websocket-protocol"),
+            "Sec-WebSocket-Protocol"
+        );
+        assert_eq!(header_case("x-forwarded-for"), "X-Forwarded-For");
 
         let route = EventKind::Message {
             route: "sendmessage".into(),

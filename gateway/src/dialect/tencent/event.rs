@@ -92,7 +92,6 @@ pub fn answer(event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply {
         }
         EventKind::Message { .. } => match status {
             200 => Reply::ok(),
-            410 => Reply::status(410).closing(4410, "lease lost: reconnect"),
             other => Reply::status(other).closing(
                 crate::close_code::SERVER_ERROR,
                 format!("the transport function answered HTTP {other}"),
@@ -106,10 +105,14 @@ pub fn answer(event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply {
 /// gateway's default.
 pub fn failed(event: &LifecycleEvent, error: &InvokeError) -> Option<Reply> {
     match event.kind {
-        EventKind::Message { .. } => Some(Reply::status(502).closing(
-            crate::close_code::SERVER_ERROR,
-            format!("the transport function failed: {error}"),
-        )),
+        EventKind::Message { .. } => {
+            // The details (the function's URL) are for the log, not the client.
+            tracing::warn!(id = %event.connection.id, %error, "transport failed");
+            Some(Reply::status(502).closing(
+                crate::close_code::SERVER_ERROR,
+                "the transport function failed",
+            ))
+        }
         _ => None,
     }
 }
@@ -166,6 +169,6 @@ mod tests {
         );
         assert!(answer(&message, 200, b"").close.is_none());
         assert_eq!(answer(&message, 400, b"").close.unwrap().code, 1011);
-        assert_eq!(answer(&message, 410, b"").close.unwrap().code, 4410);
+        assert_eq!(answer(&message, 410, b"").close.unwrap().code, 1011);
     }
 }

@@ -13,8 +13,7 @@
 //! Ours on top (documented in README): the register event also carries `headers`,
 //! `queryString` and `requestContext.pushUrl` (the push URL of the node holding the
 //! connection); a refused register answers the handshake 403; a failed transport (a
-//! non-200, unreachable, timed out) closes the client with 1011 instead of a bare FIN (4410
-//! when the function answered 410 Gone: the connection's lease is gone).
+//! non-200, unreachable, timed out) closes the client with 1011 instead of a bare FIN.
 //!
 //! # Layout
 //! - `event.rs`: the event JSON and the meaning of answers.
