@@ -27,7 +27,7 @@ pub fn cases_from_env() -> u32 {
 }
 
 /// Ids chosen to share prefixes and span the alphabet, so key layouts get exercised.
-const IDS: [&str; 8] = ["a", "a-b", "a.b", "a_b", "A", "0", "ab", "b"];
+const IDS: [&str; 9] = ["a", "a-b", "a.b", "a_b", "A", "0", "ab", "b", "a@b"];
 /// Rooms that prefix each other.
 const ROOMS: [&str; 3] = ["r", "r-1", "r1"];
 /// Lease lengths, from instantly-expiring to long.

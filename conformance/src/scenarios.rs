@@ -276,7 +276,7 @@ async fn register_rejects_bad_ttl_and_writes_nothing(ctx: Ctx) -> Outcome {
 }
 
 async fn max_size_values_round_trip(ctx: Ctx) -> Outcome {
-    let long_id = id(&format!("Az09_-.{}", "x".repeat(MAX_ID_LEN - 7)))?;
+    let long_id = id(&format!("Az09_-.@{}", "x".repeat(MAX_ID_LEN - 8)))?;
     let long_room = room(&"R".repeat(MAX_ROOM_LEN))?;
     let endpoint = Endpoint::new(format!("https://h/{}", "e".repeat(MAX_ENDPOINT_LEN - 10)))?;
     let mut metadata = BTreeMap::new();

@@ -30,9 +30,10 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// Longest lease a store grants; a connection must heartbeat at least this often.
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Checks the shared shape of ids and room names: 1..=max bytes of `[A-Za-z0-9_.-]`, not
-/// starting with `.` (so `.` and `..` never become path segments in object keys).
-fn check_name(what: &'static str, value: &str, max: usize) -> Result<()> {
+/// Checks the shared shape of ids and room names: 1..=max bytes of `[A-Za-z0-9_.-]` and
+/// the `extra` characters, not starting with `.` (so `.` and `..` never become path segments
+/// in object keys).
+fn check_name(what: &'static str, value: &str, max: usize, extra: &[char]) -> Result<()> {
     if value.is_empty() {
         return Err(StoreError::invalid(what, "must not be empty"));
     }
@@ -44,11 +45,14 @@ fn check_name(what: &'static str, value: &str, max: usize) -> Result<()> {
     }
     if let Some(bad) = value
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || extra.contains(c)))
     {
+        let extra: String = extra.iter().map(|c| format!(", '{c}'")).collect();
         return Err(StoreError::invalid(
             what,
-            format!("contains {bad:?}; only ASCII letters, digits, '_', '-' and '.' are allowed"),
+            format!(
+                "contains {bad:?}; only ASCII letters, digits, '_', '-', '.'{extra} are allowed"
+            ),
         ));
     }
     if value.starts_with('.') {
@@ -58,7 +62,7 @@ fn check_name(what: &'static str, value: &str, max: usize) -> Result<()> {
 }
 
 macro_rules! validated_name {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $extra:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -68,7 +72,7 @@ macro_rules! validated_name {
             /// Validates and wraps `value`.
             pub fn new(value: impl Into<String>) -> Result<Self> {
                 let value = value.into();
-                check_name($what, &value, $max)?;
+                check_name($what, &value, $max, $extra)?;
                 Ok($name(value))
             }
 
@@ -113,18 +117,23 @@ macro_rules! validated_name {
 }
 
 validated_name!(
-    /// The id of one WebSocket connection: 1..=128 bytes of `[A-Za-z0-9_.-]`, not starting
-    /// with `.`. Ids order by their bytes; `list` returns them in that order.
+    /// The id of one WebSocket connection: 1..=128 bytes of `[A-Za-z0-9_.@-]`, not starting
+    /// with `.`. Ids order by their bytes; `list` returns them in that order. (`@` because
+    /// Alibaba's client SDKs name devices `<uuid>@<appKey>`, and a device id is a connection
+    /// id; it is safe in object keys, SQL and sled, and sorts after the `!` that ends an id
+    /// in the object layout.)
     ConnectionId,
     "connection id",
-    MAX_ID_LEN
+    MAX_ID_LEN,
+    &['@']
 );
 
 validated_name!(
     /// A room (chat room, channel): 1..=64 bytes of `[A-Za-z0-9_.-]`, not starting with `.`.
     RoomName,
     "room name",
-    MAX_ROOM_LEN
+    MAX_ROOM_LEN,
+    &[]
 );
 
 /// Where the gateway node holding a connection accepts push-back calls, e.g.
@@ -422,6 +431,8 @@ mod tests {
     #[test]
     fn ids_accept_the_documented_alphabet() {
         assert!(ConnectionId::new("abc-DEF_123.x").is_ok());
+        assert!(ConnectionId::new("ffd3234343dae324342@12344133").is_ok());
+        assert!(RoomName::new("a@b").is_err());
         assert!(ConnectionId::new("a".repeat(MAX_ID_LEN)).is_ok());
     }
 
