@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifecycle::App;
+use store_core::ConnectionStore;
 
 use crate::dialect::Dialect;
 use crate::functions::RouteSelection;
@@ -176,6 +177,41 @@ impl Default for Naming {
     }
 }
 
+/// Alibaba's bidirectional channel (`/aliyun`): where clients' API calls go, and how
+/// devices are kept.
+#[derive(Debug, Clone)]
+pub struct AliyunConfig {
+    /// The backend of API calls marked `x-ca-websocket_api_type: REGISTER`.
+    pub register_url: Option<String>,
+    /// The backend of API calls marked `UNREGISTER`.
+    pub unregister_url: Option<String>,
+    /// The base URL other API calls go to (their path appended).
+    pub api_url: Option<String>,
+    /// The heartbeat interval the gateway tells clients (`RO#…#<ms>`).
+    pub keepalive: Duration,
+    /// The lease of a device's record; each `H1` renews it.
+    pub lease: Duration,
+}
+
+impl AliyunConfig {
+    /// True when API calls go to HTTP backends (else to the node's functions, as events).
+    pub fn has_backends(&self) -> bool {
+        self.register_url.is_some() || self.unregister_url.is_some() || self.api_url.is_some()
+    }
+}
+
+impl Default for AliyunConfig {
+    fn default() -> Self {
+        AliyunConfig {
+            register_url: None,
+            unregister_url: None,
+            api_url: None,
+            keepalive: Duration::from_secs(25),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Everything a gateway node needs besides its listeners.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -189,6 +225,11 @@ pub struct GatewayConfig {
     pub naming: Naming,
     /// The page served at `/`, if any (the app's).
     pub page: Option<&'static str>,
+    /// Where the node itself records the connections it registers (Alibaba devices), with
+    /// leases; none keeps them in this node's memory only.
+    pub presence: Option<Arc<dyn ConnectionStore>>,
+    /// Alibaba's channel.
+    pub aliyun: AliyunConfig,
     /// Limits.
     pub limits: Limits,
 }
@@ -202,6 +243,8 @@ impl GatewayConfig {
             functions,
             naming: Naming::default(),
             page: None,
+            presence: None,
+            aliyun: AliyunConfig::default(),
             limits: Limits::default(),
         }
     }

@@ -127,7 +127,7 @@ pub fn event(
 }
 
 /// What the handshake tells the functions about the connection.
-fn connection_info(
+pub fn connection_info(
     gateway: &Gateway,
     peer: SocketAddr,
     uri: &Uri,

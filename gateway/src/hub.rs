@@ -1,7 +1,7 @@
 //! The connections this node holds, and how to reach each one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lifecycle::{ConnectionInfo, Delivery};
@@ -66,6 +66,8 @@ pub struct HeldConnection {
     pub info: Arc<ConnectionInfo>,
     /// Last message from the client, epoch ms (AWS `lastActiveAt`).
     pub last_active_ms: AtomicU64,
+    /// Whether pushes reach it (an Alibaba device that unregistered takes none: 410).
+    pub notifications: AtomicBool,
 }
 
 /// One held connection.
@@ -130,16 +132,32 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Adds a connection with an outbound queue of `queue` frames.
+    /// Adds a connection with an outbound queue of `queue` frames. One already held under
+    /// the same id (an Alibaba device connecting again) is closed with `replaced`.
     pub fn insert(&self, info: Arc<ConnectionInfo>, queue: usize) -> Handle {
+        self.insert_replacing(
+            info,
+            queue,
+            Kick::new(crate::close_code::NORMAL, "replaced"),
+        )
+    }
+
+    /// [`Hub::insert`], closing a connection it replaces with `replaced`.
+    pub fn insert_replacing(
+        &self,
+        info: Arc<ConnectionInfo>,
+        queue: usize,
+        replaced: Kick,
+    ) -> Handle {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let held = Arc::new(HeldConnection {
             last_active_ms: AtomicU64::new(info.connected_at_ms),
+            notifications: AtomicBool::new(true),
             info,
         });
         let kick = Arc::new(Notify::new());
         let reason = Arc::new(Mutex::new(None));
-        self.lock().insert(
+        let old = self.lock().insert(
             held.info.id.clone(),
             Conn {
                 tx,
@@ -148,6 +166,9 @@ impl Hub {
                 reason: reason.clone(),
             },
         );
+        if let Some(old) = old {
+            self::kick(&old, replaced);
+        }
         Handle {
             rx,
             kick,
@@ -161,12 +182,27 @@ impl Hub {
         self.lock().remove(id);
     }
 
+    /// Forgets `held`'s connection unless a newer one replaced it; true when it was removed.
+    pub fn remove_held(&self, held: &Arc<HeldConnection>) -> bool {
+        let mut conns = self.lock();
+        match conns.get(&held.info.id) {
+            Some(conn) if Arc::ptr_eq(&conn.held, held) => {
+                conns.remove(&held.info.id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Queues a frame for `id`. A full queue closes the connection (backpressure: one slow
     /// client never stalls the others).
     pub fn send(&self, id: &str, frame: Outbound) -> Delivery {
         let Some(conn) = self.lock().get(id).cloned() else {
             return Delivery::Gone;
         };
+        if !conn.held.notifications.load(Ordering::Relaxed) {
+            return Delivery::Gone;
+        }
         match conn.tx.try_send(frame) {
             Ok(()) => Delivery::Sent,
             Err(mpsc::error::TrySendError::Full(_)) => {

@@ -33,14 +33,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{FunctionMode, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, SigV4Key};
+pub use config::{
+    AliyunConfig, FunctionMode, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, SigV4Key,
+};
 pub use dialect::{Dialect, NodeInfo};
 pub use functions::{Functions, InvokeError, RouteSelection};
 pub use hub::Hub;
@@ -72,6 +75,8 @@ pub struct Gateway {
     pub functions: Functions,
     /// Live sessions, for graceful shutdown.
     sessions: Arc<sessions::Sessions>,
+    /// HTTP client for calls the node makes itself (Alibaba API calls, forwarded notifies).
+    http: reqwest::Client,
 }
 
 impl Gateway {
@@ -83,16 +88,36 @@ impl Gateway {
             &config.naming.api_id,
         );
         let functions = Functions::new(&config.functions, node)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
         Ok(Gateway {
             config,
             hub: Arc::default(),
             functions,
             sessions: Arc::default(),
+            http,
         })
     }
 }
 
-async fn page(State((gateway, _)): State<handshake::AppState>) -> Response {
+/// `GET /`: the app's page; a WebSocket upgrade there is Alibaba's channel (its Java SDK
+/// connects to the bare host).
+async fn root(
+    state: State<handshake::AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match ws {
+        Ok(ws) => dialect::aliyun::channel::upgrade(state, peer, uri, headers, ws).await,
+        Err(_) => page(&state.0.0),
+    }
+}
+
+fn page(gateway: &Gateway) -> Response {
     match gateway.config.page {
         Some(page) => ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response(),
         None => (StatusCode::NOT_FOUND, "no page: connect a WebSocket to /ws").into_response(),
@@ -108,13 +133,19 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app_router = Router::new()
-        .route("/", get(page))
-        .route("/ws", get(handshake::upgrade))
-        .with_state((gateway.clone(), stop_rx.clone()));
+    let mut app_router = Router::new()
+        .route("/", get(root))
+        .route("/ws", get(handshake::upgrade));
+    for dialect in dialect::ALL {
+        if let Some(channel) = dialect.channel_routes() {
+            app_router = app_router.merge(channel);
+        }
+    }
+    let app_router = app_router.with_state((gateway.clone(), stop_rx.clone()));
     let push_state = push_api::PushState {
         hub: gateway.hub.clone(),
         max_frame: gateway.config.limits.max_message_bytes,
+        gateway: gateway.clone(),
     };
     let push_router = push_api::router(push_state, gateway.config.push_auth.clone());
     let mut app_stop = stop_rx.clone();

@@ -13,10 +13,11 @@ use chat::ChatFunctions;
 use clap::Parser;
 use clap::builder::PossibleValuesParser;
 use gateway::{
-    FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, RouteSelection,
-    SigV4Key, dialect,
+    AliyunConfig, FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth,
+    RouteSelection, SigV4Key, dialect,
 };
 use lifecycle::HttpPusher;
+use store_core::ConnectionStore;
 
 /// A serverless WebSocket gateway node. (No `Debug`: it holds the push token and secret.)
 #[derive(Parser)]
@@ -49,7 +50,7 @@ struct Args {
         requires = "aws_access_key_id"
     )]
     aws_secret_access_key: Option<String>,
-    /// Connection store URL (for the chat linked in).
+    /// Connection store URL (the chat linked in; Alibaba devices in every mode).
     #[arg(
         long,
         env = "STORE_URL",
@@ -62,7 +63,7 @@ struct Args {
     lease_secs: u64,
     /// The dialect HTTP functions speak (events and answers).
     #[arg(long, alias = "event-shape", default_value = "tencent",
-          value_parser = PossibleValuesParser::new(dialect::ALL.iter().map(|d| d.name())))]
+          value_parser = PossibleValuesParser::new(dialect::with_functions()))]
     dialect: String,
     /// HTTP functions: the register / $connect function's URL.
     #[arg(long)]
@@ -82,6 +83,18 @@ struct Args {
     /// Send a message function's answer body back to its caller (AWS route responses).
     #[arg(long)]
     route_responses: bool,
+    /// Alibaba channel: the backend of REGISTER API calls (else calls go to the functions).
+    #[arg(long)]
+    aliyun_register_url: Option<String>,
+    /// Alibaba channel: the backend of UNREGISTER API calls.
+    #[arg(long)]
+    aliyun_unregister_url: Option<String>,
+    /// Alibaba channel: the base URL of other API calls (their path appended).
+    #[arg(long)]
+    aliyun_api_url: Option<String>,
+    /// Alibaba channel: the heartbeat interval told to clients, milliseconds.
+    #[arg(long, default_value_t = 25_000)]
+    aliyun_keepalive_ms: u64,
     /// Stage name in events.
     #[arg(long, default_value = "production")]
     stage: String,
@@ -118,8 +131,12 @@ fn parse_route(text: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
-    /// Where functions run: HTTP when any function URL is given, else the chat linked in.
-    async fn functions(&self, push_url: &str) -> Result<FunctionMode, Box<dyn std::error::Error>> {
+    /// Where functions run: HTTP when any function URL is given, else the chat linked in
+    /// over `store`.
+    fn functions(
+        &self,
+        store: &Arc<dyn ConnectionStore>,
+    ) -> Result<FunctionMode, Box<dyn std::error::Error>> {
         let http = self.register_url.is_some()
             || self.transport_url.is_some()
             || self.cleanup_url.is_some()
@@ -144,11 +161,9 @@ impl Args {
                 route_responses: self.route_responses,
             });
         }
-        let store = store::open(&self.store).await?;
         let pusher = Arc::new(HttpPusher::new(self.push_token.clone())?);
-        tracing::debug!(push_url, "chat linked in");
         Ok(FunctionMode::InProcess(Arc::new(ChatFunctions::new(
-            store,
+            store.clone(),
             pusher,
             Duration::from_secs(self.lease_secs),
         ))))
@@ -191,8 +206,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => url.clone(),
         None => format!("http://{push_addr}"),
     };
+    let store = store::open(&args.store).await?;
     let config = GatewayConfig {
-        functions: args.functions(&push_url).await?,
+        functions: args.functions(&store)?,
+        presence: Some(store),
+        aliyun: AliyunConfig {
+            register_url: args.aliyun_register_url.clone(),
+            unregister_url: args.aliyun_unregister_url.clone(),
+            api_url: args.aliyun_api_url.clone(),
+            keepalive: Duration::from_millis(args.aliyun_keepalive_ms),
+            lease: Duration::from_secs(args.lease_secs),
+        },
         push_url,
         push_auth,
         naming: Naming {

@@ -17,7 +17,8 @@ use crate::handshake::{Pending, event};
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+/// Sends a close frame (the reason cut to the 123 bytes a close frame holds).
+pub async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     // A close reason is at most 123 bytes on the wire.
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
@@ -149,11 +150,19 @@ pub async fn run(
     let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
     let ended = Arc::new(AtomicBool::new(false));
     let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx, ended.clone());
-    let ending = pump(&gateway, &mut socket, handle, inbound_tx, &mut shutdown).await;
+    let (_raw_tx, mut raw) = mpsc::channel(1);
+    let ending = pump(
+        &gateway,
+        &mut socket,
+        handle,
+        inbound_tx,
+        &mut shutdown,
+        &mut raw,
+        &PLAIN,
+    )
+    .await;
     // The client hears why at once; cleanup waits for the message in flight, if any.
-    if let Some((code, reason)) = &ending.send_close {
-        close(&mut socket, *code, reason).await;
-    }
+    say_goodbye(&mut socket, &PLAIN, &ending).await;
     ended.store(true, Ordering::Relaxed);
     let _ = transport.await;
     gateway.hub.remove(&info.id);
@@ -162,18 +171,51 @@ pub async fn run(
 }
 
 /// How a connection ended.
-struct Ending {
+#[derive(Debug)]
+pub struct Ending {
     /// The close code cleanup reports (the client's, ours, or 1006).
-    code: u16,
+    pub code: u16,
     /// Why.
-    reason: String,
+    pub reason: String,
     /// The close frame to send, if the socket can still take one.
-    send_close: Option<(u16, String)>,
+    pub send_close: Option<(u16, String)>,
+}
+
+/// How frames look on one kind of channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Framing {
+    /// A frame pushed through the hub, as it goes on the wire (plain; Alibaba's `NF#`).
+    pub pushed: fn(Outbound) -> Message,
+    /// A frame to send just before the close frame (Alibaba's `CR`, `OS`).
+    pub farewell: fn(&Ending) -> Option<Message>,
+}
+
+/// Plain WebSocket: frames as they are, nothing before the close.
+pub const PLAIN: Framing = Framing {
+    pushed: plain_frame,
+    farewell: |_| None,
+};
+
+fn plain_frame(frame: Outbound) -> Message {
+    match frame {
+        Outbound::Text(text) => Message::Text(text.into()),
+        Outbound::Binary(bytes) => Message::Binary(bytes.into()),
+    }
+}
+
+/// Sends `ending`'s farewell and close frame, if the socket can still take them.
+pub async fn say_goodbye(socket: &mut WebSocket, framing: &Framing, ending: &Ending) {
+    if let Some((code, reason)) = &ending.send_close {
+        if let Some(farewell) = (framing.farewell)(ending) {
+            let _ = socket.send(farewell).await;
+        }
+        close(socket, *code, reason).await;
+    }
 }
 
 impl Ending {
     /// We close with `code` / `reason`.
-    fn ours(code: u16, reason: impl Into<String>) -> Self {
+    pub fn ours(code: u16, reason: impl Into<String>) -> Self {
         let reason = reason.into();
         Ending {
             code,
@@ -183,14 +225,17 @@ impl Ending {
     }
 }
 
-/// Moves frames both ways until the connection should end. Dropping `inbound` lets the
-/// transport task finish.
-async fn pump(
+/// Moves frames both ways until the connection should end: client frames (within the
+/// limits) to `inbound`, pushed frames through `framing`, and `raw` frames (a dialect's own
+/// answers) as they are. Dropping `inbound` lets its consumer finish.
+pub async fn pump(
     gateway: &Gateway,
     socket: &mut WebSocket,
     mut handle: Handle,
     inbound: mpsc::Sender<Payload>,
     shutdown: &mut watch::Receiver<bool>,
+    raw: &mut mpsc::Receiver<Message>,
+    framing: &Framing,
 ) -> Ending {
     let limits = &gateway.config.limits;
     let started = tokio::time::Instant::now();
@@ -249,10 +294,11 @@ async fn pump(
             }
             frame = handle.rx.recv() => {
                 let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                let message = match frame {
-                    Outbound::Text(text) => Message::Text(text.into()),
-                    Outbound::Binary(bytes) => Message::Binary(bytes.into()),
-                };
+                if socket.send((framing.pushed)(frame)).await.is_err() {
+                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
+                }
+            }
+            Some(message) = raw.recv() => {
                 if socket.send(message).await.is_err() {
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }

@@ -8,7 +8,6 @@
 //! it to the venv it makes), else `python3`. Without them these tests fail.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -21,20 +20,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod common;
 
+use common::python::{python, script};
 use common::ws::{Ws, close_frame, next_text};
 
 const KEY_ID: &str = "AKIDGATEWAYTEST";
 const SECRET: &str = "gateway-test-secret/with+odd=chars";
-
-fn python() -> String {
-    std::env::var("TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clouds")
-        .join(name)
-}
 
 /// Environment for the Python processes: the gateway's key, and loopback never proxied.
 fn python_env(command: &mut Command) -> &mut Command {

@@ -6,14 +6,18 @@
 //! `--dialect` shapes the events HTTP functions get.
 //!
 //! # Layout
-//! - `mod.rs`: the [`Dialect`] trait, [`NodeInfo`], [`PushError`], the registry [`ALL`].
+//! - `mod.rs`: the [`Dialect`] and [`FunctionShapes`] traits, [`NodeInfo`], [`PushError`],
+//!   the registry [`ALL`].
 //! - `aws/`: AWS API Gateway WebSocket + Lambda: events, Lambda proxy answers,
 //!   `@connections` (with or without a stage), REST-JSON errors.
 //! - `tencent/`: Tencent API Gateway + SCF: register/transport/cleanup events, `errNo`
 //!   answers, reverse push.
+//! - `aliyun/`: Alibaba API Gateway's bidirectional channel: its own client frames on
+//!   `/aliyun`, devices in the presence store, API calls forwarded, the notify API.
 //!
 //! Adding a dialect: a new module implementing [`Dialect`], and one line in [`ALL`].
 
+pub mod aliyun;
 pub mod aws;
 #[cfg(test)]
 mod sample;
@@ -27,14 +31,22 @@ use lifecycle::{LifecycleEvent, Reply};
 use serde_json::Value;
 
 use crate::functions::InvokeError;
+use crate::handshake::AppState;
 use crate::push_api::PushState;
 
 /// Every dialect this gateway speaks.
-pub const ALL: &[&dyn Dialect] = &[&aws::Aws, &tencent::Tencent];
+pub const ALL: &[&dyn Dialect] = &[&aws::Aws, &tencent::Tencent, &aliyun::Aliyun];
 
 /// The dialect called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Dialect> {
     ALL.iter().copied().find(|d| d.name() == name)
+}
+
+/// The names of the dialects whose functions can run over HTTP (for `--dialect`).
+pub fn with_functions() -> impl Iterator<Item = &'static str> {
+    ALL.iter()
+        .filter(|d| d.functions().is_some())
+        .map(|d| d.name())
 }
 
 /// How the node names itself in events.
@@ -109,9 +121,28 @@ impl PushError {
 
 /// One cloud's wire.
 pub trait Dialect: Debug + Send + Sync + 'static {
-    /// Its name in flags and logs (`aws`, `tencent`).
+    /// Its name in flags and logs (`aws`, `tencent`, `aliyun`).
     fn name(&self) -> &'static str;
 
+    /// The event shapes its HTTP functions get and answer in; `None` for a dialect whose
+    /// backends get the clients' own API calls instead (Alibaba).
+    fn functions(&self) -> Option<&'static dyn FunctionShapes>;
+
+    /// Routes on the app listener for a channel with its own client protocol (Alibaba's
+    /// `/aliyun`); `None` when its clients speak plain WebSocket to `/ws`.
+    fn channel_routes(&self) -> Option<Router<AppState>> {
+        None
+    }
+
+    /// Its push-back routes.
+    fn push_routes(&self) -> Router<PushState>;
+
+    /// `error` in its shape.
+    fn push_error(&self, error: &PushError) -> Response;
+}
+
+/// How one dialect's HTTP functions see events and answer them.
+pub trait FunctionShapes: Debug + Send + Sync + 'static {
     /// The JSON body an HTTP function receives for `event`.
     fn event(&self, event: &LifecycleEvent, node: &NodeInfo) -> Value;
 
@@ -122,10 +153,4 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     /// dialect decides it; `None` leaves the gateway's default (a handshake refused with
     /// 502/503/504; AWS's `Internal server error` frame for a message).
     fn failed(&self, event: &LifecycleEvent, error: &InvokeError) -> Option<Reply>;
-
-    /// Its push-back routes.
-    fn push_routes(&self) -> Router<PushState>;
-
-    /// `error` in its shape.
-    fn push_error(&self, error: &PushError) -> Response;
 }

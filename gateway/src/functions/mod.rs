@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use routes::RouteSelection;
 
 use crate::config::{FunctionMode, HttpRoutes};
-use crate::dialect::{Dialect, NodeInfo};
+use crate::dialect::{FunctionShapes, NodeInfo};
 
 /// A function did not answer: the gateway refuses a handshake with 504 / 502 / 503.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +59,7 @@ pub struct HttpFunctions {
     /// URLs by route.
     routes: HttpRoutes,
     /// Event shapes and answer semantics.
-    dialect: &'static dyn Dialect,
+    dialect: &'static dyn FunctionShapes,
     /// Whether message answers' bodies go back to the caller.
     route_responses: bool,
     /// How this node names itself in events.
@@ -94,12 +94,14 @@ impl Functions {
                 dialect,
                 route_responses,
             } => Functions::Http(Box::new(HttpFunctions {
+                dialect: dialect.functions().ok_or_else(|| {
+                    format!("the {} dialect has no HTTP functions", dialect.name())
+                })?,
                 client: reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(2))
                     .build()
                     .map_err(|e| format!("http client: {e}"))?,
                 routes: routes.clone(),
-                dialect: *dialect,
                 route_responses: *route_responses,
                 node,
             })),

@@ -24,6 +24,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
+use crate::Gateway;
 use crate::auth;
 use crate::config::PushAuth;
 use crate::dialect::{self, Dialect, PushError};
@@ -40,6 +41,8 @@ pub struct PushState {
     pub hub: Arc<Hub>,
     /// Largest frame a push may carry (the node's message limit).
     pub max_frame: usize,
+    /// The node (its presence store, push URL, HTTP client for forwarding).
+    pub gateway: Arc<Gateway>,
 }
 
 /// Whose error shape a refused request gets.

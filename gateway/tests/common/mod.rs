@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod output;
+pub mod python;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -95,6 +96,7 @@ pub async fn start_on(push: TcpListener, adjust: impl FnOnce(&mut GatewayConfig)
     let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
     let mut config = GatewayConfig::local(push_addr, chat(store.clone(), None));
     config.page = Some(chat::PAGE);
+    config.presence = Some(store.clone());
     adjust(&mut config);
     // A token set by `adjust` must reach the chat's pusher too.
     if let (Some(token), FunctionMode::InProcess(_)) = (&config.push_auth.token, &config.functions)

@@ -24,7 +24,7 @@ use axum::response::Response;
 use lifecycle::{LifecycleEvent, Reply};
 use serde_json::Value;
 
-use super::{Dialect, NodeInfo, PushError};
+use super::{Dialect, FunctionShapes, NodeInfo, PushError};
 use crate::functions::InvokeError;
 use crate::push_api::PushState;
 
@@ -37,6 +37,20 @@ impl Dialect for Aws {
         "aws"
     }
 
+    fn functions(&self) -> Option<&'static dyn FunctionShapes> {
+        Some(&Aws)
+    }
+
+    fn push_routes(&self) -> Router<PushState> {
+        push::routes()
+    }
+
+    fn push_error(&self, error: &PushError) -> Response {
+        push::error(error)
+    }
+}
+
+impl FunctionShapes for Aws {
     fn event(&self, event: &LifecycleEvent, node: &NodeInfo) -> Value {
         event::encode(event, node)
     }
@@ -47,13 +61,5 @@ impl Dialect for Aws {
 
     fn failed(&self, _event: &LifecycleEvent, _error: &InvokeError) -> Option<Reply> {
         None
-    }
-
-    fn push_routes(&self) -> Router<PushState> {
-        push::routes()
-    }
-
-    fn push_error(&self, error: &PushError) -> Response {
-        push::error(error)
     }
 }

@@ -27,7 +27,7 @@ use axum::response::Response;
 use lifecycle::{LifecycleEvent, Reply};
 use serde_json::Value;
 
-use super::{Dialect, NodeInfo, PushError};
+use super::{Dialect, FunctionShapes, NodeInfo, PushError};
 use crate::functions::InvokeError;
 use crate::push_api::PushState;
 
@@ -40,6 +40,20 @@ impl Dialect for Tencent {
         "tencent"
     }
 
+    fn functions(&self) -> Option<&'static dyn FunctionShapes> {
+        Some(&Tencent)
+    }
+
+    fn push_routes(&self) -> Router<PushState> {
+        push::routes()
+    }
+
+    fn push_error(&self, error: &PushError) -> Response {
+        push::error(error)
+    }
+}
+
+impl FunctionShapes for Tencent {
     fn event(&self, event: &LifecycleEvent, node: &NodeInfo) -> Value {
         event::encode(event, node)
     }
@@ -50,13 +64,5 @@ impl Dialect for Tencent {
 
     fn failed(&self, event: &LifecycleEvent, error: &InvokeError) -> Option<Reply> {
         event::failed(event, error)
-    }
-
-    fn push_routes(&self) -> Router<PushState> {
-        push::routes()
-    }
-
-    fn push_error(&self, error: &PushError) -> Response {
-        push::error(error)
     }
 }

@@ -1,0 +1,195 @@
+//! API calls a device makes over the channel: forwarded as HTTP to the configured backends
+//! with `x-ca-deviceid` (as Alibaba's gateway does), or, without backends, handed to the
+//! node's functions as lifecycle events (`REGISTER` → connect, `UNREGISTER` → disconnect,
+//! any other API → a message routed by its path).
+
+use std::sync::Arc;
+
+use lifecycle::{ConnectionInfo, EventKind, Payload};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use super::frames::{self, ApiCall, CallKind};
+use crate::Gateway;
+use crate::functions::InvokeError;
+use crate::handshake::event;
+use crate::hub::Kick;
+
+/// An API call's answer frame, and its status.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The JSON frame for the device.
+    pub frame: String,
+    /// Its status.
+    pub status: u16,
+}
+
+fn error(status: u16, call: &ApiCall, message: &str) -> Outcome {
+    Outcome {
+        frame: frames::error_answer(status, call.seq(), message),
+        status,
+    }
+}
+
+/// Headers a forwarded call never carries over (they describe the socket, not the call).
+const HOP_BY_HOP: [&str; 7] = [
+    "host",
+    "content-length",
+    "connection",
+    "upgrade",
+    "transfer-encoding",
+    "keep-alive",
+    "x-ca-deviceid",
+];
+
+/// Answers `call` from `info`'s device.
+pub async fn handle(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
+    if gateway.config.aliyun.has_backends() {
+        forward(gateway, info, call).await
+    } else {
+        as_event(gateway, info, call).await
+    }
+}
+
+async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Outcome {
+    let config = &gateway.config.aliyun;
+    let target = match call.kind() {
+        CallKind::Register => config.register_url.clone(),
+        CallKind::Unregister => config.unregister_url.clone(),
+        CallKind::Common => config
+            .api_url
+            .as_ref()
+            .map(|base| format!("{}{}", base.trim_end_matches('/'), call.path)),
+    };
+    let Some(target) = target else {
+        return error(404, call, "no backend serves this API");
+    };
+    let Ok(mut url) = reqwest::Url::parse(&target) else {
+        return error(502, call, "the backend URL is malformed");
+    };
+    if !call.querys.is_empty() {
+        url.query_pairs_mut().extend_pairs(&call.querys);
+    }
+    let Ok(method) = reqwest::Method::from_bytes(call.method.to_ascii_uppercase().as_bytes())
+    else {
+        return error(400, call, "bad method");
+    };
+    let body = match call.body_bytes() {
+        Ok(body) => body,
+        Err(why) => return error(400, call, &why),
+    };
+    let mut request = gateway.http.request(method, url).body(body);
+    for (name, values) in &call.headers {
+        if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            continue;
+        }
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        for value in values {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                request = request.header(name.clone(), value);
+            }
+        }
+    }
+    request = request.header("x-ca-deviceid", info.id.as_str());
+    let timeout = gateway.config.limits.function_timeout;
+    let response = match tokio::time::timeout(timeout, request.send()).await {
+        Err(_) => return error(504, call, "the backend timed out"),
+        Ok(Err(err)) => {
+            tracing::warn!(device = %info.id, %err, "backend call failed");
+            return error(502, call, "the backend failed");
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let error_message = response
+        .headers()
+        .get("x-ca-error-message")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match tokio::time::timeout(timeout, response.bytes()).await {
+        Ok(Ok(body)) => body,
+        _ => return error(502, call, "reading the backend's answer failed"),
+    };
+    let mut headers = Vec::new();
+    if let Some(content_type) = content_type {
+        headers.push(("content-type", content_type));
+    }
+    if let Some(message) = error_message {
+        headers.push(("x-ca-error-message", message));
+    }
+    Outcome {
+        frame: frames::answer(
+            status,
+            call.seq(),
+            &headers,
+            &String::from_utf8_lossy(&body),
+        ),
+        status,
+    }
+}
+
+async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
+    let body = match call.body_bytes() {
+        Ok(body) => body,
+        Err(why) => return error(400, call, &why),
+    };
+    let (kind, payload) = match call.kind() {
+        CallKind::Register => (EventKind::Connect, None),
+        CallKind::Unregister => (
+            EventKind::Disconnect {
+                status_code: 1000,
+                reason: "unregistered".into(),
+            },
+            None,
+        ),
+        CallKind::Common => {
+            let payload = match String::from_utf8(body) {
+                Ok(text) => Payload::Text(text),
+                Err(e) => Payload::Binary(e.into_bytes()),
+            };
+            (
+                EventKind::Message {
+                    route: call.path.clone(),
+                },
+                Some(payload),
+            )
+        }
+    };
+    let timeout = gateway.config.limits.function_timeout;
+    match gateway
+        .functions
+        .invoke(&event(info, kind, payload), timeout)
+        .await
+    {
+        Ok(reply) => {
+            if let Some(close) = &reply.close {
+                gateway
+                    .hub
+                    .kick(&info.id, Kick::new(close.code, close.reason.clone()));
+            }
+            let body = match &reply.frame {
+                Some(Payload::Text(text)) => text.clone(),
+                Some(Payload::Binary(bytes)) => {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                }
+                None => String::new(),
+            };
+            Outcome {
+                frame: frames::answer(reply.status, call.seq(), &[], &body),
+                status: reply.status,
+            }
+        }
+        Err(InvokeError::TimedOut(_)) => error(504, call, "the function timed out"),
+        Err(err) => {
+            tracing::warn!(device = %info.id, %err, "function failed");
+            error(502, call, "the function failed")
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! One Alibaba channel connection: bound to a device by `RG#`, kept by `H1` heartbeats,
+//! carrying API calls both ways and notifications (`NF#`) down.
+//!
+//! The node records each bound device in its presence store (the device id is the
+//! connection id, its room the channel URL's `?room=`, default `lobby`), renews the lease on
+//! every `H1`, and removes it when the socket ends (a node that dies leaves it to the
+//! lease). `UNREGISTER` stops notifications (the record goes; pushes answer 410) until a
+//! new `REGISTER`. A second connection of a device replaces the first, which gets `CR`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use futures::StreamExt;
+use lifecycle::{ConnectionInfo, EventKind, Payload};
+use store_core::{ConnectionId, Endpoint, ErrorKind, Metadata, Registration, RoomName};
+use tokio::sync::{mpsc, watch};
+
+use super::calls::{self, Outcome};
+use super::frames::{self, CallKind, ClientFrame};
+use crate::Gateway;
+use crate::close_code;
+use crate::handshake::{AppState, connection_info, event};
+use crate::hub::{HeldConnection, Kick, Outbound};
+use crate::ids::new_id;
+use crate::session::{self, Ending, Framing};
+use crate::sessions::SessionGuard;
+
+/// The room of a device whose channel URL names none.
+const DEFAULT_ROOM: &str = "lobby";
+
+/// Alibaba framing: pushes go down as `NF#` (binary ones base64), and a close the server
+/// starts is announced with `OS` (flow control) or `CR` (reconnect).
+pub const FRAMING: Framing = Framing {
+    pushed: notification,
+    farewell,
+};
+
+fn notification(frame: Outbound) -> Message {
+    let payload = match frame {
+        Outbound::Text(text) => text,
+        Outbound::Binary(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+    };
+    Message::Text(frames::notification(&payload).into())
+}
+
+fn farewell(ending: &Ending) -> Option<Message> {
+    let command = match ending.code {
+        close_code::POLICY => frames::OVER_LIMIT,
+        close_code::TOO_BIG => return None,
+        _ => frames::RECONNECT,
+    };
+    Some(Message::Text(command.into()))
+}
+
+/// `GET /aliyun` (and a WebSocket upgrade at `/`): the channel.
+pub async fn upgrade(
+    State((gateway, shutdown)): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if gateway.hub.len() >= gateway.config.limits.max_connections {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    }
+    let base = connection_info(&gateway, peer, &uri, &headers);
+    let alive = gateway.sessions.enter();
+    let max = gateway.config.limits.max_message_bytes;
+    ws.max_message_size(max + 1024)
+        .max_frame_size(max + 1024)
+        .on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive))
+}
+
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Reads frames until one binds a device (`RG#` with a valid id); `None` when the
+/// connection ends first (or stays silent past the idle timeout).
+async fn bind(
+    gateway: &Gateway,
+    socket: &mut WebSocket,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<ConnectionId> {
+    let deadline = tokio::time::Instant::now() + gateway.config.limits.idle_timeout;
+    loop {
+        let text = tokio::select! {
+            frame = socket.next() => match frame? {
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            },
+            _ = tokio::time::sleep_until(deadline) => return None,
+            _ = shutdown.changed() => return None,
+        };
+        match frames::parse(&text) {
+            Ok(ClientFrame::Register(device)) => match ConnectionId::new(device) {
+                Ok(id) => return Some(id),
+                Err(err) => {
+                    send(
+                        socket,
+                        frames::register_failed(&format!("bad device id: {err}")),
+                    )
+                    .await;
+                }
+            },
+            Ok(ClientFrame::Call(call)) => {
+                let why = "bind a device first: RG#<deviceId>";
+                send(socket, frames::error_answer(401, call.seq(), why)).await;
+            }
+            Ok(_) => {}
+            Err(why) => {
+                send(socket, frames::error_answer(400, None, &why)).await;
+            }
+        }
+    }
+}
+
+/// Records the device in the presence store (when the node has one).
+async fn record(gateway: &Gateway, info: &ConnectionInfo) -> Result<(), String> {
+    let Some(presence) = &gateway.config.presence else {
+        return Ok(());
+    };
+    let id = ConnectionId::new(info.id.as_str()).map_err(|e| e.to_string())?;
+    let room = RoomName::new(info.query("room").unwrap_or(DEFAULT_ROOM))
+        .map_err(|e| format!("bad room: {e}"))?;
+    let endpoint = Endpoint::new(gateway.config.push_url.as_str()).map_err(|e| e.to_string())?;
+    let mut metadata = Metadata::new();
+    if !info.source_ip.is_empty() {
+        metadata = metadata
+            .with("source_ip", info.source_ip.as_str())
+            .map_err(|e| e.to_string())?;
+    }
+    let registration = Registration {
+        room,
+        endpoint,
+        metadata,
+        ttl: gateway.config.aliyun.lease,
+    };
+    presence
+        .register(&id, &registration)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Renews the device's lease; a record that ran out meanwhile (the store was down) is
+/// recorded again, since the device is demonstrably here.
+async fn renew(gateway: &Gateway, info: &ConnectionInfo) {
+    let Some(presence) = &gateway.config.presence else {
+        return;
+    };
+    let Ok(id) = ConnectionId::new(info.id.as_str()) else {
+        return;
+    };
+    match presence.renew(&id, gateway.config.aliyun.lease).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            if let Err(err) = record(gateway, info).await {
+                tracing::warn!(device = %info.id, %err, "re-recording the device failed");
+            }
+        }
+        Err(err) => tracing::warn!(device = %info.id, %err, "renewing the device failed"),
+    }
+}
+
+async fn forget(gateway: &Gateway, info: &ConnectionInfo) {
+    let (Some(presence), Ok(id)) = (
+        &gateway.config.presence,
+        ConnectionId::new(info.id.as_str()),
+    ) else {
+        return;
+    };
+    if let Err(err) = presence.remove(&id).await {
+        tracing::warn!(device = %info.id, %err, "removing the device failed; its lease ends it");
+    }
+}
+
+/// Runs one channel connection.
+async fn run(
+    gateway: Arc<Gateway>,
+    mut socket: WebSocket,
+    base: ConnectionInfo,
+    mut shutdown: watch::Receiver<bool>,
+    _alive: SessionGuard,
+) {
+    let Some(device) = bind(&gateway, &mut socket, &mut shutdown).await else {
+        return;
+    };
+    let info = Arc::new(ConnectionInfo {
+        id: device.as_str().to_owned(),
+        ..base
+    });
+    let replaced = Kick::new(
+        close_code::NORMAL,
+        "replaced by a newer connection of the device",
+    );
+    let handle =
+        gateway
+            .hub
+            .insert_replacing(info.clone(), gateway.config.limits.outbound_queue, replaced);
+    let held = handle.held.clone();
+    if let Err(why) = record(&gateway, &info).await {
+        tracing::warn!(device = %info.id, %why, "binding the device failed");
+        gateway.hub.remove_held(&held);
+        send(&mut socket, frames::register_failed(&why)).await;
+        session::close(&mut socket, close_code::SERVER_ERROR, "device not recorded").await;
+        return;
+    }
+    let credential = new_id();
+    let keepalive = gateway.config.aliyun.keepalive.as_millis();
+    if !send(&mut socket, frames::registered(&credential, keepalive)).await {
+        finish(&gateway, &info, &held, false).await;
+        return;
+    }
+    tracing::debug!(device = %info.id, "device bound");
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
+    let (raw_tx, mut raw) = mpsc::channel::<Message>(32);
+    let device = Device {
+        gateway: gateway.clone(),
+        info: info.clone(),
+        held: held.clone(),
+        credential,
+        raw: raw_tx,
+    };
+    let calls = tokio::spawn(device.serve(inbound_rx));
+    let ending = session::pump(
+        &gateway,
+        &mut socket,
+        handle,
+        inbound_tx,
+        &mut shutdown,
+        &mut raw,
+        &FRAMING,
+    )
+    .await;
+    session::say_goodbye(&mut socket, &FRAMING, &ending).await;
+    let registered = calls.await.unwrap_or(false);
+    tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
+    finish(&gateway, &info, &held, registered).await;
+}
+
+/// The socket is gone: unless a newer connection of the device took over, the app hears
+/// of it (functions run as events) and the record goes.
+async fn finish(
+    gateway: &Gateway,
+    info: &Arc<ConnectionInfo>,
+    held: &Arc<HeldConnection>,
+    registered: bool,
+) {
+    if !gateway.hub.remove_held(held) {
+        return;
+    }
+    if registered && !gateway.config.aliyun.has_backends() {
+        let kind = EventKind::Disconnect {
+            status_code: 1006,
+            reason: "the device's connection ended".into(),
+        };
+        let timeout = gateway.config.limits.function_timeout;
+        if let Err(err) = gateway
+            .functions
+            .invoke(&event(info, kind, None), timeout)
+            .await
+        {
+            tracing::warn!(device = %info.id, %err, "cleanup failed");
+        }
+    }
+    forget(gateway, info).await;
+}
+
+/// A bound device's side of the channel: what its frames do.
+struct Device {
+    /// The node.
+    gateway: Arc<Gateway>,
+    /// The device's connection.
+    info: Arc<ConnectionInfo>,
+    /// Its hub entry (the notification switch).
+    held: Arc<HeldConnection>,
+    /// Echoed in `HO#`.
+    credential: String,
+    /// Frames written as they are (answers, `HO#`).
+    raw: mpsc::Sender<Message>,
+}
+
+impl Device {
+    async fn reply(&self, text: String) {
+        let _ = self.raw.send(Message::Text(text.into())).await;
+    }
+
+    /// Serves the device's frames in order until the connection ends; returns whether the
+    /// device is registered with the backend at the end.
+    async fn serve(self, mut inbound: mpsc::Receiver<Payload>) -> bool {
+        let mut registered = false;
+        while let Some(payload) = inbound.recv().await {
+            let Payload::Text(text) = payload else {
+                continue;
+            };
+            match frames::parse(&text) {
+                Ok(ClientFrame::Heartbeat) => {
+                    renew(&self.gateway, &self.info).await;
+                    self.reply(frames::heartbeat_ok(&self.credential)).await;
+                }
+                Ok(ClientFrame::Register(device)) if device == self.info.id => {
+                    let keepalive = self.gateway.config.aliyun.keepalive.as_millis();
+                    self.reply(frames::registered(&self.credential, keepalive))
+                        .await;
+                }
+                Ok(ClientFrame::Register(_)) => {
+                    let why = "this connection is bound to another device: reconnect";
+                    self.reply(frames::register_failed(why)).await;
+                }
+                Ok(ClientFrame::Call(call)) => {
+                    let Outcome { frame, status } =
+                        calls::handle(&self.gateway, &self.info, &call).await;
+                    let accepted = (200..300).contains(&status);
+                    match call.kind() {
+                        CallKind::Register if accepted => {
+                            let was_unregistered =
+                                !self.held.notifications.swap(true, Ordering::Relaxed);
+                            if was_unregistered
+                                && let Err(why) = record(&self.gateway, &self.info).await
+                            {
+                                tracing::warn!(device = %self.info.id, %why, "re-recording failed");
+                            }
+                            registered = true;
+                        }
+                        CallKind::Unregister if accepted => {
+                            self.held.notifications.store(false, Ordering::Relaxed);
+                            forget(&self.gateway, &self.info).await;
+                            registered = false;
+                        }
+                        _ => {}
+                    }
+                    self.reply(frame).await;
+                }
+                Ok(ClientFrame::Ack | ClientFrame::Other) => {}
+                Err(why) => self.reply(frames::error_answer(400, None, &why)).await,
+            }
+        }
+        registered
+    }
+}

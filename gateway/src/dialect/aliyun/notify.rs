@@ -1,0 +1,130 @@
+//! The notify API: `POST /aliyun/notify` with `x-ca-deviceid: <id>` (several ids, comma
+//! separated or repeated, for a batch) and the payload as the body; each device gets
+//! `NF#<payload>`. One device: 200 `{"success":true}`, or 410 (offline) / 429 (its queue
+//! is full) with `x-ca-error-message`; several: 200 with a result per device.
+//!
+//! A device held by another node is reached through that node (its record in the presence
+//! store names it), once: a forwarded call carries `x-gateway-forwarded` and is not
+//! forwarded again. Forwarding carries the node's bearer token, if it has one.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lifecycle::Delivery;
+use serde_json::json;
+use store_core::ConnectionId;
+
+use crate::dialect::PushError;
+use crate::hub::Outbound;
+use crate::push_api::PushState;
+
+/// Marks a call one node forwarded to another.
+const FORWARDED: &str = "x-gateway-forwarded";
+
+/// `error` as Alibaba answers: its status, `x-ca-error-message`, `{"errorMessage": …}`.
+pub fn error(error: &PushError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let message = error.message();
+    let mut response = (status, Json(json!({ "errorMessage": message }))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&message) {
+        response.headers_mut().insert("x-ca-error-message", value);
+    }
+    response
+}
+
+fn device_ids(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("x-ca-deviceid")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `POST /aliyun/notify`.
+pub async fn notify(State(state): State<PushState>, headers: HeaderMap, body: Bytes) -> Response {
+    let ids = device_ids(&headers);
+    if ids.is_empty() {
+        return error(&PushError::BadRequest("missing x-ca-deviceid".into()));
+    }
+    if body.len() > state.max_frame {
+        return error(&PushError::PayloadTooLarge(state.max_frame));
+    }
+    let frame = match String::from_utf8(body.to_vec()) {
+        Ok(text) => Outbound::Text(text),
+        Err(e) => Outbound::Binary(e.into_bytes()),
+    };
+    let forwarded = headers.contains_key(FORWARDED);
+    if let [id] = &ids[..] {
+        return match deliver(&state, id, &frame, forwarded).await {
+            Delivery::Sent => Json(json!({ "success": true })).into_response(),
+            Delivery::Gone => error(&PushError::Gone),
+            Delivery::Overflow => error(&PushError::LimitExceeded(
+                "the device's queue is full: it is closed as too slow".into(),
+            )),
+        };
+    }
+    let mut results = BTreeMap::new();
+    for id in ids {
+        let delivery = deliver(&state, &id, &frame, forwarded).await;
+        results.insert(id, delivery);
+    }
+    Json(json!({ "results": results })).into_response()
+}
+
+async fn deliver(state: &PushState, id: &str, frame: &Outbound, forwarded: bool) -> Delivery {
+    match state.hub.send(id, frame.clone()) {
+        Delivery::Gone if !forwarded => forward(state, id, frame).await,
+        delivery => delivery,
+    }
+}
+
+/// Hands `frame` to the node the presence store says holds `id`.
+async fn forward(state: &PushState, id: &str, frame: &Outbound) -> Delivery {
+    let gateway = &state.gateway;
+    let (Some(presence), Ok(cid)) = (&gateway.config.presence, ConnectionId::new(id)) else {
+        return Delivery::Gone;
+    };
+    let record = match presence.get(&cid).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Delivery::Gone,
+        Err(err) => {
+            tracing::warn!(device = id, %err, "looking the device up failed");
+            return Delivery::Gone;
+        }
+    };
+    let node = record.endpoint.as_str();
+    if node == gateway.config.push_url {
+        return Delivery::Gone;
+    }
+    let body = match frame {
+        Outbound::Text(text) => text.clone().into_bytes(),
+        Outbound::Binary(bytes) => bytes.clone(),
+    };
+    let mut call = gateway
+        .http
+        .post(format!("{}/aliyun/notify", node.trim_end_matches('/')))
+        .header("x-ca-deviceid", id)
+        .header(FORWARDED, "1")
+        .timeout(gateway.config.limits.function_timeout)
+        .body(body);
+    if let Some(token) = &gateway.config.push_auth.token {
+        call = call.bearer_auth(token);
+    }
+    match call.send().await.map(|r| r.status().as_u16()) {
+        Ok(200..=299) => Delivery::Sent,
+        Ok(429) => Delivery::Overflow,
+        Ok(_) => Delivery::Gone,
+        Err(err) => {
+            tracing::warn!(device = id, node, %err, "forwarding a notification failed");
+            Delivery::Gone
+        }
+    }
+}
