@@ -252,6 +252,17 @@ async fn an_alibaba_device_chats_with_plain_clients() {
     // Killed without unregister: out of the count within the lease.
     again.kill().await;
     count_becomes(&node.store, "mixed", 1, LEASE + Duration::from_secs(3)).await;
+
+    // H1 renews a bound device's lease: heartbeating, it outlives its 2 s lease.
+    let mut beating = Device::start().await;
+    beating.bind(&format!("ws://{}/aliyun?room=beat", node.app), "dev3@app").await;
+    let room = RoomName::new("beat").unwrap();
+    let bound_at = Instant::now();
+    while bound_at.elapsed() < LEASE * 2 {
+        tokio::time::sleep(LEASE / 4).await;
+        beating.ask("heartbeat").await;
+    }
+    assert_eq!(node.store.count(&room).await.unwrap(), 1, "the heartbeats kept it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
