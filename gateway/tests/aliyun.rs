@@ -255,14 +255,20 @@ async fn an_alibaba_device_chats_with_plain_clients() {
 
     // H1 renews a bound device's lease: heartbeating, it outlives its 2 s lease.
     let mut beating = Device::start().await;
-    beating.bind(&format!("ws://{}/aliyun?room=beat", node.app), "dev3@app").await;
+    beating
+        .bind(&format!("ws://{}/aliyun?room=beat", node.app), "dev3@app")
+        .await;
     let room = RoomName::new("beat").unwrap();
     let bound_at = Instant::now();
     while bound_at.elapsed() < LEASE * 2 {
         tokio::time::sleep(LEASE / 4).await;
         beating.ask("heartbeat").await;
     }
-    assert_eq!(node.store.count(&room).await.unwrap(), 1, "the heartbeats kept it");
+    assert_eq!(
+        node.store.count(&room).await.unwrap(),
+        1,
+        "the heartbeats kept it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,4 +307,43 @@ async fn the_chat_as_alibaba_backend_gets_calls_with_the_device_id() {
         200
     );
     count_becomes(&node.store, "lobby", 1, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notify_to_another_node_reaches_the_device_through_the_store() {
+    let holder = common::start_with(settings).await;
+    let store = holder.store.clone();
+    let other = common::start_with(move |config| {
+        settings(config);
+        config.presence = Some(store);
+    })
+    .await;
+    let mut device = Device::start().await;
+    device
+        .bind(&format!("ws://{}/aliyun", holder.app), "roaming@app")
+        .await;
+    let http = reqwest::Client::new();
+    let via_other = http
+        .post(format!("http://{}/aliyun/notify", other.push))
+        .header("x-ca-deviceid", "roaming@app")
+        .body("through the other node")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_other.status().as_u16(), 200);
+    assert_eq!(
+        device.ask("notification").await["nf"],
+        "through the other node"
+    );
+    // Once the device is gone, neither node finds it.
+    device.kill().await;
+    count_becomes(&holder.store, "lobby", 0, LEASE + Duration::from_secs(3)).await;
+    let gone = http
+        .post(format!("http://{}/aliyun/notify", other.push))
+        .header("x-ca-deviceid", "roaming@app")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status().as_u16(), 410);
 }
