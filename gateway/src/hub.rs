@@ -245,3 +245,48 @@ fn kick(conn: &Conn, why: Kick) {
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
     conn.kick.notify_one();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> Arc<ConnectionInfo> {
+        Arc::new(ConnectionInfo {
+            id: id.into(),
+            ..ConnectionInfo::default()
+        })
+    }
+
+    #[test]
+    fn a_full_queue_overflows_and_kicks_as_too_slow() {
+        let hub = Hub::default();
+        let handle = hub.insert(info("c"), 1);
+        assert_eq!(hub.send("c", Outbound::Text("1".into())), Delivery::Sent);
+        assert_eq!(
+            hub.send("c", Outbound::Text("2".into())),
+            Delivery::Overflow
+        );
+        assert_eq!(handle.kicked().unwrap().code, crate::close_code::TOO_SLOW);
+        assert_eq!(
+            hub.send("nobody", Outbound::Text("x".into())),
+            Delivery::Gone
+        );
+    }
+
+    #[test]
+    fn a_replaced_connection_is_kicked_and_cannot_remove_its_successor() {
+        let hub = Hub::default();
+        let old = hub.insert(info("dev"), 4);
+        let new = hub.insert_replacing(info("dev"), 4, Kick::new(1000, "replaced"));
+        assert_eq!(old.kicked().unwrap().reason, "replaced");
+        assert!(
+            !hub.remove_held(&old.held),
+            "the old session must not remove the new one"
+        );
+        assert_eq!(hub.len(), 1);
+        new.held.notifications.store(false, Ordering::Relaxed);
+        assert_eq!(hub.send("dev", Outbound::Text("x".into())), Delivery::Gone);
+        assert!(hub.remove_held(&new.held));
+        assert!(hub.is_empty());
+    }
+}

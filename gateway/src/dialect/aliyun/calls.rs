@@ -53,18 +53,19 @@ pub async fn handle(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCal
 async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Outcome {
     let config = &gateway.config.aliyun;
     let target = match call.kind() {
-        CallKind::Register => config.register_url.clone(),
-        CallKind::Unregister => config.unregister_url.clone(),
+        CallKind::Register => config.register_url.as_deref().map(|url| (url, None)),
+        CallKind::Unregister => config.unregister_url.as_deref().map(|url| (url, None)),
         CallKind::Common => config
             .api_url
-            .as_ref()
-            .map(|base| format!("{}{}", base.trim_end_matches('/'), call.path)),
+            .as_deref()
+            .map(|base| (base, Some(call.path.as_str()))),
     };
-    let Some(target) = target else {
+    let Some((base, path)) = target else {
         return error(404, call, "no backend serves this API");
     };
-    let Ok(mut url) = reqwest::Url::parse(&target) else {
-        return error(502, call, "the backend URL is malformed");
+    let mut url = match backend_url(base, path) {
+        Ok(url) => url,
+        Err(why) => return error(400, call, why),
     };
     if !call.querys.is_empty() {
         url.query_pairs_mut().extend_pairs(&call.querys);
@@ -134,6 +135,21 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
     }
 }
 
+/// `base` with the call's `path` under its own path. Only the path comes from the client:
+/// it is set as a path, never parsed as part of a URL, so it cannot change the host
+/// (`@evil.example/x`, `//evil.example`).
+fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static str> {
+    let mut url = reqwest::Url::parse(base).map_err(|_| "the backend URL is malformed")?;
+    if let Some(path) = path {
+        if !path.starts_with('/') {
+            return Err("an API path starts with /");
+        }
+        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+    }
+    Ok(url)
+}
+
 async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
     let body = match call.body_bytes() {
         Ok(body) => body,
@@ -191,5 +207,26 @@ async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall)
             tracing::warn!(device = %info.id, %err, "function failed");
             error(502, call, "the function failed")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backend_url;
+
+    #[test]
+    fn a_client_path_never_changes_the_backend_host() {
+        let url =
+            |path| backend_url("http://10.0.0.1:9000/api/", Some(path)).map(|u| u.to_string());
+        assert_eq!(url("/chat").unwrap(), "http://10.0.0.1:9000/api/chat");
+        for hostile in ["//evil.example/x", "/@evil.example", "/../x?y#z"] {
+            let joined = url(hostile).unwrap();
+            assert!(
+                joined.starts_with("http://10.0.0.1:9000/"),
+                "{hostile}: {joined}"
+            );
+        }
+        assert!(url("@evil.example/x").is_err());
+        assert!(url("http://evil.example/").is_err());
     }
 }
