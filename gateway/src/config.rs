@@ -181,6 +181,8 @@ impl Default for Naming {
 /// devices are kept.
 #[derive(Debug, Clone)]
 pub struct AliyunConfig {
+    /// Whether the node serves the channel (`/aliyun`, `/websocket`, an upgrade at `/`).
+    pub enabled: bool,
     /// The backend of API calls marked `x-ca-websocket_api_type: REGISTER`.
     pub register_url: Option<String>,
     /// The backend of API calls marked `UNREGISTER`.
@@ -203,6 +205,7 @@ impl AliyunConfig {
 impl Default for AliyunConfig {
     fn default() -> Self {
         AliyunConfig {
+            enabled: false,
             register_url: None,
             unregister_url: None,
             api_url: None,

@@ -68,6 +68,9 @@ pub struct HeldConnection {
     pub last_active_ms: AtomicU64,
     /// Whether pushes reach it (an Alibaba device that unregistered takes none: 410).
     pub notifications: AtomicBool,
+    /// A device of Alibaba's channel (its id chosen by the client, so it may only ever
+    /// replace another device, never a gateway-named connection).
+    pub device: bool,
 }
 
 /// One held connection.
@@ -132,49 +135,70 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Adds a connection with an outbound queue of `queue` frames. One already held under
-    /// the same id (an Alibaba device connecting again) is closed with `replaced`.
+    /// Adds a connection (its id is the gateway's own) with an outbound queue of `queue`
+    /// frames.
     pub fn insert(&self, info: Arc<ConnectionInfo>, queue: usize) -> Handle {
-        self.insert_replacing(
-            info,
-            queue,
-            Kick::new(crate::close_code::NORMAL, "replaced"),
-        )
+        let (handle, conn) = Self::entry(info, queue, false);
+        self.lock().insert(handle.held.info.id.clone(), conn);
+        handle
     }
 
-    /// [`Hub::insert`], closing a connection it replaces with `replaced`.
-    pub fn insert_replacing(
+    /// Adds a device (its id chosen by the client). A device already held under the id is
+    /// closed with `replaced`; `None` when the id belongs to a connection that is not a
+    /// device.
+    pub fn insert_device(
         &self,
         info: Arc<ConnectionInfo>,
         queue: usize,
         replaced: Kick,
-    ) -> Handle {
+    ) -> Option<Handle> {
+        let (handle, conn) = Self::entry(info, queue, true);
+        let old = {
+            let mut conns = self.lock();
+            if conns
+                .get(&handle.held.info.id)
+                .is_some_and(|c| !c.held.device)
+            {
+                return None;
+            }
+            conns.insert(handle.held.info.id.clone(), conn)
+        };
+        if let Some(old) = old {
+            kick(&old, replaced);
+        }
+        Some(handle)
+    }
+
+    fn entry(info: Arc<ConnectionInfo>, queue: usize, device: bool) -> (Handle, Conn) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let held = Arc::new(HeldConnection {
             last_active_ms: AtomicU64::new(info.connected_at_ms),
             notifications: AtomicBool::new(true),
+            device,
             info,
         });
         let kick = Arc::new(Notify::new());
         let reason = Arc::new(Mutex::new(None));
-        let old = self.lock().insert(
-            held.info.id.clone(),
-            Conn {
-                tx,
-                held: held.clone(),
-                kick: kick.clone(),
-                reason: reason.clone(),
-            },
-        );
-        if let Some(old) = old {
-            self::kick(&old, replaced);
-        }
-        Handle {
+        let conn = Conn {
+            tx,
+            held: held.clone(),
+            kick: kick.clone(),
+            reason: reason.clone(),
+        };
+        let handle = Handle {
             rx,
             kick,
             reason,
             held,
-        }
+        };
+        (handle, conn)
+    }
+
+    /// True when `held` is still the connection held under its id.
+    pub fn is_current(&self, held: &Arc<HeldConnection>) -> bool {
+        self.lock()
+            .get(&held.info.id)
+            .is_some_and(|conn| Arc::ptr_eq(&conn.held, held))
     }
 
     /// Forgets a connection.
@@ -276,8 +300,12 @@ mod tests {
     #[test]
     fn a_replaced_connection_is_kicked_and_cannot_remove_its_successor() {
         let hub = Hub::default();
-        let old = hub.insert(info("dev"), 4);
-        let new = hub.insert_replacing(info("dev"), 4, Kick::new(1000, "replaced"));
+        let old = hub
+            .insert_device(info("dev"), 4, Kick::new(1000, "replaced"))
+            .unwrap();
+        let new = hub
+            .insert_device(info("dev"), 4, Kick::new(1000, "replaced"))
+            .unwrap();
         assert_eq!(old.kicked().unwrap().reason, "replaced");
         assert!(
             !hub.remove_held(&old.held),
@@ -288,5 +316,12 @@ mod tests {
         assert_eq!(hub.send("dev", Outbound::Text("x".into())), Delivery::Gone);
         assert!(hub.remove_held(&new.held));
         assert!(hub.is_empty());
+        // A device id never takes over a gateway-named connection.
+        let plain = hub.insert(info("c1"), 4);
+        assert!(
+            hub.insert_device(info("c1"), 4, Kick::new(1000, "replaced"))
+                .is_none()
+        );
+        assert!(plain.kicked().is_none() && hub.is_current(&plain.held));
     }
 }

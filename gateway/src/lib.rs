@@ -88,8 +88,10 @@ impl Gateway {
             &config.naming.api_id,
         );
         let functions = Functions::new(&config.functions, node)?;
+        // No redirects: a backend's 3xx goes back to the device, never to another host.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("http client: {e}"))?;
         Ok(Gateway {
@@ -112,7 +114,10 @@ async fn root(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
-        Ok(ws) => dialect::aliyun::channel::upgrade(state, peer, uri, headers, ws).await,
+        Ok(ws) if state.0.0.config.aliyun.enabled => {
+            dialect::aliyun::channel::upgrade(state, peer, uri, headers, ws).await
+        }
+        Ok(_) => (StatusCode::NOT_FOUND, "no WebSocket here: connect to /ws").into_response(),
         Err(_) => page(&state.0.0),
     }
 }
@@ -137,7 +142,7 @@ pub async fn run(
         .route("/", get(root))
         .route("/ws", get(handshake::upgrade));
     for dialect in dialect::ALL {
-        if let Some(channel) = dialect.channel_routes() {
+        if let Some(channel) = dialect.channel_routes(&gateway.config) {
             app_router = app_router.merge(channel);
         }
     }

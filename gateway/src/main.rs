@@ -83,6 +83,9 @@ struct Args {
     /// Send a message function's answer body back to its caller (AWS route responses).
     #[arg(long)]
     route_responses: bool,
+    /// Serve Alibaba's channel (on with the chat linked in, or with any --aliyun-*-url).
+    #[arg(long)]
+    aliyun: bool,
     /// Alibaba channel: the backend of REGISTER API calls (else calls go to the functions).
     #[arg(long)]
     aliyun_register_url: Option<String>,
@@ -92,9 +95,10 @@ struct Args {
     /// Alibaba channel: the base URL of other API calls (their path appended).
     #[arg(long)]
     aliyun_api_url: Option<String>,
-    /// Alibaba channel: the heartbeat interval told to clients, milliseconds.
-    #[arg(long, default_value_t = 25_000)]
-    aliyun_keepalive_ms: u64,
+    /// Alibaba channel: the heartbeat interval told to clients, milliseconds (default 25000,
+    /// or half the lease when that is shorter).
+    #[arg(long)]
+    aliyun_keepalive_ms: Option<u64>,
     /// Stage name in events.
     #[arg(long, default_value = "production")]
     stage: String,
@@ -131,16 +135,21 @@ fn parse_route(text: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
+    /// True when function URLs are given (else the chat is linked in).
+    fn uses_http_functions(&self) -> bool {
+        self.register_url.is_some()
+            || self.transport_url.is_some()
+            || self.cleanup_url.is_some()
+            || !self.routes.is_empty()
+    }
+
     /// Where functions run: HTTP when any function URL is given, else the chat linked in
     /// over `store`.
     fn functions(
         &self,
-        store: &Arc<dyn ConnectionStore>,
+        store: Option<&Arc<dyn ConnectionStore>>,
     ) -> Result<FunctionMode, Box<dyn std::error::Error>> {
-        let http = self.register_url.is_some()
-            || self.transport_url.is_some()
-            || self.cleanup_url.is_some()
-            || !self.routes.is_empty();
+        let http = self.uses_http_functions();
         if (self.route_selection.is_some() || !self.routes.is_empty()) && self.dialect != "aws" {
             return Err("--route and --route-selection are AWS's: add --dialect aws".into());
         }
@@ -161,6 +170,7 @@ impl Args {
                 route_responses: self.route_responses,
             });
         }
+        let store = store.ok_or("the chat needs a store")?;
         let pusher = Arc::new(HttpPusher::new(self.push_token.clone())?);
         Ok(FunctionMode::InProcess(Arc::new(ChatFunctions::new(
             store.clone(),
@@ -206,17 +216,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => url.clone(),
         None => format!("http://{push_addr}"),
     };
-    let store = store::open(&args.store).await?;
+    let in_process = !args.uses_http_functions();
+    let aliyun = AliyunConfig {
+        enabled: args.aliyun
+            || in_process
+            || args.aliyun_register_url.is_some()
+            || args.aliyun_unregister_url.is_some()
+            || args.aliyun_api_url.is_some(),
+        register_url: args.aliyun_register_url.clone(),
+        unregister_url: args.aliyun_unregister_url.clone(),
+        api_url: args.aliyun_api_url.clone(),
+        keepalive: args.aliyun_keepalive_ms.map_or_else(
+            || Duration::from_secs(25).min(Duration::from_secs(args.lease_secs) / 2),
+            Duration::from_millis,
+        ),
+        lease: Duration::from_secs(args.lease_secs),
+    };
+    if aliyun.keepalive.is_zero() || aliyun.keepalive >= aliyun.lease {
+        return Err("--aliyun-keepalive-ms must be above 0 and below --lease-secs".into());
+    }
+    for url in [
+        &aliyun.register_url,
+        &aliyun.unregister_url,
+        &aliyun.api_url,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        reqwest::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
+    }
+    // The store holds the chat's connections and Alibaba's devices; HTTP functions of the
+    // other dialects keep their own.
+    let store = if in_process || aliyun.enabled {
+        Some(store::open(&args.store).await?)
+    } else {
+        None
+    };
     let config = GatewayConfig {
-        functions: args.functions(&store)?,
-        presence: Some(store),
-        aliyun: AliyunConfig {
-            register_url: args.aliyun_register_url.clone(),
-            unregister_url: args.aliyun_unregister_url.clone(),
-            api_url: args.aliyun_api_url.clone(),
-            keepalive: Duration::from_millis(args.aliyun_keepalive_ms),
-            lease: Duration::from_secs(args.lease_secs),
-        },
+        functions: args.functions(store.as_ref())?,
+        presence: store,
+        aliyun,
+
         push_url,
         push_auth,
         naming: Naming {

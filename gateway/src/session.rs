@@ -147,6 +147,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (gateway, info, _alive) = pending.start();
+    let held = handle.held.clone();
     let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
     let ended = Arc::new(AtomicBool::new(false));
     let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx, ended.clone());
@@ -165,7 +166,7 @@ pub async fn run(
     say_goodbye(&mut socket, &PLAIN, &ending).await;
     ended.store(true, Ordering::Relaxed);
     let _ = transport.await;
-    gateway.hub.remove(&info.id);
+    gateway.hub.remove_held(&held);
     tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
     cleanup(&gateway, &info, ending.code, &ending.reason).await;
 }

@@ -118,6 +118,7 @@ async fn say(ws: &mut Ws, text: &str) {
 }
 
 fn settings(config: &mut GatewayConfig) {
+    config.aliyun.enabled = true;
     config.aliyun.lease = LEASE;
     config.aliyun.keepalive = Duration::from_millis(1500);
 }
@@ -346,4 +347,24 @@ async fn a_notify_to_another_node_reaches_the_device_through_the_store() {
         .await
         .unwrap();
     assert_eq!(gone.status().as_u16(), 410);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_the_channel_does_not_serve_it() {
+    let node = common::start_with(|_| {}).await;
+    for path in ["aliyun", ""] {
+        let url = format!("ws://{}/{path}", node.app);
+        let refused = tokio_tungstenite::connect_async(url)
+            .await
+            .expect_err("served");
+        assert!(refused.to_string().contains("404"), "/{path}: {refused}");
+    }
+    let notify = reqwest::Client::new()
+        .post(format!("http://{}/aliyun/notify", node.push))
+        .header("x-ca-deviceid", "dev@app")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(notify.status().as_u16(), 410);
 }

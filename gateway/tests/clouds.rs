@@ -293,8 +293,10 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
 async fn the_binary_takes_aws_routes_and_a_sigv4_key_from_flags() {
     let runner = Runner::start("aws_handlers", &[]).await;
     let url = |name: &str| format!("{}/{name}", runner.url);
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
         .args(["--listen", "127.0.0.1:0", "--push-listen", "127.0.0.1:0"])
+        .args(["--store", &format!("sled://{}", dir.path().display())])
         .args(["--dialect", "aws", "--stage", "dev"])
         .args(["--register-url", &url("handle_connect")])
         .args(["--cleanup-url", &url("handle_disconnect")])

@@ -30,6 +30,7 @@ use axum::response::Response;
 use lifecycle::{LifecycleEvent, Reply};
 use serde_json::Value;
 
+use crate::config::GatewayConfig;
 use crate::functions::InvokeError;
 use crate::handshake::AppState;
 use crate::push_api::PushState;
@@ -129,8 +130,10 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     fn functions(&self) -> Option<&'static dyn FunctionShapes>;
 
     /// Routes on the app listener for a channel with its own client protocol (Alibaba's
-    /// `/aliyun`); `None` when its clients speak plain WebSocket to `/ws`.
-    fn channel_routes(&self) -> Option<Router<AppState>> {
+    /// `/aliyun`), when `config` enables it; `None` when its clients speak plain WebSocket
+    /// to `/ws`.
+    fn channel_routes(&self, config: &GatewayConfig) -> Option<Router<AppState>> {
+        let _ = config;
         None
     }
 

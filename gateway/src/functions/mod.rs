@@ -70,7 +70,10 @@ pub struct HttpFunctions {
 const MAX_ANSWER_BYTES: usize = 6 * 1024 * 1024;
 
 /// The body of `response`, refusing one over `limit` bytes.
-async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
         if body.len() + chunk.len() > limit {

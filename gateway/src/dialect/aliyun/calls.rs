@@ -10,7 +10,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use super::frames::{self, ApiCall, CallKind};
 use crate::Gateway;
-use crate::functions::InvokeError;
+use crate::functions::{InvokeError, read_capped};
 use crate::handshake::event;
 use crate::hub::Kick;
 
@@ -30,16 +30,31 @@ fn error(status: u16, call: &ApiCall, message: &str) -> Outcome {
     }
 }
 
-/// Headers a forwarded call never carries over (they describe the socket, not the call).
-const HOP_BY_HOP: [&str; 7] = [
+/// Headers a forwarded call never carries over: they describe the socket rather than the
+/// call, or a backend may trust them as the gateway's word (the device id, the client's
+/// address), so only the gateway sets them.
+const NOT_FORWARDED: [&str; 14] = [
     "host",
     "content-length",
     "connection",
     "upgrade",
     "transfer-encoding",
     "keep-alive",
+    "te",
+    "trailer",
+    "expect",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
     "x-ca-deviceid",
 ];
+
+/// The methods an API call may use.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// Largest backend answer relayed to a device.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Answers `call` from `info`'s device.
 pub async fn handle(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
@@ -70,9 +85,10 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
     if !call.querys.is_empty() {
         url.query_pairs_mut().extend_pairs(&call.querys);
     }
-    let Ok(method) = reqwest::Method::from_bytes(call.method.to_ascii_uppercase().as_bytes())
-    else {
-        return error(400, call, "bad method");
+    let method = call.method.to_ascii_uppercase();
+    let method = match reqwest::Method::from_bytes(method.as_bytes()) {
+        Ok(method) if METHODS.contains(&method.as_str()) => method,
+        _ => return error(400, call, "bad method"),
     };
     let body = match call.body_bytes() {
         Ok(body) => body,
@@ -80,7 +96,8 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
     };
     let mut request = gateway.http.request(method, url).body(body);
     for (name, values) in &call.headers {
-        if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        let lower = name.to_ascii_lowercase();
+        if NOT_FORWARDED.contains(&lower.as_str()) || lower.starts_with("proxy-") {
             continue;
         }
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
@@ -92,7 +109,9 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
             }
         }
     }
-    request = request.header("x-ca-deviceid", info.id.as_str());
+    request = request
+        .header("x-ca-deviceid", info.id.as_str())
+        .header("x-forwarded-for", info.source_ip.as_str());
     let timeout = gateway.config.limits.function_timeout;
     let response = match tokio::time::timeout(timeout, request.send()).await {
         Err(_) => return error(504, call, "the backend timed out"),
@@ -113,7 +132,7 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
         .get("x-ca-error-message")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match tokio::time::timeout(timeout, response.bytes()).await {
+    let body = match tokio::time::timeout(timeout, read_capped(response, MAX_ANSWER_BYTES)).await {
         Ok(Ok(body)) => body,
         _ => return error(502, call, "reading the backend's answer failed"),
     };
@@ -141,13 +160,24 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
 fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static str> {
     let mut url = reqwest::Url::parse(base).map_err(|_| "the backend URL is malformed")?;
     if let Some(path) = path {
-        if !path.starts_with('/') {
-            return Err("an API path starts with /");
-        }
+        check_path(path)?;
         let joined = format!("{}{path}", url.path().trim_end_matches('/'));
         url.set_path(&joined);
     }
     Ok(url)
+}
+
+/// An API path: starts with `/`, and has no `.`/`..` segment (even percent-encoded) nor
+/// backslash, so it cannot climb out of the backend's base path.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("an API path starts with /");
+    }
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    if decoded.contains('\\') || decoded.split('/').any(|s| s == "." || s == "..") {
+        return Err("an API path has no . or .. segments");
+    }
+    Ok(())
 }
 
 async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
@@ -165,6 +195,9 @@ async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall)
             None,
         ),
         CallKind::Common => {
+            if let Err(why) = check_path(&call.path) {
+                return error(400, call, why);
+            }
             let payload = match String::from_utf8(body) {
                 Ok(text) => Payload::Text(text),
                 Err(e) => Payload::Binary(e.into_bytes()),
@@ -219,14 +252,23 @@ mod tests {
         let url =
             |path| backend_url("http://10.0.0.1:9000/api/", Some(path)).map(|u| u.to_string());
         assert_eq!(url("/chat").unwrap(), "http://10.0.0.1:9000/api/chat");
-        for hostile in ["//evil.example/x", "/@evil.example", "/../x?y#z"] {
+        for hostile in ["//evil.example/x", "/@evil.example", "/x?y#z"] {
             let joined = url(hostile).unwrap();
             assert!(
-                joined.starts_with("http://10.0.0.1:9000/"),
+                joined.starts_with("http://10.0.0.1:9000/api/"),
                 "{hostile}: {joined}"
             );
         }
-        assert!(url("@evil.example/x").is_err());
-        assert!(url("http://evil.example/").is_err());
+        for escaping in [
+            "@evil.example/x",
+            "http://evil.example/",
+            "/../admin",
+            "/a/%2e%2e/admin",
+            "/%2E./admin",
+            "/a\\..\\admin",
+            "/./x",
+        ] {
+            assert!(url(escaping).is_err(), "{escaping}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -82,51 +82,56 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
 }
 
 /// Reads frames until one binds a device (`RG#` with a valid id); `None` when the
-/// connection ends first (or stays silent past the idle timeout).
+/// connection ends first, or does not bind within the idle timeout (every wait, sends
+/// included, is inside that bound).
 async fn bind(
     gateway: &Gateway,
     socket: &mut WebSocket,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<ConnectionId> {
     let deadline = tokio::time::Instant::now() + gateway.config.limits.idle_timeout;
-    loop {
-        let text = tokio::select! {
-            frame = socket.next() => match frame? {
+    let binding = async {
+        loop {
+            let text = match socket.next().await? {
                 Ok(Message::Text(text)) => text,
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
-            },
-            _ = tokio::time::sleep_until(deadline) => return None,
-            _ = shutdown.changed() => return None,
-        };
-        match frames::parse(&text) {
-            Ok(ClientFrame::Register(device)) => match ConnectionId::new(device) {
-                Ok(id) => return Some(id),
-                Err(err) => {
+            };
+            match frames::parse(&text) {
+                Ok(ClientFrame::Register(device)) => match ConnectionId::new(device) {
+                    Ok(id) => return Some(id),
+                    Err(err) => {
+                        let why = format!("bad device id: {err}");
+                        send(socket, frames::register_failed(&why)).await;
+                    }
+                },
+                Ok(ClientFrame::Call(call)) => {
+                    let why = "bind a device first: RG#<deviceId>";
+                    send(socket, frames::error_answer(401, call.seq(), why)).await;
+                }
+                Ok(_) => {}
+                Err(why) => {
                     send(
                         socket,
-                        frames::register_failed(&format!("bad device id: {err}")),
+                        frames::error_answer(400, frames::seq_of(&text), &why),
                     )
                     .await;
                 }
-            },
-            Ok(ClientFrame::Call(call)) => {
-                let why = "bind a device first: RG#<deviceId>";
-                send(socket, frames::error_answer(401, call.seq(), why)).await;
-            }
-            Ok(_) => {}
-            Err(why) => {
-                send(socket, frames::error_answer(400, None, &why)).await;
             }
         }
+    };
+    tokio::select! {
+        bound = tokio::time::timeout_at(deadline, binding) => bound.ok().flatten(),
+        _ = shutdown.changed() => None,
     }
 }
 
-/// Records the device in the presence store (when the node has one).
-async fn record(gateway: &Gateway, info: &ConnectionInfo) -> Result<(), String> {
-    let Some(presence) = &gateway.config.presence else {
-        return Ok(());
-    };
+/// The record of `info`'s device: its room (the channel URL's `?room=`), this node, a
+/// lease. `Err` when the room is bad.
+fn registration(
+    gateway: &Gateway,
+    info: &ConnectionInfo,
+) -> Result<(ConnectionId, Registration), String> {
     let id = ConnectionId::new(info.id.as_str()).map_err(|e| e.to_string())?;
     let room = RoomName::new(info.query("room").unwrap_or(DEFAULT_ROOM))
         .map_err(|e| format!("bad room: {e}"))?;
@@ -143,6 +148,15 @@ async fn record(gateway: &Gateway, info: &ConnectionInfo) -> Result<(), String> 
         metadata,
         ttl: gateway.config.aliyun.lease,
     };
+    Ok((id, registration))
+}
+
+/// Records the device in the presence store (when the node has one).
+async fn record(gateway: &Gateway, info: &ConnectionInfo) -> Result<(), String> {
+    let Some(presence) = &gateway.config.presence else {
+        return Ok(());
+    };
+    let (id, registration) = registration(gateway, info)?;
     presence
         .register(&id, &registration)
         .await
@@ -170,14 +184,27 @@ async fn renew(gateway: &Gateway, info: &ConnectionInfo) {
     }
 }
 
-async fn forget(gateway: &Gateway, info: &ConnectionInfo) {
+/// Removes the device's record, unless it names another node (the device moved there) or
+/// a newer connection of it holds it here.
+async fn forget(gateway: &Gateway, held: &Arc<HeldConnection>) {
+    let info = &held.info;
     let (Some(presence), Ok(id)) = (
         &gateway.config.presence,
         ConnectionId::new(info.id.as_str()),
     ) else {
         return;
     };
-    if let Err(err) = presence.remove(&id).await {
+    let outcome = async {
+        match presence.get(&id).await? {
+            Some(record) if record.endpoint.as_str() == gateway.config.push_url => {}
+            _ => return Ok(()),
+        }
+        match gateway.hub.held(&info.id) {
+            Some(current) if !Arc::ptr_eq(&current, held) => Ok(()),
+            _ => presence.remove(&id).await.map(|_| ()),
+        }
+    };
+    if let Err(err) = outcome.await {
         tracing::warn!(device = %info.id, %err, "removing the device failed; its lease ends it");
     }
 }
@@ -197,37 +224,49 @@ async fn run(
         id: device.as_str().to_owned(),
         ..base
     });
+    // Checked before any older connection of the device is replaced.
+    if let Err(why) = registration(&gateway, &info) {
+        send(&mut socket, frames::register_failed(&why)).await;
+        return;
+    }
     let replaced = Kick::new(
         close_code::NORMAL,
         "replaced by a newer connection of the device",
     );
-    let handle =
-        gateway
-            .hub
-            .insert_replacing(info.clone(), gateway.config.limits.outbound_queue, replaced);
+    let queue = gateway.config.limits.outbound_queue;
+    let Some(handle) = gateway.hub.insert_device(info.clone(), queue, replaced) else {
+        let why = "that id belongs to another connection";
+        send(&mut socket, frames::register_failed(why)).await;
+        return;
+    };
     let held = handle.held.clone();
     if let Err(why) = record(&gateway, &info).await {
         tracing::warn!(device = %info.id, %why, "binding the device failed");
         gateway.hub.remove_held(&held);
-        send(&mut socket, frames::register_failed(&why)).await;
+        send(
+            &mut socket,
+            frames::register_failed("the device could not be recorded"),
+        )
+        .await;
         session::close(&mut socket, close_code::SERVER_ERROR, "device not recorded").await;
         return;
     }
     let credential = new_id();
     let keepalive = gateway.config.aliyun.keepalive.as_millis();
     if !send(&mut socket, frames::registered(&credential, keepalive)).await {
-        finish(&gateway, &info, &held, false).await;
+        finish(&gateway, &held, false).await;
         return;
     }
     tracing::debug!(device = %info.id, "device bound");
     let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
     let (raw_tx, mut raw) = mpsc::channel::<Message>(32);
+    let ended = Arc::new(AtomicBool::new(false));
     let device = Device {
         gateway: gateway.clone(),
-        info: info.clone(),
         held: held.clone(),
         credential,
         raw: raw_tx,
+        ended: ended.clone(),
     };
     let calls = tokio::spawn(device.serve(inbound_rx));
     let ending = session::pump(
@@ -241,22 +280,22 @@ async fn run(
     )
     .await;
     session::say_goodbye(&mut socket, &FRAMING, &ending).await;
+    // Nothing reads answers any more: frames still queued are dropped, and the one in
+    // flight finishes without waiting on a full queue.
+    ended.store(true, Ordering::Relaxed);
+    drop(raw);
     let registered = calls.await.unwrap_or(false);
     tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
-    finish(&gateway, &info, &held, registered).await;
+    finish(&gateway, &held, registered).await;
 }
 
 /// The socket is gone: unless a newer connection of the device took over, the app hears
 /// of it (functions run as events) and the record goes.
-async fn finish(
-    gateway: &Gateway,
-    info: &Arc<ConnectionInfo>,
-    held: &Arc<HeldConnection>,
-    registered: bool,
-) {
+async fn finish(gateway: &Gateway, held: &Arc<HeldConnection>, registered: bool) {
     if !gateway.hub.remove_held(held) {
         return;
     }
+    let info = &held.info;
     if registered && !gateway.config.aliyun.has_backends() {
         let kind = EventKind::Disconnect {
             status_code: 1006,
@@ -271,21 +310,21 @@ async fn finish(
             tracing::warn!(device = %info.id, %err, "cleanup failed");
         }
     }
-    forget(gateway, info).await;
+    forget(gateway, held).await;
 }
 
 /// A bound device's side of the channel: what its frames do.
 struct Device {
     /// The node.
     gateway: Arc<Gateway>,
-    /// The device's connection.
-    info: Arc<ConnectionInfo>,
-    /// Its hub entry (the notification switch).
+    /// Its hub entry (its connection, the notification switch).
     held: Arc<HeldConnection>,
     /// Echoed in `HO#`.
     credential: String,
     /// Frames written as they are (answers, `HO#`).
     raw: mpsc::Sender<Message>,
+    /// Set once the socket is gone: queued frames are dropped.
+    ended: Arc<AtomicBool>,
 }
 
 impl Device {
@@ -293,20 +332,33 @@ impl Device {
         let _ = self.raw.send(Message::Text(text.into())).await;
     }
 
+    /// True while this connection is the device's current one (a replaced connection
+    /// writes nothing to the store any more).
+    fn current(&self) -> bool {
+        self.gateway.hub.is_current(&self.held)
+    }
+
     /// Serves the device's frames in order until the connection ends; returns whether the
     /// device is registered with the backend at the end.
     async fn serve(self, mut inbound: mpsc::Receiver<Payload>) -> bool {
+        let info = self.held.info.clone();
         let mut registered = false;
         while let Some(payload) = inbound.recv().await {
+            if self.ended.load(Ordering::Relaxed) {
+                break;
+            }
             let Payload::Text(text) = payload else {
                 continue;
             };
             match frames::parse(&text) {
                 Ok(ClientFrame::Heartbeat) => {
-                    renew(&self.gateway, &self.info).await;
+                    // An unregistered device stays out of the store until it registers.
+                    if self.current() && self.held.notifications.load(Ordering::Relaxed) {
+                        renew(&self.gateway, &info).await;
+                    }
                     self.reply(frames::heartbeat_ok(&self.credential)).await;
                 }
-                Ok(ClientFrame::Register(device)) if device == self.info.id => {
+                Ok(ClientFrame::Register(device)) if device == info.id => {
                     let keepalive = self.gateway.config.aliyun.keepalive.as_millis();
                     self.reply(frames::registered(&self.credential, keepalive))
                         .await;
@@ -317,22 +369,21 @@ impl Device {
                 }
                 Ok(ClientFrame::Call(call)) => {
                     let Outcome { frame, status } =
-                        calls::handle(&self.gateway, &self.info, &call).await;
+                        calls::handle(&self.gateway, &info, &call).await;
                     let accepted = (200..300).contains(&status);
                     match call.kind() {
-                        CallKind::Register if accepted => {
+                        CallKind::Register if accepted && self.current() => {
                             let was_unregistered =
                                 !self.held.notifications.swap(true, Ordering::Relaxed);
-                            if was_unregistered
-                                && let Err(why) = record(&self.gateway, &self.info).await
+                            if was_unregistered && let Err(why) = record(&self.gateway, &info).await
                             {
-                                tracing::warn!(device = %self.info.id, %why, "re-recording failed");
+                                tracing::warn!(device = %info.id, %why, "re-recording failed");
                             }
                             registered = true;
                         }
-                        CallKind::Unregister if accepted => {
+                        CallKind::Unregister if accepted && self.current() => {
                             self.held.notifications.store(false, Ordering::Relaxed);
-                            forget(&self.gateway, &self.info).await;
+                            forget(&self.gateway, &self.held).await;
                             registered = false;
                         }
                         _ => {}
@@ -340,7 +391,10 @@ impl Device {
                     self.reply(frame).await;
                 }
                 Ok(ClientFrame::Ack | ClientFrame::Other) => {}
-                Err(why) => self.reply(frames::error_answer(400, None, &why)).await,
+                Err(why) => {
+                    let answer = frames::error_answer(400, frames::seq_of(&text), &why);
+                    self.reply(answer).await;
+                }
             }
         }
         registered

@@ -119,6 +119,17 @@ pub fn parse(text: &str) -> Result<ClientFrame, String> {
     Ok(ClientFrame::Other)
 }
 
+/// The `x-ca-seq` of a frame that is not a well-formed call, if it has one, so its error
+/// answer still reaches the SDK's waiting call.
+pub fn seq_of(text: &str) -> Option<&str> {
+    let at = text.find("\"x-ca-seq\"")?;
+    let rest = &text[at + "\"x-ca-seq\"".len()..];
+    let start = rest.find('"')? + 1;
+    let end = start + rest[start..].find('"')?;
+    let seq = &rest[start..end];
+    seq.chars().all(|c| c.is_ascii_digit()).then_some(seq)
+}
+
 /// `RO#<credential>#<keepalive ms>`: the device is bound.
 pub fn registered(credential: &str, keepalive_ms: u128) -> String {
     format!("RO#{credential}#{keepalive_ms}")
@@ -191,6 +202,11 @@ mod tests {
         assert_eq!(call.seq(), Some("7"));
         assert_eq!(call.body_bytes().unwrap(), b"hi");
         assert!(parse("{not json").is_err());
+        assert_eq!(
+            seq_of(r#"{"headers":{"x-ca-seq":["12"]},"isBase64":"x""#),
+            Some("12")
+        );
+        assert_eq!(seq_of("{broken"), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::{Dialect, FunctionShapes, PushError};
+use crate::config::GatewayConfig;
 use crate::handshake::AppState;
 use crate::push_api::PushState;
 
@@ -47,12 +48,12 @@ impl Dialect for Aliyun {
         None
     }
 
-    fn channel_routes(&self) -> Option<Router<AppState>> {
-        Some(
+    fn channel_routes(&self, config: &GatewayConfig) -> Option<Router<AppState>> {
+        config.aliyun.enabled.then(|| {
             Router::new()
                 .route("/aliyun", get(channel::upgrade))
-                .route("/websocket", get(channel::upgrade)),
-        )
+                .route("/websocket", get(channel::upgrade))
+        })
     }
 
     fn push_routes(&self) -> Router<PushState> {

@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
 use lifecycle::Delivery;
 use serde_json::json;
 use store_core::ConnectionId;
@@ -36,16 +37,27 @@ pub fn error(error: &PushError) -> Response {
     response
 }
 
+/// Most devices one notify call names.
+const MAX_DEVICES: usize = 1000;
+/// Devices a batch delivers to at once (a forward to another node may take a while).
+const CONCURRENCY: usize = 16;
+
+/// The distinct device ids named, in order.
 fn device_ids(headers: &HeaderMap) -> Vec<String> {
-    headers
+    let mut ids: Vec<String> = Vec::new();
+    let named = headers
         .get_all("x-ca-deviceid")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect()
+        .filter(|id| !id.is_empty());
+    for id in named {
+        if !ids.iter().any(|seen| seen == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    ids
 }
 
 /// `POST /aliyun/notify`.
@@ -53,6 +65,10 @@ pub async fn notify(State(state): State<PushState>, headers: HeaderMap, body: By
     let ids = device_ids(&headers);
     if ids.is_empty() {
         return error(&PushError::BadRequest("missing x-ca-deviceid".into()));
+    }
+    if ids.len() > MAX_DEVICES {
+        let why = format!("at most {MAX_DEVICES} devices per call");
+        return error(&PushError::BadRequest(why));
     }
     if body.len() > state.max_frame {
         return error(&PushError::PayloadTooLarge(state.max_frame));
@@ -71,11 +87,17 @@ pub async fn notify(State(state): State<PushState>, headers: HeaderMap, body: By
             )),
         };
     }
-    let mut results = BTreeMap::new();
-    for id in ids {
-        let delivery = deliver(&state, &id, &frame, forwarded).await;
-        results.insert(id, delivery);
-    }
+    let results: BTreeMap<String, Delivery> = stream::iter(ids)
+        .map(|id| {
+            let (state, frame) = (&state, &frame);
+            async move {
+                let delivery = deliver(state, &id, frame, forwarded).await;
+                (id, delivery)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     Json(json!({ "results": results })).into_response()
 }
 
