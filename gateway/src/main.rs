@@ -278,7 +278,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     announce(&format!(
         "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
     ));
-    tracing::info!(chat = %app_addr, push = %push_addr, functions = ?gateway.config.functions, "listening");
+    let functions = match &gateway.config.functions {
+        FunctionMode::InProcess(_) => "the chat, linked in".to_owned(),
+        FunctionMode::Http { dialect, .. } => format!("{} functions over HTTP", dialect.name()),
+    };
+    tracing::info!(chat = %app_addr, push = %push_addr, %functions, aliyun = gateway.config.aliyun.enabled, "listening");
     gateway::run(gateway, app, push, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
