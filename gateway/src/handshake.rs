@@ -164,6 +164,19 @@ fn refuse(status: StatusCode, why: &str) -> Response {
     (status, why.to_owned()).into_response()
 }
 
+/// The 503 a full node answers a handshake with (every channel counts against one limit).
+pub fn refuse_if_full(gateway: &Gateway) -> Option<Response> {
+    (gateway.hub.len() >= gateway.config.limits.max_connections)
+        .then(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections"))
+}
+
+/// `ws` with the node's frame limit: the socket layer refuses frames far over it, and the
+/// session closes with 1009 for anything over it.
+pub fn sized(ws: WebSocketUpgrade, gateway: &Gateway) -> WebSocketUpgrade {
+    let max = gateway.config.limits.max_message_bytes;
+    ws.max_message_size(max + 1024).max_frame_size(max + 1024)
+}
+
 /// `GET /ws`: register, then upgrade or refuse.
 pub async fn upgrade(
     State((gateway, shutdown)): State<AppState>,
@@ -172,8 +185,8 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if gateway.hub.len() >= gateway.config.limits.max_connections {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections");
+    if let Some(full) = refuse_if_full(&gateway) {
+        return full;
     }
     let limits = gateway.config.limits.clone();
     let info = Arc::new(connection_info(&gateway, peer, &uri, &headers));
@@ -200,10 +213,7 @@ pub async fn upgrade(
         info,
         alive: Some(alive),
     };
-    // The socket layer refuses frames far over the limit; the session closes with 1009
-    // for anything over it.
-    let max = limits.max_message_bytes;
-    let mut ws = ws.max_message_size(max + 1024).max_frame_size(max + 1024);
+    let mut ws = sized(ws, &gateway);
     if let Some(chosen) = reply.subprotocol {
         // A function may answer the client's whole list (Tencent's sample echoes it): the
         // first of them the client offered is the one.

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use base64::Engine;
 use futures::StreamExt;
 use lifecycle::{ConnectionInfo, EventKind, Payload};
@@ -25,7 +25,7 @@ use super::calls::{self, Outcome};
 use super::frames::{self, CallKind, ClientFrame};
 use crate::Gateway;
 use crate::close_code;
-use crate::handshake::{AppState, connection_info, event};
+use crate::handshake::{AppState, connection_info, event, refuse_if_full, sized};
 use crate::hub::{HeldConnection, Kick, Outbound};
 use crate::ids::new_id;
 use crate::session::{self, Ending, Framing};
@@ -66,15 +66,12 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if gateway.hub.len() >= gateway.config.limits.max_connections {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    if let Some(full) = refuse_if_full(&gateway) {
+        return full;
     }
     let base = connection_info(&gateway, peer, &uri, &headers);
     let alive = gateway.sessions.enter();
-    let max = gateway.config.limits.max_message_bytes;
-    ws.max_message_size(max + 1024)
-        .max_frame_size(max + 1024)
-        .on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive))
+    sized(ws, &gateway).on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive))
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
