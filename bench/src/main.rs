@@ -80,7 +80,11 @@ enum Command {
     },
     /// (internal) The bare broadcast server `fanout` compares with.
     #[command(hide = true)]
-    ServeFloor,
+    ServeFloor {
+        /// The gateway's buffer sizes and write batching instead of the library defaults.
+        #[arg(long)]
+        tuned: bool,
+    },
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), BoxError> {
@@ -137,6 +141,6 @@ async fn main() -> Result<(), BoxError> {
             Ok(())
         }
         Command::ServeGateway { store } => fanout::server::serve_gateway(&store).await,
-        Command::ServeFloor => fanout::server::serve_floor().await,
+        Command::ServeFloor { tuned } => fanout::server::serve_floor(tuned).await,
     }
 }

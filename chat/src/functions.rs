@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use lifecycle::{
-    App, AppError, BatchRequest, Delivery, EventKind, LifecycleEvent, Payload, Pusher, Reply,
+    App, AppError, BatchRequest, EventKind, LifecycleEvent, Payload, Pusher, Reply,
 };
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
@@ -235,7 +235,7 @@ impl ChatFunctions {
                 by_node
                     .entry(member.endpoint)
                     .or_default()
-                    .push(member.id.as_str().to_owned());
+                    .push(member.id.into());
             }
         }
         Ok((online, by_node))
@@ -271,12 +271,7 @@ impl ChatFunctions {
                 };
                 async move {
                     match self.pusher.batch(node.as_str(), &request).await {
-                        Ok(result) => result
-                            .results
-                            .into_iter()
-                            .filter(|(_, d)| *d != Delivery::Sent)
-                            .map(|(id, _)| id)
-                            .collect(),
+                        Ok(outcome) => outcome.undelivered.into_iter().map(|(id, _)| id).collect(),
                         Err(err) => {
                             // A node that cannot be reached keeps its connections: their
                             // leases end on their own if the node is really gone.

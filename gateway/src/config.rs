@@ -33,6 +33,14 @@ pub struct Limits {
     pub ping_interval: Duration,
     /// How long a function may take before it counts as failed (504 at a handshake).
     pub function_timeout: Duration,
+    /// Bytes a socket reads at a time. Small by default: the WebSocket library zero-fills
+    /// this much before every read and keeps it for the connection's life, so it is most of
+    /// an idle connection's memory and, at 128 KiB, most of a broadcast's CPU. A larger
+    /// message is still read whole (the buffer grows to the message's announced length).
+    pub read_buffer_bytes: usize,
+    /// Bytes of outgoing frames gathered before a socket write (every frame is flushed
+    /// once queued frames run out, so this only batches bursts).
+    pub write_buffer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +54,8 @@ impl Default for Limits {
             outbound_queue: 256,
             ping_interval: Duration::from_secs(20),
             function_timeout: Duration::from_secs(5),
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 4 * 1024,
         }
     }
 }

@@ -170,11 +170,19 @@ pub fn refuse_if_full(gateway: &Gateway) -> Option<Response> {
         .then(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections"))
 }
 
-/// `ws` with the node's frame limit: the socket layer refuses frames far over it, and the
-/// session closes with 1009 for anything over it.
+/// `ws` with the node's frame limit (the socket layer refuses frames far over it, and the
+/// session closes with 1009 for anything over it) and its socket buffer sizes.
 pub fn sized(ws: WebSocketUpgrade, gateway: &Gateway) -> WebSocketUpgrade {
-    let max = gateway.config.limits.max_message_bytes;
-    ws.max_message_size(max + 1024).max_frame_size(max + 1024)
+    let limits = &gateway.config.limits;
+    let max = limits.max_message_bytes;
+    let write = limits.write_buffer_bytes;
+    ws.max_message_size(max + 1024)
+        .max_frame_size(max + 1024)
+        .read_buffer_size(limits.read_buffer_bytes.max(1))
+        .write_buffer_size(write)
+        // Above the gathering size, or the library refuses the setting; a client that
+        // stops reading is cut off by the outbound queue, not by this.
+        .max_write_buffer_size(usize::MAX)
 }
 
 /// `GET /ws`: register, then upgrade or refuse.

@@ -4,19 +4,50 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use lifecycle::{ConnectionInfo, Delivery};
+use axum::body::Bytes;
+use axum::extract::ws::Utf8Bytes;
+use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use tokio::sync::{Notify, mpsc};
 
-/// A frame on its way down to a client.
+/// A frame on its way down to a client. The payload is shared: a broadcast queues the same
+/// bytes for every recipient (a clone is a reference count), and the socket writes them
+/// without a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
     /// A text frame.
-    Text(String),
+    Text(Utf8Bytes),
     /// A binary frame.
-    Binary(Vec<u8>),
+    Binary(Bytes),
 }
 
 impl Outbound {
+    /// A text frame of `text`.
+    pub fn text(text: impl Into<String>) -> Self {
+        Outbound::Text(Utf8Bytes::from(text.into()))
+    }
+
+    /// A request body as a frame: text when it is UTF-8, else binary (the AWS and Alibaba
+    /// push calls carry raw bytes). No copy either way.
+    pub fn from_body(body: Bytes) -> Self {
+        match Utf8Bytes::try_from(body.clone()) {
+            Ok(text) => Outbound::Text(text),
+            Err(_) => Outbound::Binary(body),
+        }
+    }
+
+    /// The frame's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Outbound::Text(text) => text.as_bytes(),
+            Outbound::Binary(bytes) => bytes,
+        }
+    }
+
+    /// A binary frame of `bytes`.
+    pub fn binary(bytes: impl Into<Bytes>) -> Self {
+        Outbound::Binary(bytes.into())
+    }
+
     /// Its size in bytes.
     pub fn len(&self) -> usize {
         match self {
@@ -34,8 +65,8 @@ impl Outbound {
 impl From<lifecycle::Payload> for Outbound {
     fn from(payload: lifecycle::Payload) -> Self {
         match payload {
-            lifecycle::Payload::Text(text) => Outbound::Text(text),
-            lifecycle::Payload::Binary(bytes) => Outbound::Binary(bytes),
+            lifecycle::Payload::Text(text) => Outbound::text(text),
+            lifecycle::Payload::Binary(bytes) => Outbound::binary(bytes),
         }
     }
 }
@@ -224,19 +255,42 @@ impl Hub {
         let Some(conn) = self.lock().get(id).cloned() else {
             return Delivery::Gone;
         };
-        if !conn.held.notifications.load(Ordering::Relaxed) {
-            return Delivery::Gone;
+        let (delivery, overflowed) = offer(&conn, frame);
+        if overflowed {
+            kick_too_slow(&conn);
         }
-        match conn.tx.try_send(frame) {
-            Ok(()) => Delivery::Sent,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                kick(
-                    &conn,
-                    Kick::new(crate::close_code::TOO_SLOW, "too slow: outbound queue full"),
-                );
-                Delivery::Overflow
+        delivery
+    }
+
+    /// Queues one shared `frame` for each of `ids`, taking the hub's lock once for the
+    /// whole batch (a broadcast to thousands costs one lock, not one per recipient), and
+    /// adds each result to `outcome`. Connections whose queue was full are closed as too
+    /// slow after the lock is released.
+    pub fn send_many<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+        frame: &Outbound,
+        outcome: &mut BatchOutcome,
+    ) {
+        let mut slow = Vec::new();
+        {
+            let conns = self.lock();
+            for id in ids {
+                let delivery = match conns.get(id) {
+                    None => Delivery::Gone,
+                    Some(conn) => {
+                        let (delivery, overflowed) = offer(conn, frame.clone());
+                        if overflowed {
+                            slow.push(conn.clone());
+                        }
+                        delivery
+                    }
+                };
+                outcome.record(id, delivery);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+        }
+        for conn in &slow {
+            kick_too_slow(conn);
         }
     }
 
@@ -262,6 +316,26 @@ impl Hub {
     }
 }
 
+/// Queues `frame` for `conn` without waiting; the flag is true when its queue was full
+/// (the caller closes it, outside the hub's lock).
+fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
+    if !conn.held.notifications.load(Ordering::Relaxed) {
+        return (Delivery::Gone, false);
+    }
+    match conn.tx.try_send(frame) {
+        Ok(()) => (Delivery::Sent, false),
+        Err(mpsc::error::TrySendError::Full(_)) => (Delivery::Overflow, true),
+        Err(mpsc::error::TrySendError::Closed(_)) => (Delivery::Gone, false),
+    }
+}
+
+fn kick_too_slow(conn: &Conn) {
+    kick(
+        conn,
+        Kick::new(crate::close_code::TOO_SLOW, "too slow: outbound queue full"),
+    );
+}
+
 fn kick(conn: &Conn, why: Kick) {
     *conn
         .reason
@@ -285,16 +359,38 @@ mod tests {
     fn a_full_queue_overflows_and_kicks_as_too_slow() {
         let hub = Hub::default();
         let handle = hub.insert(info("c"), 1);
-        assert_eq!(hub.send("c", Outbound::Text("1".into())), Delivery::Sent);
+        assert_eq!(hub.send("c", Outbound::text("1")), Delivery::Sent);
         assert_eq!(
-            hub.send("c", Outbound::Text("2".into())),
+            hub.send("c", Outbound::text("2")),
             Delivery::Overflow
         );
         assert_eq!(handle.kicked().unwrap().code, crate::close_code::TOO_SLOW);
         assert_eq!(
-            hub.send("nobody", Outbound::Text("x".into())),
+            hub.send("nobody", Outbound::text("x")),
             Delivery::Gone
         );
+    }
+
+    #[test]
+    fn a_batch_reports_only_what_it_could_not_deliver_and_kicks_the_slow() {
+        let hub = Hub::default();
+        let mut fast = hub.insert(info("fast"), 4);
+        let slow = hub.insert(info("slow"), 1);
+        assert_eq!(hub.send("slow", Outbound::text("0")), Delivery::Sent);
+        let mut outcome = BatchOutcome::default();
+        let frame = Outbound::text("hello");
+        hub.send_many(["fast", "slow", "nobody"], &frame, &mut outcome);
+        assert_eq!(outcome.sent, 1);
+        assert_eq!(
+            outcome.undelivered,
+            vec![
+                ("slow".to_owned(), Delivery::Overflow),
+                ("nobody".to_owned(), Delivery::Gone)
+            ]
+        );
+        assert_eq!(fast.rx.try_recv().unwrap(), frame);
+        assert_eq!(slow.kicked().unwrap().code, crate::close_code::TOO_SLOW);
+        assert!(fast.kicked().is_none());
     }
 
     #[test]
@@ -313,7 +409,7 @@ mod tests {
         );
         assert_eq!(hub.len(), 1);
         new.held.notifications.store(false, Ordering::Relaxed);
-        assert_eq!(hub.send("dev", Outbound::Text("x".into())), Delivery::Gone);
+        assert_eq!(hub.send("dev", Outbound::text("x")), Delivery::Gone);
         assert!(hub.remove_held(&new.held));
         assert!(hub.is_empty());
         // A device id never takes over a gateway-named connection.

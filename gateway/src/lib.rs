@@ -12,6 +12,8 @@
 //! - `handshake`: register before the upgrade; the handshake's answer is register's.
 //! - `session`: one upgraded connection (limits, pings, timeouts, transport, cleanup).
 //! - `hub`: the connections this node holds (bounded outbound queues).
+//! - `node_pusher`: [`NodePusher`], a linked-in app's pushes (this node's hub directly,
+//!   other nodes over HTTP).
 //! - `push_api/`: the push-back listener: every dialect's routes and the batch call.
 //! - `auth/`: bearer token and AWS Signature V4 checks for the push API.
 //! - `sessions`, `ids`: counting live sessions for shutdown; ids and time formats.
@@ -24,6 +26,7 @@ mod functions;
 mod handshake;
 mod hub;
 mod ids;
+mod node_pusher;
 mod push_api;
 mod session;
 mod sessions;
@@ -47,6 +50,7 @@ pub use config::{
 pub use dialect::{Dialect, NodeInfo};
 pub use functions::{Functions, InvokeError, RouteSelection};
 pub use hub::Hub;
+pub use node_pusher::NodePusher;
 
 /// Close codes the gateway uses.
 pub mod close_code {
@@ -82,6 +86,12 @@ pub struct Gateway {
 impl Gateway {
     /// A node with `config`.
     pub fn new(config: GatewayConfig) -> Result<Self, String> {
+        Self::with_hub(config, Arc::default())
+    }
+
+    /// A node with `config` holding its connections in `hub` — made first when a linked-in
+    /// app pushes to it directly ([`NodePusher`]).
+    pub fn with_hub(config: GatewayConfig, hub: Arc<Hub>) -> Result<Self, String> {
         let node = NodeInfo::new(
             &config.push_url,
             &config.naming.stage,
@@ -96,7 +106,7 @@ impl Gateway {
             .map_err(|e| format!("http client: {e}"))?;
         Ok(Gateway {
             config,
-            hub: Arc::default(),
+            hub,
             functions,
             sessions: Arc::default(),
             http,

@@ -13,8 +13,8 @@ use chat::ChatFunctions;
 use clap::Parser;
 use clap::builder::PossibleValuesParser;
 use gateway::{
-    AliyunConfig, FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth,
-    RouteSelection, SigV4Key, dialect,
+    AliyunConfig, FunctionMode, Gateway, GatewayConfig, HttpRoutes, Hub, Limits, Naming,
+    NodePusher, PushAuth, RouteSelection, SigV4Key, dialect,
 };
 use lifecycle::HttpPusher;
 use store_core::ConnectionStore;
@@ -123,6 +123,13 @@ struct Args {
     /// How long a function may take, milliseconds (then 504 at a handshake).
     #[arg(long, default_value_t = 5000)]
     function_timeout_ms: u64,
+    /// Bytes a socket reads at a time (kept per connection; larger messages still arrive
+    /// whole).
+    #[arg(long, default_value_t = 4096)]
+    read_buffer_bytes: usize,
+    /// Bytes of outgoing frames gathered before a socket write.
+    #[arg(long, default_value_t = 4096)]
+    write_buffer_bytes: usize,
 }
 
 fn parse_route(text: &str) -> Result<(String, String), String> {
@@ -144,10 +151,13 @@ impl Args {
     }
 
     /// Where functions run: HTTP when any function URL is given, else the chat linked in
-    /// over `store`.
+    /// over `store`, pushing to this node's `hub` directly (its records carry `push_url`)
+    /// and to other nodes over HTTP.
     fn functions(
         &self,
         store: Option<&Arc<dyn ConnectionStore>>,
+        hub: &Arc<Hub>,
+        push_url: &str,
     ) -> Result<FunctionMode, Box<dyn std::error::Error>> {
         let http = self.uses_http_functions();
         if (self.route_selection.is_some() || !self.routes.is_empty()) && self.dialect != "aws" {
@@ -171,7 +181,13 @@ impl Args {
             });
         }
         let store = store.ok_or("the chat needs a store")?;
-        let pusher = Arc::new(HttpPusher::new(self.push_token.clone())?);
+        let remote = Arc::new(HttpPusher::new(self.push_token.clone())?);
+        let pusher = Arc::new(NodePusher::new(
+            hub.clone(),
+            push_url,
+            self.max_message_bytes,
+            remote,
+        ));
         Ok(FunctionMode::InProcess(Arc::new(ChatFunctions::new(
             store.clone(),
             pusher,
@@ -252,8 +268,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
+    let hub = Arc::new(Hub::default());
     let config = GatewayConfig {
-        functions: args.functions(store.as_ref())?,
+        functions: args.functions(store.as_ref(), &hub, &push_url)?,
         presence: store,
         aliyun,
 
@@ -271,10 +288,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             messages_per_second: args.rate,
             max_connections: args.max_connections,
             function_timeout: Duration::from_millis(args.function_timeout_ms),
+            read_buffer_bytes: args.read_buffer_bytes,
+            write_buffer_bytes: args.write_buffer_bytes,
             ..Limits::default()
         },
     };
-    let gateway = Arc::new(Gateway::new(config)?);
+    let gateway = Arc::new(Gateway::with_hub(config, hub)?);
     announce(&format!(
         "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
     ));

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use lifecycle::{ConnectionInfo, EventKind, Payload};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -70,7 +70,7 @@ impl RateLimit {
 /// which every dialect uses: `Forbidden` when no route takes it, `Internal server error`
 /// when its function failed.
 fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Outbound {
-    Outbound::Text(
+    Outbound::text(
         json!({ "message": message, "connectionId": connection_id, "requestId": request_id })
             .to_string(),
     )
@@ -199,8 +199,8 @@ pub const PLAIN: Framing = Framing {
 
 fn plain_frame(frame: Outbound) -> Message {
     match frame {
-        Outbound::Text(text) => Message::Text(text.into()),
-        Outbound::Binary(bytes) => Message::Binary(bytes.into()),
+        Outbound::Text(text) => Message::Text(text),
+        Outbound::Binary(bytes) => Message::Binary(bytes),
     }
 }
 
@@ -226,6 +226,28 @@ impl Ending {
     }
 }
 
+/// Frames written per socket flush at most, so one busy connection still yields.
+const FRAMES_PER_FLUSH: usize = 64;
+
+/// Writes `first` and whatever else is already queued (up to [`FRAMES_PER_FLUSH`]) with one
+/// flush: a client that fell behind during a burst catches up in a few writes, not one
+/// write per frame.
+async fn write_queued(
+    socket: &mut WebSocket,
+    first: Outbound,
+    queue: &mut mpsc::Receiver<Outbound>,
+    framing: &Framing,
+) -> Result<(), axum::Error> {
+    socket.feed((framing.pushed)(first)).await?;
+    for _ in 1..FRAMES_PER_FLUSH {
+        match queue.try_recv() {
+            Ok(frame) => socket.feed((framing.pushed)(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
+}
+
 /// Moves frames both ways until the connection should end: client frames (within the
 /// limits) to `inbound`, pushed frames through `framing`, and `raw` frames (a dialect's own
 /// answers) as they are. Dropping `inbound` lets its consumer finish.
@@ -240,8 +262,16 @@ pub async fn pump(
 ) -> Ending {
     let limits = &gateway.config.limits;
     let started = tokio::time::Instant::now();
-    let age_deadline = started + limits.max_connection_age;
-    let mut idle_deadline = started + limits.idle_timeout;
+    // Both timers live across iterations: frames touch neither (re-arming them per frame
+    // was a large share of a broadcast's CPU). A message in only notes the time; when
+    // `idle` fires early because of it, it is moved on then.
+    let age = tokio::time::sleep_until(started + limits.max_connection_age);
+    let idle = tokio::time::sleep_until(started + limits.idle_timeout);
+    // Registered once, for the same reason.
+    let kick = handle.kick.clone();
+    let kicked = kick.notified();
+    tokio::pin!(age, idle, kicked);
+    let mut last_in = started;
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.reset();
     let mut unanswered_pings = 0u32;
@@ -277,7 +307,7 @@ pub async fn pump(
                 if !rate.allow() {
                     return Ending::ours(close_code::POLICY, "rate limit exceeded");
                 }
-                idle_deadline = tokio::time::Instant::now() + limits.idle_timeout;
+                last_in = tokio::time::Instant::now();
                 unanswered_pings = 0;
                 Hub::touch(&handle.held, now_ms());
                 match inbound.try_send(payload) {
@@ -295,7 +325,7 @@ pub async fn pump(
             }
             frame = handle.rx.recv() => {
                 let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                if socket.send((framing.pushed)(frame)).await.is_err() {
+                if write_queued(socket, frame, &mut handle.rx, framing).await.is_err() {
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }
@@ -313,14 +343,19 @@ pub async fn pump(
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }
-            _ = handle.kick.notified() => {
+            () = &mut kicked => {
                 let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
                 return Ending::ours(kick.code, kick.reason);
             }
-            _ = tokio::time::sleep_until(idle_deadline) => {
+            () = &mut idle => {
+                let due = last_in + limits.idle_timeout;
+                if due > tokio::time::Instant::now() {
+                    idle.as_mut().reset(due);
+                    continue;
+                }
                 return Ending::ours(close_code::GOING_AWAY, "idle timeout");
             }
-            _ = tokio::time::sleep_until(age_deadline) => {
+            () = &mut age => {
                 return Ending::ours(close_code::NORMAL, "max connection age reached");
             }
             _ = shutdown.changed() => {

@@ -10,7 +10,8 @@
 //! - `reply`: [`Reply`] and [`Close`], what a function answers.
 //! - `app`: the [`App`] trait an in-process app implements, and [`AppError`].
 //! - `push`: [`Pusher`] and [`HttpPusher`], reaching connections through a node's push-back
-//!   API (the batch call, close), with [`BatchRequest`], [`BatchResult`], [`Delivery`].
+//!   API (the batch call, close), with [`BatchRequest`], [`BatchResult`], [`BatchOutcome`],
+//!   [`Delivery`].
 
 mod app;
 mod event;
@@ -19,5 +20,5 @@ mod reply;
 
 pub use app::{App, AppError};
 pub use event::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
-pub use push::{BatchRequest, BatchResult, Delivery, HttpPusher, Pusher};
+pub use push::{BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Pusher};
 pub use reply::{Close, Reply};

@@ -44,11 +44,45 @@ pub struct BatchResult {
     pub results: BTreeMap<String, Delivery>,
 }
 
+/// What a batch did, as a caller acts on it: how many were queued, and the recipients
+/// that were not (most batches have none, so the common case allocates nothing per id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Recipients whose frame was queued.
+    pub sent: usize,
+    /// The others, each with why.
+    pub undelivered: Vec<(String, Delivery)>,
+}
+
+impl BatchOutcome {
+    /// Counts `delivery` for `id` (kept only when it was not sent).
+    pub fn record(&mut self, id: &str, delivery: Delivery) {
+        match delivery {
+            Delivery::Sent => self.sent += 1,
+            other => self.undelivered.push((id.to_owned(), other)),
+        }
+    }
+}
+
+impl From<BatchResult> for BatchOutcome {
+    fn from(result: BatchResult) -> Self {
+        let mut outcome = BatchOutcome::default();
+        for (id, delivery) in result.results {
+            match delivery {
+                Delivery::Sent => outcome.sent += 1,
+                other => outcome.undelivered.push((id, other)),
+            }
+        }
+        outcome
+    }
+}
+
 /// Reaches connections through the gateway node that holds them.
 #[async_trait]
 pub trait Pusher: Debug + Send + Sync + 'static {
     /// Delivers `request` through the node at `push_url`.
-    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String>;
+    async fn batch(&self, push_url: &str, request: &BatchRequest)
+    -> Result<BatchOutcome, String>;
 
     /// Closes connection `id` held by the node at `push_url`; `Ok(false)` when the node no
     /// longer holds it.
@@ -94,7 +128,11 @@ impl HttpPusher {
 
 #[async_trait]
 impl Pusher for HttpPusher {
-    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchResult, String> {
+    async fn batch(
+        &self,
+        push_url: &str,
+        request: &BatchRequest,
+    ) -> Result<BatchOutcome, String> {
         let url = format!("{}/batch", push_url.trim_end_matches('/'));
         let response = self
             .authorized(self.client.post(&url).json(request))
@@ -104,10 +142,11 @@ impl Pusher for HttpPusher {
         if !response.status().is_success() {
             return Err(format!("push to {url}: HTTP {}", response.status()));
         }
-        response
+        let result: BatchResult = response
             .json()
             .await
-            .map_err(|e| format!("push to {url}: bad answer: {e}"))
+            .map_err(|e| format!("push to {url}: bad answer: {e}"))?;
+        Ok(result.into())
     }
 
     async fn close(&self, push_url: &str, id: &str) -> Result<bool, String> {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,19 @@ macro_rules! validated_name {
                 Ok($name(value))
             }
 
+            /// Wraps `value` without checking it, for a store decoding what it wrote
+            /// itself (every value it writes went through [`Self::new`]): a room walk
+            /// then pays nothing per member for a check that cannot fail. Debug builds
+            /// check anyway. Never for input from outside the store.
+            pub fn trusted(value: String) -> Self {
+                debug_assert!(
+                    check_name($what, &value, $max, $extra).is_ok(),
+                    "an untrusted {} reached `trusted`: {value:?}",
+                    $what
+                );
+                $name(value)
+            }
+
             /// The validated text.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -138,14 +152,42 @@ validated_name!(
 
 /// Where the gateway node holding a connection accepts push-back calls, e.g.
 /// `http://10.0.0.7:8081`: 1..=512 bytes of visible ASCII (no spaces or control bytes).
+///
+/// Shared text: every member of a room held by one node carries the same endpoint, so a
+/// store decoding a page hands out clones of one value (a reference count, no copy).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Endpoint(String);
+pub struct Endpoint(Arc<str>);
 
 impl Endpoint {
     /// Validates and wraps `value`.
     pub fn new(value: impl Into<String>) -> Result<Self> {
         let value = value.into();
+        Self::check(&value)?;
+        Ok(Endpoint(value.into()))
+    }
+
+    /// Wraps `value` without checking it, for a store decoding what it wrote (see
+    /// [`ConnectionId::trusted`]). Debug builds check anyway.
+    pub fn trusted(value: &str) -> Self {
+        debug_assert!(
+            Self::check(value).is_ok(),
+            "an untrusted endpoint reached `trusted`: {value:?}"
+        );
+        Endpoint(value.into())
+    }
+
+    /// `previous` when it holds exactly `bytes` (sharing its text), else the endpoint
+    /// `bytes` spell, trusted as [`Endpoint::trusted`] — how a store decodes a page whose
+    /// members mostly share a node. `None` when `bytes` are not UTF-8.
+    pub fn trusted_reusing(previous: Option<&Endpoint>, bytes: &[u8]) -> Option<Self> {
+        match previous {
+            Some(previous) if previous.0.as_bytes() == bytes => Some(previous.clone()),
+            _ => std::str::from_utf8(bytes).ok().map(Endpoint::trusted),
+        }
+    }
+
+    fn check(value: &str) -> Result<()> {
         if value.is_empty() {
             return Err(StoreError::invalid("endpoint", "must not be empty"));
         }
@@ -164,7 +206,7 @@ impl Endpoint {
                 "only visible ASCII is allowed (no spaces or control characters)",
             ));
         }
-        Ok(Endpoint(value))
+        Ok(())
     }
 
     /// The validated text.
@@ -182,7 +224,7 @@ impl TryFrom<String> for Endpoint {
 
 impl From<Endpoint> for String {
     fn from(value: Endpoint) -> String {
-        value.0
+        value.0.to_string()
     }
 }
 

@@ -246,7 +246,8 @@ impl ConnectionStore for SledStore {
                 if !key.starts_with(&prefix) {
                     break;
                 }
-                let (expires_at_ms, endpoint) = decode_room_value(&value)?;
+                let previous = members.last().map(|m: &RoomMember| &m.endpoint);
+                let (expires_at_ms, endpoint) = decode_room_value(&value, previous)?;
                 if now >= expires_at_ms {
                     continue;
                 }

@@ -23,6 +23,16 @@ use server::ServerProcess;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The socket settings of the floor and of the benchmark's clients: the gateway's default
+/// buffer sizes (4 KiB). tungstenite's defaults (128 KiB) zero-fill that much before every
+/// read, which made the clients, not the servers, the largest CPU cost of a run.
+pub fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    let limits = gateway::Limits::default();
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(limits.read_buffer_bytes)
+        .write_buffer_size(limits.write_buffer_bytes)
+}
+
 /// What `bench fanout` was asked.
 #[derive(Debug, Clone)]
 pub struct FanoutArgs {
@@ -54,8 +64,12 @@ pub struct FanoutRow {
     pub clients: usize,
     /// The gateway with the chat functions on sled.
     pub gateway: Side,
-    /// The bare broadcast server.
+    /// The bare broadcast server, as written first (library defaults).
     pub floor: Side,
+    /// The same server with the gateway's socket buffers and write batching (absent in
+    /// results from before it was measured).
+    #[serde(default)]
+    pub tuned_floor: Option<Side>,
 }
 
 /// One server's figures.
@@ -88,17 +102,27 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         eprintln!("fanout: {n} clients, floor");
         let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
         let floor = measure(floor, n, args).await?;
+        eprintln!("fanout: {n} clients, tuned floor");
+        let tuned = ServerProcess::start(args.exe.as_ref(), &["serve-floor", "--tuned"]).await?;
+        let tuned = measure(tuned, n, args).await?;
         eprintln!(
-            "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms; deliveries/s {:.0} / {:.0}",
+            "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms / tuned {:.2} ms; \
+             deliveries/s {:.0} / {:.0} / {:.0}; RSS/conn KiB {:.1} / {:.1} / {:.1}",
             gateway.latency.p50_ms,
             floor.latency.p50_ms,
+            tuned.latency.p50_ms,
             gateway.deliveries_per_sec,
-            floor.deliveries_per_sec
+            floor.deliveries_per_sec,
+            tuned.deliveries_per_sec,
+            gateway.rss_per_connection_kib,
+            floor.rss_per_connection_kib,
+            tuned.rss_per_connection_kib,
         );
         rows.push(FanoutRow {
             clients: n,
             gateway,
             floor,
+            tuned_floor: Some(tuned),
         });
     }
     let sizes: Vec<String> = args.clients.iter().map(ToString::to_string).collect();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use gateway::{Gateway, GatewayConfig, Limits};
+use gateway::{Gateway, GatewayConfig, Hub, Limits, NodePusher};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -34,7 +34,11 @@ pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
     let store = store::open(store_url).await?;
-    let pusher = Arc::new(lifecycle::HttpPusher::new(None)?);
+    let hub = Arc::new(Hub::default());
+    let push_url = format!("http://{}", push.local_addr()?);
+    let remote = Arc::new(lifecycle::HttpPusher::new(None)?);
+    let max_frame = Limits::default().max_message_bytes;
+    let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
     // A lease longer than any run: no heartbeat traffic mixes into the measurement.
     let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600));
     let mut config = GatewayConfig::local(push.local_addr()?, Arc::new(chat));
@@ -49,18 +53,21 @@ pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
         outbound_queue: 16_384,
         ..Limits::default()
     };
-    let gateway = Arc::new(Gateway::new(config)?);
+    let gateway = Arc::new(Gateway::with_hub(config, hub)?);
     println!("ready {}", app.local_addr()?);
     gateway::run(gateway, app, push, stdin_closed()).await?;
     Ok(())
 }
 
 /// The floor: accept, greet, and forward every text frame to every other connection through
-/// one `tokio::sync::broadcast` channel. No functions, no store, no JSON.
-pub async fn serve_floor() -> Result<(), BoxError> {
+/// one `tokio::sync::broadcast` channel. No functions, no store, no JSON. Plain, it is what
+/// one writes first: tokio-tungstenite's defaults and one flush per frame. `tuned`, it has
+/// the gateway's socket buffers and writes what is queued with one flush, as the gateway
+/// does: what the machine allows.
+pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("ready {}", listener.local_addr()?);
-    let (tx, _) = broadcast::channel::<(u64, tokio_tungstenite::tungstenite::Utf8Bytes)>(4096);
+    let (tx, _) = broadcast::channel::<Broadcast>(4096);
     let next_id = Arc::new(AtomicU64::new(0));
     let accept = async {
         loop {
@@ -70,7 +77,9 @@ pub async fn serve_floor() -> Result<(), BoxError> {
             let _ = stream.set_nodelay(true);
             let (tx, me) = (tx.clone(), next_id.fetch_add(1, Ordering::Relaxed));
             tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                let config = tuned.then(super::socket_config);
+                let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, config).await
+                else {
                     return;
                 };
                 let (mut sink, mut stream) = ws.split();
@@ -90,12 +99,17 @@ pub async fn serve_floor() -> Result<(), BoxError> {
                             Some(Ok(_)) => {}
                         },
                         outgoing = rx.recv() => match outgoing {
-                            Ok((from, text)) if from != me => {
-                                if sink.send(Message::Text(text)).await.is_err() {
+                            Ok(first) if tuned => {
+                                if forward(&mut sink, &mut rx, me, first).await.is_err() {
                                     return;
                                 }
                             }
-                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Ok((from, text)) => {
+                                if from != me && sink.send(Message::Text(text)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
                             Err(broadcast::error::RecvError::Closed) => return,
                         },
                     }
@@ -108,6 +122,36 @@ pub async fn serve_floor() -> Result<(), BoxError> {
         _ = stdin_closed() => {}
     }
     Ok(())
+}
+
+/// A frame on the floor's broadcast channel: who sent it, and the text.
+type Broadcast = (u64, tokio_tungstenite::tungstenite::Utf8Bytes);
+
+/// Writes `first` and the frames already waiting (up to 64, as the gateway) to `sink`, all
+/// but the connection's own (`me`), with one flush.
+async fn forward<S>(
+    sink: &mut S,
+    rx: &mut broadcast::Receiver<Broadcast>,
+    me: u64,
+    first: Broadcast,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    let (mut from, mut text) = first;
+    for written in 1..=64 {
+        if from != me {
+            sink.feed(Message::Text(text)).await?;
+        }
+        if written == 64 {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(next) => (from, text) = next,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
 }
 
 /// A server running in a child process.

@@ -14,7 +14,7 @@
 //! - `mod.rs`: [`PushState`], [`router`], the credential check (bearer token or SigV4).
 //! - `batch.rs`: `POST /batch`, one payload to many connections.
 
-mod batch;
+pub(crate) mod batch;
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat::ChatFunctions;
-use gateway::{FunctionMode, Gateway, GatewayConfig, Limits};
+use gateway::{FunctionMode, Gateway, GatewayConfig, Hub, Limits, NodePusher};
 use lifecycle::HttpPusher;
 use store_core::{ConnectionStore, SystemClock};
 use tokio::net::TcpListener;
@@ -68,9 +68,23 @@ pub async fn start(limits: Limits, functions: Option<FunctionMode>) -> Node {
     .await
 }
 
-/// The chat linked in over `store`, pushing with `token`.
+/// The chat over `store`, pushing over HTTP with `token` (as the `chat-functions` server
+/// does).
 pub fn chat(store: Arc<dyn ConnectionStore>, token: Option<String>) -> Arc<ChatFunctions> {
     let pusher = Arc::new(HttpPusher::new(token).unwrap());
+    Arc::new(ChatFunctions::new(store, pusher, Duration::from_secs(60)))
+}
+
+/// The chat linked into a node: pushes to `hub` directly when they are for `push_url`,
+/// over HTTP with `token` otherwise (as the binary runs it).
+fn linked_chat(
+    store: Arc<dyn ConnectionStore>,
+    token: Option<String>,
+    hub: &Arc<Hub>,
+    push_url: &str,
+) -> Arc<ChatFunctions> {
+    let remote = Arc::new(HttpPusher::new(token).unwrap());
+    let pusher = Arc::new(NodePusher::new(hub.clone(), push_url, 128 * 1024, remote));
     Arc::new(ChatFunctions::new(store, pusher, Duration::from_secs(60)))
 }
 
@@ -94,16 +108,22 @@ pub async fn start_on(push: TcpListener, adjust: impl FnOnce(&mut GatewayConfig)
     );
     let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
-    let mut config = GatewayConfig::local(push_addr, chat(store.clone(), None));
+    let hub = Arc::new(Hub::default());
+    let push_url = format!("http://{push_addr}");
+    let linked = linked_chat(store.clone(), None, &hub, &push_url);
+    let mut config = GatewayConfig::local(push_addr, linked);
     config.page = Some(chat::PAGE);
     config.presence = Some(store.clone());
     adjust(&mut config);
-    // A token set by `adjust` must reach the chat's pusher too.
-    if let (Some(token), FunctionMode::InProcess(_)) = (&config.push_auth.token, &config.functions)
+    // A token or push URL set by `adjust` must reach the chat's pusher too.
+    let token = config.push_auth.token.clone();
+    if matches!(config.functions, FunctionMode::InProcess(_))
+        && (token.is_some() || config.push_url != push_url)
     {
-        config.functions = FunctionMode::InProcess(chat(store.clone(), Some(token.clone())));
+        let linked = linked_chat(store.clone(), token, &hub, &config.push_url);
+        config.functions = FunctionMode::InProcess(linked);
     }
-    let gateway = Arc::new(Gateway::new(config).unwrap());
+    let gateway = Arc::new(Gateway::with_hub(config, hub).unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let (done_tx, done) = oneshot::channel::<()>();
     tokio::spawn(async move {

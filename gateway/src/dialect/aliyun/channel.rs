@@ -43,7 +43,7 @@ pub const FRAMING: Framing = Framing {
 
 fn notification(frame: Outbound) -> Message {
     let payload = match frame {
-        Outbound::Text(text) => text,
+        Outbound::Text(text) => text.to_string(),
         Outbound::Binary(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
     };
     Message::Text(frames::notification(&payload).into())

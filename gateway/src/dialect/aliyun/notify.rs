@@ -73,10 +73,7 @@ pub async fn notify(State(state): State<PushState>, headers: HeaderMap, body: By
     if body.len() > state.max_frame {
         return error(&PushError::PayloadTooLarge(state.max_frame));
     }
-    let frame = match String::from_utf8(body.to_vec()) {
-        Ok(text) => Outbound::Text(text),
-        Err(e) => Outbound::Binary(e.into_bytes()),
-    };
+    let frame = Outbound::from_body(body);
     let forwarded = headers.contains_key(FORWARDED);
     if let [id] = &ids[..] {
         return match deliver(&state, id, &frame, forwarded).await {
@@ -126,10 +123,7 @@ async fn forward(state: &PushState, id: &str, frame: &Outbound) -> Delivery {
     if node == gateway.config.push_url {
         return Delivery::Gone;
     }
-    let body = match frame {
-        Outbound::Text(text) => text.clone().into_bytes(),
-        Outbound::Binary(bytes) => bytes.clone(),
-    };
+    let body = frame.as_bytes().to_vec();
     let mut call = gateway
         .http
         .post(format!("{}/aliyun/notify", node.trim_end_matches('/')))

@@ -64,10 +64,7 @@ async fn post_to_connection(
     if body.len() > state.max_frame {
         return error(&PushError::PayloadTooLarge(state.max_frame));
     }
-    let frame = match String::from_utf8(body.to_vec()) {
-        Ok(text) => Outbound::Text(text),
-        Err(e) => Outbound::Binary(e.into_bytes()),
-    };
+    let frame = Outbound::from_body(body);
     match state.hub.send(connection_id(&params), frame) {
         Delivery::Sent => StatusCode::OK.into_response(),
         Delivery::Gone => error(&PushError::Gone),

@@ -48,9 +48,9 @@ async fn reverse_push(State(state): State<PushState>, body: Bytes) -> Response {
                 return bad("missing websocket.data");
             };
             let frame = match ws["dataType"].as_str() {
-                None | Some("text") => Outbound::Text(data.to_owned()),
+                None | Some("text") => Outbound::text(data),
                 Some("binary") => match STANDARD.decode(data) {
-                    Ok(bytes) => Outbound::Binary(bytes),
+                    Ok(bytes) => Outbound::binary(bytes),
                     Err(e) => return bad(&format!("binary data is not base64: {e}")),
                 },
                 Some(other) => return bad(&format!("dataType `{other}`: text or binary")),
