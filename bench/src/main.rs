@@ -53,6 +53,9 @@ enum Command {
         /// Messages for deliveries per second (16 kept in flight).
         #[arg(long, default_value_t = 100)]
         burst: usize,
+        /// The chat's presence window, ms (0: a notice per join, as before coalescing).
+        #[arg(long, default_value_t = 50)]
+        presence_window_ms: u64,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
@@ -77,6 +80,8 @@ enum Command {
     ServeGateway {
         #[arg(long)]
         store: String,
+        #[arg(long, default_value_t = 50)]
+        presence_window_ms: u64,
     },
     /// (internal) The bare broadcast server `fanout` compares with.
     #[command(hide = true)]
@@ -122,12 +127,14 @@ async fn main() -> Result<(), BoxError> {
             clients,
             messages,
             burst,
+            presence_window_ms,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
                 clients,
                 messages,
                 burst,
+                presence_window_ms,
                 exe: std::env::current_exe()?,
             })
             .await?;
@@ -140,7 +147,10 @@ async fn main() -> Result<(), BoxError> {
             }
             Ok(())
         }
-        Command::ServeGateway { store } => fanout::server::serve_gateway(&store).await,
+        Command::ServeGateway {
+            store,
+            presence_window_ms,
+        } => fanout::server::serve_gateway(&store, presence_window_ms).await,
         Command::ServeFloor { tuned } => fanout::server::serve_floor(tuned).await,
     }
 }

@@ -112,16 +112,22 @@ async fn fanout_through_the_gateway_and_the_floor() {
         clients: vec![4],
         messages: 3,
         burst: 40,
+        presence_window_ms: 50,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
     .expect("the fan-out benchmark runs");
     let row = &report.rows[0];
     assert_eq!(row.clients, 4);
-    for side in [&row.gateway, &row.floor] {
+    let tuned = row
+        .tuned_floor
+        .as_ref()
+        .expect("the tuned floor is measured");
+    for side in [&row.gateway, &row.floor, tuned] {
         assert_eq!(side.latency.samples, 3);
         assert!(side.latency.p50_ms > 0.0, "{side:?}");
         assert!(side.deliveries_per_sec > 0.0, "{side:?}");
         assert!(side.rss_base_mib > 0.0, "{side:?}");
+        assert!(side.join_secs > 0.0, "{side:?}");
     }
 }

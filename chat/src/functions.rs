@@ -12,15 +12,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
-use lifecycle::{
-    App, AppError, BatchRequest, EventKind, LifecycleEvent, Payload, Pusher, Reply,
-};
+use lifecycle::{App, AppError, BatchRequest, EventKind, LifecycleEvent, Payload, Pusher, Reply};
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
     StoreError, system_clock, walk_room,
 };
 
 use crate::names::anonymous_name;
+use crate::presence::{MAX_PLAIN, Notice, PendingNotices, next_window};
 use crate::protocol::{ClientMessage, ServerMessage};
 
 /// Longest chat line, in characters.
@@ -43,13 +42,30 @@ pub struct ChatFunctions {
     pusher: Arc<dyn Pusher>,
     /// Lease granted on register and each heartbeat.
     lease: Duration,
+    /// How long join and leave notices gather before one flush sends them (zero: each at
+    /// once).
+    presence_window: Duration,
+    /// The notices gathering, by room.
+    pending: Arc<PendingNotices>,
 }
+
+/// The default presence window: short enough to read as instant, long enough that a join
+/// storm costs a few walks a second instead of one per join.
+pub const PRESENCE_WINDOW: Duration = Duration::from_millis(50);
 
 fn store_failure(err: StoreError) -> AppError {
     if err.is_temporary() {
         AppError::unavailable(err.to_string())
     } else {
         AppError::failed(err.to_string())
+    }
+}
+
+/// The plain frame of one notice.
+fn single_notice(notice: Notice, online: u64) -> ServerMessage {
+    match notice {
+        Notice::Joined { name, .. } => ServerMessage::Join { name, online },
+        Notice::Left { name } => ServerMessage::Leave { name, online },
     }
 }
 
@@ -82,7 +98,17 @@ impl ChatFunctions {
             store,
             pusher,
             lease,
+            presence_window: PRESENCE_WINDOW,
+            pending: Arc::default(),
         }
+    }
+
+    /// With join and leave notices gathered for `window` (see [`crate::presence`]); zero
+    /// sends each at once, inside the function (for hosts that freeze a function between
+    /// invocations).
+    pub fn with_presence_window(mut self, window: Duration) -> Self {
+        self.presence_window = window;
+        self
     }
 
     /// The store (tests and housekeeping use it).
@@ -122,19 +148,26 @@ impl ChatFunctions {
         };
         self.store.register(id, &registration).await?;
         let name = anonymous_name(id.as_str());
-        let (online, others) = self.members(&room, Some(id)).await?;
-        self.send_to(
-            &endpoint,
-            id,
-            ServerMessage::Welcome {
-                name: name.clone(),
-                online,
-            },
-        )
-        .await;
-        let online = self
-            .deliver(others, online, ServerMessage::Join { name, online })
-            .await?;
+        let notice = Notice::Joined {
+            id: id.as_str().to_owned(),
+            name: name.clone(),
+            exact: true,
+        };
+        let online = if self.presence_window.is_zero() {
+            let (online, others) = self.members(&room, Some(id)).await?;
+            self.welcome(&endpoint, id, name, online).await;
+            self.deliver(others, online, single_notice(notice, online))
+                .await?
+        } else if let Some(estimate) = self.pending.join_while_flushing(&room, id.as_str(), &name) {
+            // A storm: the flush under way sends this connection the exact count too.
+            self.welcome(&endpoint, id, name, estimate).await;
+            estimate
+        } else {
+            let online = self.store.count(&room).await?;
+            self.welcome(&endpoint, id, name, online).await;
+            self.gather(&room, notice, Some(online));
+            online
+        };
         tracing::debug!(id = id.as_str(), room = room.as_str(), online, "registered");
         Ok(Reply::ok())
     }
@@ -210,12 +243,92 @@ impl ChatFunctions {
             return Ok(Reply::ok());
         };
         if self.store.remove(id).await? {
-            let name = anonymous_name(id.as_str());
-            let (online, others) = self.members(&me.room, None).await?;
-            self.deliver(others, online, ServerMessage::Leave { name, online })
-                .await?;
+            let notice = Notice::Left {
+                name: anonymous_name(id.as_str()),
+            };
+            if self.presence_window.is_zero() {
+                let (online, others) = self.members(&me.room, None).await?;
+                self.deliver(others, online, single_notice(notice, online))
+                    .await?;
+            } else {
+                self.gather(&me.room, notice, None);
+            }
         }
         Ok(Reply::ok())
+    }
+
+    async fn welcome(&self, node: &Endpoint, id: &ConnectionId, name: String, online: u64) {
+        self.send_to(node, id, ServerMessage::Welcome { name, online })
+            .await;
+    }
+
+    /// Queues `notice` for `room` (`online` if known), starting the room's flusher if
+    /// none runs.
+    fn gather(&self, room: &RoomName, notice: Notice, online: Option<u64>) {
+        if self.pending.push(room, notice, online) {
+            let this = self.clone();
+            let room = room.clone();
+            tokio::spawn(async move { this.flush_notices(room).await });
+        }
+    }
+
+    /// The room's flusher: waits a window, sends what gathered, until nothing is left.
+    async fn flush_notices(self, room: RoomName) {
+        let mut window = self.presence_window;
+        loop {
+            tokio::time::sleep(window).await;
+            let Some(notices) = self.pending.take(&room) else {
+                return;
+            };
+            let started = std::time::Instant::now();
+            if let Err(err) = self.send_notices(&room, notices).await {
+                tracing::warn!(room = room.as_str(), %err, "presence notices not sent");
+            }
+            window = next_window(self.presence_window, started.elapsed());
+        }
+    }
+
+    /// One walk; then each notice as its plain frame (up to [`MAX_PLAIN`]; a join not to
+    /// the one who joined, when its welcome was exact), or all of them as one `presence`
+    /// frame to every member.
+    async fn send_notices(&self, room: &RoomName, notices: Vec<Notice>) -> Result<(), StoreError> {
+        let (online, everyone) = self.members(room, None).await?;
+        self.pending.walked(room, online);
+        if notices.len() > MAX_PLAIN {
+            let (mut joined, mut left) = (Vec::new(), Vec::new());
+            for notice in notices {
+                match notice {
+                    Notice::Joined { name, .. } => joined.push(name),
+                    Notice::Left { name } => left.push(name),
+                }
+            }
+            let message = ServerMessage::Presence {
+                joined,
+                left,
+                online,
+            };
+            return self.deliver(everyone, online, message).await.map(drop);
+        }
+        let mut online = online;
+        for notice in notices {
+            let except = match &notice {
+                Notice::Joined {
+                    id, exact: true, ..
+                } => Some(id.clone()),
+                _ => None,
+            };
+            let recipients = everyone
+                .iter()
+                .map(|(node, ids)| {
+                    let ids = ids.iter().filter(|id| Some(*id) != except.as_ref());
+                    (node.clone(), ids.cloned().collect())
+                })
+                .collect();
+            online = self
+                .deliver(recipients, online, single_notice(notice, online))
+                .await?;
+        }
+        Ok(())
     }
 
     /// One walk of `room`: the online count, and the members but `except` grouped by the

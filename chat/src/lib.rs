@@ -9,17 +9,19 @@
 //! - `protocol`: the frames clients and the chat exchange.
 //! - `functions`: [`ChatFunctions`], the three handlers.
 //! - `names`: anonymous display names derived from connection ids.
+//! - `presence`: join and leave notices, gathered per room and sent by one flusher.
 //! - `wire`: the Tencent and AWS event shapes, read as a cloud function reads them.
 //! - `server`: the functions as an HTTP server (`chat-functions` binary).
 //! - `static/index.html`: the browser page ([`PAGE`]).
 
 mod functions;
 mod names;
+pub mod presence;
 mod protocol;
 pub mod server;
 pub mod wire;
 
-pub use functions::{ChatFunctions, DEFAULT_ROOM, LEASE_LOST, MAX_TEXT_CHARS};
+pub use functions::{ChatFunctions, DEFAULT_ROOM, LEASE_LOST, MAX_TEXT_CHARS, PRESENCE_WINDOW};
 pub use names::anonymous_name;
 pub use protocol::{ClientMessage, ServerMessage};
 

@@ -71,6 +71,16 @@ pub enum ServerMessage {
         /// Live connections now.
         online: u64,
     },
+    /// Several joined or left within one presence window (a join storm): one notice for
+    /// all of them instead of one each. It may name its recipient among `joined`.
+    Presence {
+        /// Names that joined, in order.
+        joined: Vec<String>,
+        /// Names that left, in order.
+        left: Vec<String>,
+        /// Live connections now.
+        online: u64,
+    },
     /// A chat line.
     Chat {
         /// The sender's anonymous name.

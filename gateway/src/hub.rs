@@ -360,15 +360,9 @@ mod tests {
         let hub = Hub::default();
         let handle = hub.insert(info("c"), 1);
         assert_eq!(hub.send("c", Outbound::text("1")), Delivery::Sent);
-        assert_eq!(
-            hub.send("c", Outbound::text("2")),
-            Delivery::Overflow
-        );
+        assert_eq!(hub.send("c", Outbound::text("2")), Delivery::Overflow);
         assert_eq!(handle.kicked().unwrap().code, crate::close_code::TOO_SLOW);
-        assert_eq!(
-            hub.send("nobody", Outbound::text("x")),
-            Delivery::Gone
-        );
+        assert_eq!(hub.send("nobody", Outbound::text("x")), Delivery::Gone);
     }
 
     #[test]

@@ -59,11 +59,7 @@ impl NodePusher {
 
 #[async_trait]
 impl Pusher for NodePusher {
-    async fn batch(
-        &self,
-        push_url: &str,
-        request: &BatchRequest,
-    ) -> Result<BatchOutcome, String> {
+    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String> {
         if !self.is_here(push_url) {
             return self.remote.batch(push_url, request).await;
         }
@@ -143,11 +139,24 @@ mod tests {
 
         // Refused as the push API refuses them.
         let big = "x".repeat(17);
-        assert!(pusher.batch("http://127.0.0.1:1", &request(&["a"], &big, "text")).await.is_err());
-        assert!(pusher.batch("http://127.0.0.1:1", &request(&["a"], "hi", "xml")).await.is_err());
+        assert!(
+            pusher
+                .batch("http://127.0.0.1:1", &request(&["a"], &big, "text"))
+                .await
+                .is_err()
+        );
+        assert!(
+            pusher
+                .batch("http://127.0.0.1:1", &request(&["a"], "hi", "xml"))
+                .await
+                .is_err()
+        );
         assert!(a.rx.try_recv().is_err());
 
-        pusher.batch("http://10.0.0.2:8081", &request(&["z"], "hi", "text")).await.unwrap();
+        pusher
+            .batch("http://10.0.0.2:8081", &request(&["z"], "hi", "text"))
+            .await
+            .unwrap();
         assert!(pusher.close("http://10.0.0.2:8081", "z").await.unwrap());
         assert!(pusher.close("http://127.0.0.1:1", "a").await.unwrap());
         assert!(!pusher.close("http://127.0.0.1:1", "nobody").await.unwrap());

@@ -194,6 +194,50 @@ async fn bad_frames_get_documented_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_size_messages_pass_the_small_default_socket_buffers() {
+    // 4 KiB socket buffers by default; the 128 KiB message limit still holds both ways.
+    let limits = Limits::default();
+    assert!(limits.read_buffer_bytes < limits.max_message_bytes / 16);
+    let max = limits.max_message_bytes;
+    let node = start(limits, None).await;
+    let mut a = connect(&node, "big").await;
+    next_of(&mut a, "welcome").await;
+    let room = RoomName::new("big").unwrap();
+    let id = collect_room(node.store.as_ref(), &room, 10).await.unwrap()[0]
+        .id
+        .clone();
+
+    // Down: a pushed frame of exactly the limit arrives whole.
+    let body = "p".repeat(max);
+    let url = format!("http://{}/@connections/{}", node.push, id.as_str());
+    let pushed = reqwest::Client::new()
+        .post(url)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status().as_u16(), 200);
+    assert_eq!(next_text(&mut a).await, body);
+
+    // Up: a frame of exactly the limit is read whole (the chat answers that binary is not
+    // for it), and the connection stays; one byte more closes it with 1009.
+    a.send(Message::Binary(vec![7u8; max].into()))
+        .await
+        .unwrap();
+    assert!(
+        next_of(&mut a, "error").await["message"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
+    a.send(Message::Binary(vec![7u8; max + 1].into()))
+        .await
+        .unwrap();
+    let (code, _) = close_frame(&mut a).await;
+    assert_eq!(code, CloseCode::Size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_api_answers_bad_bodies_and_unknown_ids() {
     let node = start(Limits::default(), None).await;
     let mut a = connect(&node, "lobby").await;

@@ -81,8 +81,7 @@ impl From<BatchResult> for BatchOutcome {
 #[async_trait]
 pub trait Pusher: Debug + Send + Sync + 'static {
     /// Delivers `request` through the node at `push_url`.
-    async fn batch(&self, push_url: &str, request: &BatchRequest)
-    -> Result<BatchOutcome, String>;
+    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String>;
 
     /// Closes connection `id` held by the node at `push_url`; `Ok(false)` when the node no
     /// longer holds it.
@@ -128,11 +127,7 @@ impl HttpPusher {
 
 #[async_trait]
 impl Pusher for HttpPusher {
-    async fn batch(
-        &self,
-        push_url: &str,
-        request: &BatchRequest,
-    ) -> Result<BatchOutcome, String> {
+    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String> {
         let url = format!("{}/batch", push_url.trim_end_matches('/'));
         let response = self
             .authorized(self.client.post(&url).json(request))

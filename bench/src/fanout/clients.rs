@@ -29,8 +29,11 @@ pub struct Tracker {
     completed: Vec<OnceLock<Instant>>,
     /// Recipients per message (every client but the sender).
     recipients: usize,
-    /// Woken whenever a message completes.
+    /// Woken whenever a message completes (or a notice raises `online`).
     notify: Notify,
+    /// The highest `online` any join or presence notice carried: after a join storm it
+    /// must reach the room's size (the count is exact once the notices settle).
+    online: std::sync::atomic::AtomicU64,
     /// Frames that were neither greetings, numbered chats nor known notices (a protocol
     /// slip the benchmark must not hide).
     unexpected: Mutex<Option<String>>,
@@ -44,6 +47,7 @@ impl Tracker {
             completed: (0..messages).map(|_| OnceLock::new()).collect(),
             recipients,
             notify: Notify::new(),
+            online: std::sync::atomic::AtomicU64::new(0),
             unexpected: Mutex::new(None),
         })
     }
@@ -62,9 +66,39 @@ impl Tracker {
         let Some(count) = self.received.get(index) else {
             return;
         };
-        if count.fetch_add(1, Ordering::AcqRel) + 1 == self.recipients {
+        let count = count.fetch_add(1, Ordering::AcqRel) + 1;
+        if count == self.recipients {
             let _ = self.completed[index].set(Instant::now());
             self.notify.notify_waiters();
+        } else if count > self.recipients {
+            // Each client counts a message once, so this is the sender hearing its own.
+            self.unexpected(format!(
+                "message {index} reached {count} clients: the sender too"
+            ));
+        }
+    }
+
+    fn saw_online(&self, online: u64) {
+        if self.online.fetch_max(online, Ordering::AcqRel) < online {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Waits until a notice reported `n` online; returns when it did.
+    pub async fn online_reached(&self, n: u64, limit: Duration) -> Result<Instant, BoxError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.notify.notified();
+            if self.online.load(Ordering::Acquire) >= n {
+                return Ok(Instant::now());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(format!(
+                    "after the joins, notices said {} online, not {n}",
+                    self.online.load(Ordering::Acquire)
+                )
+                .into());
+            }
         }
     }
 
@@ -100,6 +134,8 @@ struct Frame<'a> {
     kind: &'a str,
     #[serde(default)]
     text: Option<&'a str>,
+    #[serde(default)]
+    online: Option<u64>,
 }
 
 /// One connected client: its write half (the reader runs as a task).
@@ -171,6 +207,8 @@ async fn read(
     greeted: oneshot::Sender<()>,
 ) {
     let mut greeted = Some(greeted);
+    // Numbered messages this client has seen: a second copy is a duplicate delivery.
+    let mut seen = std::collections::HashSet::new();
     while let Some(Ok(message)) = stream.next().await {
         let text = match message {
             Message::Text(text) => text,
@@ -191,11 +229,18 @@ async fn read(
                 }
             }
             ("chat", Some(text)) => match text.strip_prefix('m').and_then(|i| i.parse().ok()) {
+                Some(index) if !seen.insert(index) => {
+                    tracker.unexpected(format!("a client received message {index} twice"));
+                }
                 Some(index) => tracker.delivered(index),
                 None => tracker.unexpected(format!("a client received chat text {text}")),
             },
             // Other clients arriving and leaving: the chat tells everyone.
-            ("join" | "leave", _) => {}
+            ("join" | "leave" | "presence", _) => {
+                if let Some(online) = frame.online {
+                    tracker.saw_online(online);
+                }
+            }
             _ => tracker.unexpected(format!("a client received {text}")),
         }
     }

@@ -42,6 +42,8 @@ pub struct FanoutArgs {
     pub messages: usize,
     /// Messages for the throughput figure, sent with a window of 16 in flight.
     pub burst: usize,
+    /// The chat's presence window, ms.
+    pub presence_window_ms: u64,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -83,6 +85,10 @@ pub struct Side {
     pub rss_per_connection_kib: f64,
     /// RSS before any client, MiB.
     pub rss_base_mib: f64,
+    /// The join storm: seconds from the first connect until every client was welcomed
+    /// and (the gateway) a notice reported all of them online.
+    #[serde(default)]
+    pub join_secs: f64,
 }
 
 /// Runs the fan-out benchmark.
@@ -95,9 +101,15 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         let data = tempfile::tempdir()?;
         let store_url = format!("sled://{}", data.path().join("connections").display());
         eprintln!("fanout: {n} clients, gateway");
-        let gateway =
-            ServerProcess::start(args.exe.as_ref(), &["serve-gateway", "--store", &store_url])
-                .await?;
+        let window = args.presence_window_ms.to_string();
+        let gateway_args = [
+            "serve-gateway",
+            "--store",
+            &store_url,
+            "--presence-window-ms",
+            &window,
+        ];
+        let gateway = ServerProcess::start(args.exe.as_ref(), &gateway_args).await?;
         let gateway = measure(gateway, n, args).await?;
         eprintln!("fanout: {n} clients, floor");
         let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
@@ -107,7 +119,8 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         let tuned = measure(tuned, n, args).await?;
         eprintln!(
             "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms / tuned {:.2} ms; \
-             deliveries/s {:.0} / {:.0} / {:.0}; RSS/conn KiB {:.1} / {:.1} / {:.1}",
+             deliveries/s {:.0} / {:.0} / {:.0}; RSS/conn KiB {:.1} / {:.1} / {:.1}; \
+             join s {:.2} / {:.2} / {:.2}",
             gateway.latency.p50_ms,
             floor.latency.p50_ms,
             tuned.latency.p50_ms,
@@ -117,6 +130,9 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             gateway.rss_per_connection_kib,
             floor.rss_per_connection_kib,
             tuned.rss_per_connection_kib,
+            gateway.join_secs,
+            floor.join_secs,
+            tuned.join_secs,
         );
         rows.push(FanoutRow {
             clients: n,
@@ -129,10 +145,12 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
     Ok(FanoutReport {
         machine: Machine::current(),
         command: format!(
-            "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {}",
+            "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {} \
+             --presence-window-ms {}",
             sizes.join(","),
             args.messages,
-            args.burst
+            args.burst,
+            args.presence_window_ms
         ),
         rows,
     })
@@ -149,7 +167,12 @@ async fn measure(server: ServerProcess, n: usize, args: &FanoutArgs) -> Result<S
     let total = 1 + args.messages + args.burst;
     let tracker = Tracker::new(total, n - 1);
     let rss_before = server.rss_bytes()?;
+    let joining = Instant::now();
     let mut clients = connect_all(server.addr, n, 64, &tracker).await?;
+    if !server.is_floor {
+        tracker.online_reached(n as u64, DELIVERY_LIMIT).await?;
+    }
+    let join_secs = joining.elapsed().as_secs_f64();
     let sender = &mut clients[0];
     sender.send(0).await?;
     tracker.completed(0, DELIVERY_LIMIT).await?;
@@ -192,5 +215,6 @@ async fn measure(server: ServerProcess, n: usize, args: &FanoutArgs) -> Result<S
         },
         rss_per_connection_kib: rss_connected.saturating_sub(rss_before) as f64 / 1024.0 / n as f64,
         rss_base_mib: rss_before as f64 / 1024.0 / 1024.0,
+        join_secs,
     })
 }

@@ -30,7 +30,7 @@ async fn stdin_closed() {
 
 /// The gateway as a user runs it, with the in-process chat functions, limits opened up so
 /// the benchmark measures the path, not the throttles.
-pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
+pub async fn serve_gateway(store_url: &str, presence_window_ms: u64) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
     let store = store::open(store_url).await?;
@@ -40,7 +40,8 @@ pub async fn serve_gateway(store_url: &str) -> Result<(), BoxError> {
     let max_frame = Limits::default().max_message_bytes;
     let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
     // A lease longer than any run: no heartbeat traffic mixes into the measurement.
-    let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600));
+    let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600))
+        .with_presence_window(Duration::from_millis(presence_window_ms));
     let mut config = GatewayConfig::local(push.local_addr()?, Arc::new(chat));
     config.limits = Limits {
         idle_timeout: Duration::from_secs(3600),
@@ -161,6 +162,8 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// A floor (no join notices to wait for).
+    pub is_floor: bool,
 }
 
 impl ServerProcess {
@@ -186,7 +189,12 @@ impl ServerProcess {
             .parse()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ServerProcess { child, addr })
+        let is_floor = args.first() == Some(&"serve-floor");
+        Ok(ServerProcess {
+            child,
+            addr,
+            is_floor,
+        })
     }
 
     /// The child's resident set size, bytes (from `/proc/<pid>/status`).
