@@ -221,9 +221,14 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              sends. Latency = send → the last of the other N−1 clients received it (p50/p99 \
              over the timed messages, sent one at a time). Deliveries/s = messages × (N−1) / time, \
              for a run of messages sent with 16 in flight. RSS/connection = (server RSS with N idle \
-             clients − RSS before) / N. The *floor* is a bare tokio-tungstenite broadcast \
+             clients − RSS before) / N. Join s = time for all N to connect (64 at a time) \
+             and be welcomed, and, for the gateway, for a presence notice to report all N \
+             online. The *floor* is a bare tokio-tungstenite broadcast \
              server (one `broadcast` channel, no functions, no store), driven by the same \
-             clients; server and clients share the machine's cores.\n\n\
+             clients, with the library's defaults and one flush per frame; the *tuned floor* \
+             is the same server with the gateway's 4 KiB socket buffers and one flush per \
+             batch of queued frames. Ratios are gateway / floor. Server and clients share \
+             the machine's cores.\n\n\
              Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
             fanout.machine.describe(),
             fanout.machine.date,
@@ -231,23 +236,34 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
             fanout.command
         );
         md.push_str(
-            "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | deliveries/s gateway · floor | RSS/conn KiB gateway · floor |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | join s gateway · floor · tuned |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
+        let or_dash = |value: Option<f64>, digits: usize| {
+            value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+        };
         for row in &fanout.rows {
+            let tuned = row.tuned_floor.as_ref();
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {:.1} | {:.0} · {:.0} | {:.1} · {:.1} |",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {:.2} · {:.2} · {} |",
                 row.clients,
                 ms(row.gateway.latency.p50_ms),
                 ms(row.gateway.latency.p99_ms),
                 ms(row.floor.latency.p50_ms),
                 ms(row.floor.latency.p99_ms),
                 row.gateway.latency.p50_ms / row.floor.latency.p50_ms.max(1e-6),
+                row.gateway.latency.p99_ms / row.floor.latency.p99_ms.max(1e-6),
                 row.gateway.deliveries_per_sec,
                 row.floor.deliveries_per_sec,
+                or_dash(tuned.map(|t| t.deliveries_per_sec), 0),
+                row.gateway.deliveries_per_sec / row.floor.deliveries_per_sec.max(1e-6),
                 row.gateway.rss_per_connection_kib,
-                row.floor.rss_per_connection_kib
+                row.floor.rss_per_connection_kib,
+                or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),
+                row.gateway.join_secs,
+                row.floor.join_secs,
+                or_dash(tuned.map(|t| t.join_secs), 2),
             );
         }
         md.push('\n');
