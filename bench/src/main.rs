@@ -56,6 +56,12 @@ enum Command {
         /// The chat's presence window, ms (0: a notice per join, as before coalescing).
         #[arg(long, default_value_t = 50)]
         presence_window_ms: u64,
+        /// The gateways' shared store (default: a fresh sled directory).
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: Option<String>,
+        /// Gateway nodes over the store (more than one needs --store).
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
@@ -128,6 +134,8 @@ async fn main() -> Result<(), BoxError> {
             messages,
             burst,
             presence_window_ms,
+            store,
+            nodes,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -135,6 +143,8 @@ async fn main() -> Result<(), BoxError> {
                 messages,
                 burst,
                 presence_window_ms,
+                store,
+                nodes,
                 exe: std::env::current_exe()?,
             })
             .await?;

@@ -22,6 +22,8 @@ pub struct Results {
     pub lists: Vec<ListReport>,
     /// `fanout.json`.
     pub fanout: Option<FanoutReport>,
+    /// `fanout-*.json`: runs on other stores or with several nodes, each its own table.
+    pub fanout_variants: Vec<FanoutReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -52,6 +54,11 @@ impl Results {
             } else if name == "fanout.json" {
                 let text = std::fs::read_to_string(&path)?;
                 results.fanout = Some(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name.starts_with("fanout-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path)?;
+                results
+                    .fanout_variants
+                    .push(serde_json::from_str(&text).map_err(parse_error)?);
             }
         }
         // Embedded first, then servers, then object stores, whatever the file names.
@@ -235,36 +242,25 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
             fanout.machine.commit,
             fanout.command
         );
-        md.push_str(
-            "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | join s gateway · floor · tuned |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        let or_dash = |value: Option<f64>, digits: usize| {
-            value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
-        };
-        for row in &fanout.rows {
-            let tuned = row.tuned_floor.as_ref();
+        fanout_table(&mut md, fanout);
+        md.push('\n');
+        for variant in &results.fanout_variants {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {:.2} · {:.2} · {} |",
-                row.clients,
-                ms(row.gateway.latency.p50_ms),
-                ms(row.gateway.latency.p99_ms),
-                ms(row.floor.latency.p50_ms),
-                ms(row.floor.latency.p99_ms),
-                row.gateway.latency.p50_ms / row.floor.latency.p50_ms.max(1e-6),
-                row.gateway.latency.p99_ms / row.floor.latency.p99_ms.max(1e-6),
-                row.gateway.deliveries_per_sec,
-                row.floor.deliveries_per_sec,
-                or_dash(tuned.map(|t| t.deliveries_per_sec), 0),
-                row.gateway.deliveries_per_sec / row.floor.deliveries_per_sec.max(1e-6),
-                row.gateway.rss_per_connection_kib,
-                row.floor.rss_per_connection_kib,
-                or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),
-                row.gateway.join_secs,
-                row.floor.join_secs,
-                or_dash(tuned.map(|t| t.join_secs), 2),
+                "### {} gateway node(s) over {}\n\n\
+                 The same measurement with the clients split evenly across the nodes, which \
+                 share one store (a node reaches another's clients through its push API); \
+                 RSS is the nodes' together.\n\n\
+                 Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+                variant.nodes,
+                variant.store,
+                variant.machine.describe(),
+                variant.machine.date,
+                variant.machine.commit,
+                variant.command
             );
+            fanout_table(&mut md, variant);
+            md.push('\n');
         }
         md.push('\n');
     }
@@ -485,4 +481,39 @@ fn plot_fanout(fanout: &FanoutReport, path: &Path) -> Result<(), BoxError> {
         "ms",
         &lines,
     )
+}
+
+/// One fan-out run as a table.
+fn fanout_table(md: &mut String, fanout: &FanoutReport) {
+    md.push_str(
+        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | join s gateway · floor · tuned |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let or_dash = |value: Option<f64>, digits: usize| {
+        value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    for row in &fanout.rows {
+        let tuned = row.tuned_floor.as_ref();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {:.2} · {:.2} · {} |",
+            row.clients,
+            ms(row.gateway.latency.p50_ms),
+            ms(row.gateway.latency.p99_ms),
+            ms(row.floor.latency.p50_ms),
+            ms(row.floor.latency.p99_ms),
+            row.gateway.latency.p50_ms / row.floor.latency.p50_ms.max(1e-6),
+            row.gateway.latency.p99_ms / row.floor.latency.p99_ms.max(1e-6),
+            row.gateway.deliveries_per_sec,
+            row.floor.deliveries_per_sec,
+            or_dash(tuned.map(|t| t.deliveries_per_sec), 0),
+            row.gateway.deliveries_per_sec / row.floor.deliveries_per_sec.max(1e-6),
+            row.gateway.rss_per_connection_kib,
+            row.floor.rss_per_connection_kib,
+            or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),
+            row.gateway.join_secs,
+            row.floor.join_secs,
+            or_dash(tuned.map(|t| t.join_secs), 2),
+        );
+    }
 }

@@ -113,6 +113,8 @@ async fn fanout_through_the_gateway_and_the_floor() {
         messages: 3,
         burst: 40,
         presence_window_ms: 50,
+        store: None,
+        nodes: 1,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await

@@ -154,17 +154,25 @@ impl Client {
     }
 }
 
-/// Connects `n` clients to `ws://addr/ws`, `concurrency` at a time, each counted once the
+/// Connects `n` clients to `ws://<addr>/ws?room=<room>` (spread over `addrs`), `concurrency` at a time, each counted once the
 /// server greeted it (the gateway's welcome comes after register: it is in the room).
 pub async fn connect_all(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
+    room: &str,
     n: usize,
     concurrency: usize,
     tracker: &Arc<Tracker>,
 ) -> Result<Vec<Client>, BoxError> {
-    let url = format!("ws://{addr}/ws");
+    if addrs.is_empty() {
+        return Err("no server to connect to".into());
+    }
+    // Client i goes to server i mod the servers: an even split across gateway nodes.
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|addr| format!("ws://{addr}/ws?room={room}"))
+        .collect();
     futures::stream::iter(0..n)
-        .map(|_| connect(&url, tracker.clone()))
+        .map(|i| connect(&urls[i % urls.len()], tracker.clone()))
         .buffer_unordered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await

@@ -44,6 +44,10 @@ pub struct FanoutArgs {
     pub burst: usize,
     /// The chat's presence window, ms.
     pub presence_window_ms: u64,
+    /// The gateway nodes' shared store (default: a fresh sled directory, one node only).
+    pub store: Option<String>,
+    /// Gateway nodes, each its own process over the one store; clients split evenly.
+    pub nodes: usize,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -55,8 +59,22 @@ pub struct FanoutReport {
     pub machine: Machine,
     /// The command.
     pub command: String,
+    /// Gateway nodes (1 unless measured with `--nodes`).
+    #[serde(default = "one")]
+    pub nodes: usize,
+    /// The gateways' store: its scheme (`sled`, `postgres`, …).
+    #[serde(default = "sled")]
+    pub store: String,
     /// One row per room size.
     pub rows: Vec<FanoutRow>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn sled() -> String {
+    "sled".to_owned()
 }
 
 /// Gateway and floor at one room size.
@@ -99,8 +117,14 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             return Err("a room needs at least 2 clients (a sender and a receiver)".into());
         }
         let data = tempfile::tempdir()?;
-        let store_url = format!("sled://{}", data.path().join("connections").display());
-        eprintln!("fanout: {n} clients, gateway");
+        let store_url = match &args.store {
+            Some(url) => url.clone(),
+            None if args.nodes == 1 => {
+                format!("sled://{}", data.path().join("connections").display())
+            }
+            None => return Err("several nodes need a shared store: pass --store".into()),
+        };
+        eprintln!("fanout: {n} clients, gateway ({} node(s))", args.nodes);
         let window = args.presence_window_ms.to_string();
         let gateway_args = [
             "serve-gateway",
@@ -109,14 +133,17 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             "--presence-window-ms",
             &window,
         ];
-        let gateway = ServerProcess::start(args.exe.as_ref(), &gateway_args).await?;
-        let gateway = measure(gateway, n, args).await?;
+        let mut nodes = Vec::new();
+        for _ in 0..args.nodes.max(1) {
+            nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
+        }
+        let gateway = measure(nodes, n, args).await?;
         eprintln!("fanout: {n} clients, floor");
         let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
-        let floor = measure(floor, n, args).await?;
+        let floor = measure(vec![floor], n, args).await?;
         eprintln!("fanout: {n} clients, tuned floor");
         let tuned = ServerProcess::start(args.exe.as_ref(), &["serve-floor", "--tuned"]).await?;
-        let tuned = measure(tuned, n, args).await?;
+        let tuned = measure(vec![tuned], n, args).await?;
         eprintln!(
             "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms / tuned {:.2} ms; \
              deliveries/s {:.0} / {:.0} / {:.0}; RSS/conn KiB {:.1} / {:.1} / {:.1}; \
@@ -146,12 +173,22 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         machine: Machine::current(),
         command: format!(
             "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {} \
-             --presence-window-ms {}",
+             --presence-window-ms {}{}",
             sizes.join(","),
             args.messages,
             args.burst,
-            args.presence_window_ms
+            args.presence_window_ms,
+            match &args.store {
+                Some(url) => format!(" --nodes {} --store '{}'", args.nodes, store::redact(url)),
+                None => String::new(),
+            }
         ),
+        nodes: args.nodes.max(1),
+        store: args
+            .store
+            .as_deref()
+            .and_then(|url| url.split_once("://"))
+            .map_or_else(sled, |(scheme, _)| scheme.to_owned()),
         rows,
     })
 }
@@ -162,21 +199,38 @@ const WINDOW: usize = 16;
 /// How long one message may take to reach everyone before the run fails.
 const DELIVERY_LIMIT: Duration = Duration::from_secs(120);
 
-async fn measure(server: ServerProcess, n: usize, args: &FanoutArgs) -> Result<Side, BoxError> {
+/// The servers' resident memory together, bytes.
+fn rss_of(servers: &[ServerProcess]) -> Result<u64, BoxError> {
+    servers.iter().map(ServerProcess::rss_bytes).sum()
+}
+
+async fn measure(
+    servers: Vec<ServerProcess>,
+    n: usize,
+    args: &FanoutArgs,
+) -> Result<Side, BoxError> {
     // Message 0 warms up; 1..=messages are timed one at a time; then the burst.
     let total = 1 + args.messages + args.burst;
     let tracker = Tracker::new(total, n - 1);
-    let rss_before = server.rss_bytes()?;
+    let rss_before = rss_of(&servers)?;
+    // A room of its own, so a shared store's earlier runs are never in it.
+    let room = format!(
+        "fanout-{n}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
     let joining = Instant::now();
-    let mut clients = connect_all(server.addr, n, 64, &tracker).await?;
-    if !server.is_floor {
+    let mut clients = connect_all(&addrs, &room, n, 64, &tracker).await?;
+    if !servers[0].is_floor {
         tracker.online_reached(n as u64, DELIVERY_LIMIT).await?;
     }
     let join_secs = joining.elapsed().as_secs_f64();
     let sender = &mut clients[0];
     sender.send(0).await?;
     tracker.completed(0, DELIVERY_LIMIT).await?;
-    let rss_connected = server.rss_bytes()?;
+    let rss_connected = rss_of(&servers)?;
 
     let mut latencies = Vec::with_capacity(args.messages);
     for index in 1..=args.messages {
@@ -205,7 +259,9 @@ async fn measure(server: ServerProcess, n: usize, args: &FanoutArgs) -> Result<S
     let burst_secs = last.saturating_duration_since(started).as_secs_f64();
     let deliveries = (args.burst * (n - 1)) as f64;
     drop(clients);
-    server.stop().await;
+    for server in servers {
+        server.stop().await;
+    }
     Ok(Side {
         latency: Summary::of(&latencies),
         deliveries_per_sec: if burst_secs > 0.0 {
