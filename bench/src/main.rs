@@ -107,9 +107,21 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), BoxError
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    match Args::parse().command {
+/// Threads for blocking store calls at most, as the gateway binary's default: the
+/// benchmark's gateway node must not keep hundreds of them (and their memory) after a join
+/// storm.
+const BLOCKING_THREADS: usize = 16;
+
+fn main() -> Result<(), BoxError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()?
+        .block_on(run(Args::parse()))
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    match args.command {
         Command::List {
             store,
             sizes,

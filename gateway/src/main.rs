@@ -130,6 +130,9 @@ struct Args {
     /// Bytes of outgoing frames gathered before a socket write.
     #[arg(long, default_value_t = 4096)]
     write_buffer_bytes: usize,
+    /// Threads for blocking store calls (sled, SQLite) at most.
+    #[arg(long, default_value_t = 16)]
+    blocking_threads: usize,
 }
 
 fn parse_route(text: &str) -> Result<(String, String), String> {
@@ -196,8 +199,19 @@ impl Args {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    // A bounded blocking pool: the embedded stores (sled, SQLite) run every call there, and
+    // a join storm would otherwise start hundreds of threads, each keeping its stack and
+    // malloc arena resident long after.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(args.blocking_threads.max(1))
+        .build()?
+        .block_on(serve(args))
+}
+
+async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Logs go to stderr, so stdout carries only the addresses a script or test reads.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -206,7 +220,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
     let push_auth = PushAuth {
         token: args.push_token.clone(),
         sigv4: match (&args.aws_access_key_id, &args.aws_secret_access_key) {

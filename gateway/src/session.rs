@@ -151,14 +151,13 @@ pub async fn run(
     let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
     let ended = Arc::new(AtomicBool::new(false));
     let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx, ended.clone());
-    let (_raw_tx, mut raw) = mpsc::channel(1);
     let ending = pump(
         &gateway,
         &mut socket,
         handle,
         inbound_tx,
         &mut shutdown,
-        &mut raw,
+        None,
         &PLAIN,
     )
     .await;
@@ -257,7 +256,7 @@ pub async fn pump(
     mut handle: Handle,
     inbound: mpsc::Sender<Payload>,
     shutdown: &mut watch::Receiver<bool>,
-    raw: &mut mpsc::Receiver<Message>,
+    mut raw: Option<&mut mpsc::Receiver<Message>>,
     framing: &Framing,
 ) -> Ending {
     let limits = &gateway.config.limits;
@@ -329,7 +328,13 @@ pub async fn pump(
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }
-            Some(message) = raw.recv() => {
+            // A plain connection has no raw frames (and no channel for them: memory).
+            Some(message) = async {
+                match raw.as_mut() {
+                    Some(raw) => raw.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 if socket.send(message).await.is_err() {
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }

@@ -272,7 +272,7 @@ async fn run(
         handle,
         inbound_tx,
         &mut shutdown,
-        &mut raw,
+        Some(&mut raw),
         &FRAMING,
     )
     .await;
