@@ -57,6 +57,10 @@ enum Op {
         room: usize,
         page: usize,
     },
+    /// The whole room in one call (`list_room`), which must equal a walk.
+    ListRoom {
+        room: usize,
+    },
     Count {
         room: usize,
     },
@@ -90,6 +94,7 @@ impl fmt::Debug for Op {
             Op::Remove { id } => write!(f, "remove({:?})", IDS[id]),
             Op::Get { id } => write!(f, "get({:?})", IDS[id]),
             Op::Walk { room, page } => write!(f, "walk({:?}, page {page})", ROOMS[room]),
+            Op::ListRoom { room } => write!(f, "list_room({:?})", ROOMS[room]),
             Op::Count { room } => write!(f, "count({:?})", ROOMS[room]),
             Op::Sweep => write!(f, "sweep"),
             Op::Advance { ms } => write!(f, "advance({ms} ms)"),
@@ -115,6 +120,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => id.clone().prop_map(|id| Op::Remove { id }),
         2 => id.prop_map(|id| Op::Get { id }),
         2 => (room.clone(), 1usize..4).prop_map(|(room, page)| Op::Walk { room, page }),
+        1 => room.clone().prop_map(|room| Op::ListRoom { room }),
         2 => room.prop_map(|room| Op::Count { room }),
         1 => Just(Op::Sweep),
         3 => prop_oneof![Just(0u64), Just(1), 0u64..120, Just(1_000), Just(60_000)]
@@ -173,6 +179,7 @@ async fn apply(
         Op::Walk { room, page } => {
             Answer::Walked(kind(collect_room(store, &rname(room), page).await))
         }
+        Op::ListRoom { room } => Answer::Walked(kind(store.list_room(&rname(room)).await)),
         Op::Count { room } => Answer::Counted(kind(store.count(&rname(room)).await)),
         Op::Sweep => Answer::Swept(kind(store.sweep().await)),
         Op::Advance { ms } => {

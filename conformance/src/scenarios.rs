@@ -62,6 +62,7 @@ scenarios! {
     "list" => page_tokens_survive_a_text_round_trip,
     "list" => walk_during_changes_never_duplicates,
     "list" => rooms_are_isolated,
+    "list" => list_room_equals_a_walk_of_pages,
     "count" => count_counts_only_live_members_of_the_room,
     "sweep" => sweep_deletes_only_expired_records,
     "concurrency" => concurrent_register_of_200_ids,
@@ -841,5 +842,33 @@ async fn concurrent_register_of_one_id_leaves_one_record(ctx: Ctx) -> Outcome {
         total += n;
     }
     ensure_eq!(total, 1, "one id must be in exactly one room");
+    Ok(())
+}
+
+async fn list_room_equals_a_walk_of_pages(ctx: Ctx) -> Outcome {
+    // Members, a fifth of them expired, and another room beside.
+    let n: usize = 60;
+    let short = registration("big", "http://node-a", 1_000)?;
+    let long = registration("big", "http://node-b", TTL_MS)?;
+    for i in 0..n {
+        let reg = if i % 5 == 0 { &short } else { &long };
+        ctx.store.register(&id(&format!("c{i:05}"))?, reg).await?;
+    }
+    ctx.store
+        .register(
+            &id("other")?,
+            &registration("small", "http://node-a", TTL_MS)?,
+        )
+        .await?;
+    ctx.clock.advance(Duration::from_millis(1_000));
+    let all = ctx.store.list_room(&room("big")?).await?;
+    let walked = collect_room(ctx.store.as_ref(), &room("big")?, 100).await?;
+    ensure_eq!(all.len(), n - n.div_ceil(5), "live members in one call");
+    ensure_eq!(all, walked, "list_room against a walk of pages");
+    ensure_eq!(
+        ctx.store.list_room(&room("empty")?).await?,
+        vec![],
+        "an empty room"
+    );
     Ok(())
 }

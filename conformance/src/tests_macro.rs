@@ -34,6 +34,7 @@ macro_rules! conformance_tests {
             "page_tokens_survive_a_text_round_trip",
             "walk_during_changes_never_duplicates",
             "rooms_are_isolated",
+            "list_room_equals_a_walk_of_pages",
             "count_counts_only_live_members_of_the_room",
             "sweep_deletes_only_expired_records",
             "concurrent_register_of_200_ids",
@@ -148,6 +149,11 @@ macro_rules! conformance_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn rooms_are_isolated() {
             $crate::__run_named(&$harness, "rooms_are_isolated").await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn list_room_equals_a_walk_of_pages() {
+            $crate::__run_named(&$harness, "list_room_equals_a_walk_of_pages").await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::types::{Connection, ConnectionId, Lease, Page, PageToken, Registration, RoomName};
+use crate::types::{
+    Connection, ConnectionId, Lease, MAX_PAGE_SIZE, Page, PageToken, Registration, RoomMember,
+    RoomName,
+};
 
 /// The set of live WebSocket connections, each held by a lease.
 ///
@@ -64,6 +67,25 @@ pub trait ConnectionStore: Debug + Send + Sync + 'static {
     /// ends a walk. A walk over all pages returns each id that is live throughout the walk
     /// exactly once, and never an id twice, even when records change meanwhile.
     async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page>;
+
+    /// Every live member of `room`, in ascending byte order of id: what a broadcast needs,
+    /// in as few backend calls as the store can make. The same guarantees as a walk over
+    /// all [`list`](ConnectionStore::list) pages, which is what the default does (pages of
+    /// `MAX_PAGE_SIZE`); a store that reads a whole room in one call (one statement, one
+    /// scan on one blocking thread) overrides it. Memory grows with the room: a caller that
+    /// cannot hold a whole room walks pages instead.
+    async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
+        let mut members = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.list(room, after.as_ref(), MAX_PAGE_SIZE).await?;
+            members.extend(page.members);
+            match page.next {
+                Some(token) => after = Some(token),
+                None => return Ok(members),
+            }
+        }
+    }
 
     /// The number of live connections in `room` (the chat's "online" figure).
     async fn count(&self, room: &RoomName) -> Result<u64>;

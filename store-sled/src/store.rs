@@ -239,29 +239,21 @@ impl ConnectionStore for SledStore {
             None => Bound::Included(prefix.clone()),
         };
         self.blocking(move |t| {
-            let mut members = Vec::new();
-            let mut more = false;
-            for entry in t.rooms.range((start, Bound::Unbounded)) {
-                let (key, value) = entry.map_err(parse_error)?;
-                if !key.starts_with(&prefix) {
-                    break;
-                }
-                let previous = members.last().map(|m: &RoomMember| &m.endpoint);
-                let (expires_at_ms, endpoint) = decode_room_value(&value, previous)?;
-                if now >= expires_at_ms {
-                    continue;
-                }
-                if members.len() == limit {
-                    more = true;
-                    break;
-                }
-                members.push(RoomMember {
-                    id: id_from_room_key(&key, &prefix)?,
-                    endpoint,
-                    expires_at_ms,
-                });
-            }
+            let (members, more) = scan_room(&t.rooms, &prefix, start, now, limit)?;
             Ok(Page::keyset(members, more))
+        })
+        .await
+    }
+
+    /// One scan on one blocking thread: a walk in pages would hop to the blocking pool
+    /// (and back, behind every socket task a broadcast woke) once per page.
+    async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
+        let now = self.clock.now_ms();
+        let prefix = room_prefix(room);
+        self.blocking(move |t| {
+            let start = Bound::Included(prefix.clone());
+            let (members, _) = scan_room(&t.rooms, &prefix, start, now, usize::MAX)?;
+            Ok(members)
         })
         .await
     }
@@ -313,4 +305,36 @@ impl ConnectionStore for SledStore {
         })
         .await
     }
+}
+
+/// The live members of the room under `prefix` from `start` on, at most `limit`, and
+/// whether more follow.
+fn scan_room(
+    rooms: &sled::Tree,
+    prefix: &[u8],
+    start: Bound<Vec<u8>>,
+    now: u64,
+    limit: usize,
+) -> Result<(Vec<RoomMember>, bool)> {
+    let mut members: Vec<RoomMember> = Vec::new();
+    for entry in rooms.range((start, Bound::Unbounded)) {
+        let (key, value) = entry.map_err(parse_error)?;
+        if !key.starts_with(prefix) {
+            break;
+        }
+        let previous = members.last().map(|m| &m.endpoint);
+        let (expires_at_ms, endpoint) = decode_room_value(&value, previous)?;
+        if now >= expires_at_ms {
+            continue;
+        }
+        if members.len() == limit {
+            return Ok((members, true));
+        }
+        members.push(RoomMember {
+            id: id_from_room_key(&key, prefix)?,
+            endpoint,
+            expires_at_ms,
+        });
+    }
+    Ok((members, false))
 }

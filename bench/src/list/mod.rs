@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use store_core::{
-    Clock, ConnectionId, ConnectionStore, Endpoint, ManualClock, Metadata, PageToken, Registration,
-    Result, RoomName, StoreError,
+    Clock, ConnectionId, ConnectionStore, Endpoint, ManualClock, Metadata, Registration, Result,
+    RoomName, StoreError,
 };
 
 use crate::machine::Machine;
@@ -267,21 +267,15 @@ struct StoreWalk {
     bytes: u64,
 }
 
-/// Walks every page of `room` as a broadcast does.
+/// Reads every live member of `room` as a broadcast does (`list_room`: one call where the
+/// store can, else pages of 1,000).
 async fn store_walk(store: &dyn ConnectionStore, room: &RoomName) -> Result<StoreWalk> {
-    let mut walk = StoreWalk::default();
-    let mut after: Option<PageToken> = None;
-    loop {
-        let page = store.list(room, after.as_ref(), 1000).await?;
-        walk.members += page.members.len() as u64;
-        walk.bytes += page
-            .members
+    let members = store.list_room(room).await?;
+    Ok(StoreWalk {
+        members: members.len() as u64,
+        bytes: members
             .iter()
             .map(|m| (m.id.as_str().len() + m.endpoint.as_str().len() + 8) as u64)
-            .sum::<u64>();
-        match page.next {
-            Some(token) => after = Some(token),
-            None => return Ok(walk),
-        }
-    }
+            .sum(),
+    })
 }
