@@ -59,6 +59,9 @@ fn store_failure(err: StoreError) -> AppError {
     }
 }
 
+/// Failed flushes of one batch of notices before they are dropped.
+const MAX_FLUSH_RETRIES: u32 = 3;
+
 /// The plain frame of one notice.
 fn single_notice(notice: Notice, online: u64) -> ServerMessage {
     match notice {
@@ -156,9 +159,16 @@ impl ChatFunctions {
             self.welcome(&endpoint, id, name, online).await;
             self.deliver(others, online, single_notice(notice, online))
                 .await?
-        } else if let Some(estimate) = self.pending.join_while_flushing(&room, id.as_str(), &name) {
-            // A storm: the flush under way sends this connection the exact count too.
+        } else if let Some(estimate) = self.pending.estimate_join(&room) {
+            // A storm: the welcome goes first, then the notice, whose flush sends this
+            // connection the exact count too.
+            let notice = Notice::Joined {
+                id: id.as_str().to_owned(),
+                name: name.clone(),
+                exact: false,
+            };
             self.welcome(&endpoint, id, name, estimate).await;
+            self.gather(&room, notice, None);
             estimate
         } else {
             let online = self.store.count(&room).await?;
@@ -273,31 +283,43 @@ impl ChatFunctions {
     /// The room's flusher: waits a window, sends what gathered, until nothing is left.
     async fn flush_notices(self, room: RoomName) {
         let mut window = self.presence_window;
+        let mut failures = 0;
         loop {
             tokio::time::sleep(window).await;
             let Some(notices) = self.pending.take(&room) else {
                 return;
             };
             let started = std::time::Instant::now();
-            if let Err(err) = self.send_notices(&room, notices).await {
-                tracing::warn!(room = room.as_str(), %err, "presence notices not sent");
+            match self.send_notices(&room, &notices).await {
+                Ok(()) => failures = 0,
+                // The store is down: the notices wait for the next window (a welcome's
+                // estimate waits for the exact count they bring), a few times at most.
+                Err(err) if failures < MAX_FLUSH_RETRIES => {
+                    failures += 1;
+                    tracing::warn!(room = room.as_str(), %err, failures, "presence notices not sent; retrying");
+                    self.pending.requeue(&room, notices);
+                }
+                Err(err) => {
+                    failures = 0;
+                    tracing::warn!(room = room.as_str(), %err, dropped = notices.len(), "presence notices not sent; dropped");
+                }
             }
-            window = next_window(self.presence_window, started.elapsed());
+            window = next_window(self.presence_window, started.elapsed() * (1 + failures));
         }
     }
 
     /// One walk; then each notice as its plain frame (up to [`MAX_PLAIN`]; a join not to
     /// the one who joined, when its welcome was exact), or all of them as one `presence`
     /// frame to every member.
-    async fn send_notices(&self, room: &RoomName, notices: Vec<Notice>) -> Result<(), StoreError> {
+    async fn send_notices(&self, room: &RoomName, notices: &[Notice]) -> Result<(), StoreError> {
         let (online, everyone) = self.members(room, None).await?;
         self.pending.walked(room, online);
         if notices.len() > MAX_PLAIN {
             let (mut joined, mut left) = (Vec::new(), Vec::new());
             for notice in notices {
                 match notice {
-                    Notice::Joined { name, .. } => joined.push(name),
-                    Notice::Left { name } => left.push(name),
+                    Notice::Joined { name, .. } => joined.push(name.clone()),
+                    Notice::Left { name } => left.push(name.clone()),
                 }
             }
             let message = ServerMessage::Presence {
@@ -323,7 +345,7 @@ impl ChatFunctions {
                 })
                 .collect();
             online = self
-                .deliver(recipients, online, single_notice(notice, online))
+                .deliver(recipients, online, single_notice(notice.clone(), online))
                 .await?;
         }
         Ok(())
@@ -396,8 +418,11 @@ impl ChatFunctions {
             .collect()
             .await;
         for id in gone {
-            if let Ok(id) = ConnectionId::new(id) {
-                self.store.remove(&id).await?;
+            // Counted once, by whoever removes it (several notices of one flush may all
+            // find the same connection gone).
+            if let Ok(id) = ConnectionId::new(id)
+                && self.store.remove(&id).await?
+            {
                 online = online.saturating_sub(1);
             }
         }

@@ -69,20 +69,22 @@ impl PendingNotices {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// While `room`'s flusher runs: queues the join of `id` (`name`) and returns the
-    /// estimated count for its welcome (the flush then sends it the exact one). `None`
-    /// when no flusher runs: count the room, then [`PendingNotices::push`].
-    pub fn join_while_flushing(&self, room: &RoomName, id: &str, name: &str) -> Option<u64> {
+    /// While `room`'s flusher runs with a known count: the count a joiner's welcome
+    /// says (one more than known); the caller then queues its notice with `push`, whose
+    /// flush brings the exact one. `None` when no flusher runs: count the room instead.
+    pub fn estimate_join(&self, room: &RoomName) -> Option<u64> {
+        self.lock().get(room)?.online.map(|n| n + 1)
+    }
+
+    /// Puts `notices` a failed flush took back at the front of `room`'s queue (its
+    /// flusher is still running: it retries them).
+    pub fn requeue(&self, room: &RoomName, notices: Vec<Notice>) {
         let mut rooms = self.lock();
-        let queue = rooms.get_mut(room)?;
-        let online = queue.online? + 1;
-        queue.online = Some(online);
-        queue.notices.push(Notice::Joined {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            exact: false,
+        let queue = rooms.entry(room.clone()).or_insert_with(|| RoomQueue {
+            notices: Vec::new(),
+            online: None,
         });
-        Some(online)
+        queue.notices.splice(0..0, notices);
     }
 
     /// Queues `notice` for `room` (`online`: the count the caller knows, if any); true
@@ -156,10 +158,10 @@ mod tests {
         let pending = PendingNotices::default();
         let room = RoomName::new("r").unwrap();
         let other = RoomName::new("o").unwrap();
-        assert_eq!(pending.join_while_flushing(&room, "c0", "n0"), None);
+        assert_eq!(pending.estimate_join(&room), None);
         assert!(
             pending.push(&room, joined(1), Some(10)),
-            "the first notice starts a flusher"
+            "the first starts a flusher"
         );
         assert!(
             !pending.push(&room, joined(2), None),
@@ -169,25 +171,34 @@ mod tests {
             pending.push(&other, joined(3), Some(1)),
             "another room has its own"
         );
-        assert_eq!(pending.join_while_flushing(&room, "c9", "n9"), Some(12));
+        assert_eq!(pending.estimate_join(&room), Some(12));
         let taken = pending.take(&room).unwrap();
-        assert_eq!(taken.len(), 3);
-        assert_eq!(taken[..2], [joined(1), joined(2)]);
+        assert_eq!(taken, vec![joined(1), joined(2)]);
         assert!(
             !pending.push(&room, joined(4), None),
             "still flushing: queued"
         );
+        pending.requeue(&room, taken);
         pending.walked(&room, 20);
         assert_eq!(
-            pending.join_while_flushing(&room, "c8", "n8"),
+            pending.estimate_join(&room),
             Some(21),
             "the walked count, plus one"
         );
-        assert_eq!(pending.take(&room).unwrap().len(), 2);
+        assert_eq!(
+            pending.take(&room).unwrap(),
+            vec![joined(1), joined(2), joined(4)],
+            "a failed flush's notices come first again"
+        );
         assert_eq!(pending.take(&room), None, "empty: the flusher stops");
         assert!(
             pending.push(&room, joined(5), None),
             "so the next notice starts one"
+        );
+        assert_eq!(
+            pending.estimate_join(&room),
+            None,
+            "a queue started without a count gives no estimate"
         );
     }
 

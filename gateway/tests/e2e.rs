@@ -122,6 +122,44 @@ async fn fifty_clients_get_every_message_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_storm_is_announced_once_per_joiner_and_ends_with_the_exact_count() {
+    let node = start(Limits::default(), None).await;
+    let mut first = connect(&node, "storm").await;
+    let me = next_of(&mut first, "welcome").await["name"].clone();
+    // Twenty at once: their notices may come one by one or gathered (`presence`).
+    let joiners = futures::future::join_all((0..20).map(|_| async {
+        let mut ws = connect(&node, "storm").await;
+        let welcome = next_of(&mut ws, "welcome").await;
+        (ws, welcome["name"].as_str().unwrap().to_owned())
+    }))
+    .await;
+    let mut expected: Vec<String> = joiners.iter().map(|(_, name)| name.clone()).collect();
+    expected.sort();
+    let mut announced = Vec::new();
+    let mut online = 0;
+    while online != 21 {
+        let notice = next_json(&mut first).await;
+        match notice["type"].as_str().unwrap() {
+            "join" => announced.push(notice["name"].as_str().unwrap().to_owned()),
+            "presence" => announced.extend(
+                notice["joined"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned()),
+            ),
+            other => panic!("unexpected {other}: {notice}"),
+        }
+        online = notice["online"].as_u64().unwrap();
+        assert!(online <= 21, "{notice}");
+    }
+    // A gathered notice may name its recipient too (its own join was in the window).
+    announced.retain(|name| *name != me);
+    announced.sort();
+    assert_eq!(announced, expected, "each joiner announced exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_are_isolated() {
     let node = start(Limits::default(), None).await;
     let mut a1 = connect(&node, "r1").await;
