@@ -235,12 +235,8 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              clients, with the library's defaults and one flush per frame; the *tuned floor* \
              is the same server with the gateway's 4 KiB socket buffers and one flush per \
              batch of queued frames. Ratios are gateway / floor. Server and clients share \
-             the machine's cores.\n\n\
-             Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
-            fanout.machine.describe(),
-            fanout.machine.date,
-            fanout.machine.commit,
-            fanout.command
+             the machine's cores.\n\n{}",
+            provenance(fanout)
         );
         fanout_table(&mut md, fanout);
         md.push('\n');
@@ -250,19 +246,14 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
                 "### {} gateway node(s) over {}\n\n\
                  The same measurement with the clients split evenly across the nodes, which \
                  share one store (a node reaches another's clients through its push API); \
-                 RSS is the nodes' together.\n\n\
-                 Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+                 RSS is the nodes' together.\n\n{}",
                 variant.nodes,
                 variant.store,
-                variant.machine.describe(),
-                variant.machine.date,
-                variant.machine.commit,
-                variant.command
+                provenance(variant)
             );
             fanout_table(&mut md, variant);
             md.push('\n');
         }
-        md.push('\n');
     }
     if !plots.is_empty() {
         md.push_str("## Plots\n\n");
@@ -480,6 +471,17 @@ fn plot_fanout(fanout: &FanoutReport, path: &Path) -> Result<(), BoxError> {
         "clients in the room",
         "ms",
         &lines,
+    )
+}
+
+/// Where and how a fan-out run was made: its machine, date, commit and command.
+fn provenance(fanout: &FanoutReport) -> String {
+    format!(
+        "Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+        fanout.machine.describe(),
+        fanout.machine.date,
+        fanout.machine.commit,
+        fanout.command
     )
 }
 

@@ -84,7 +84,8 @@ fn linked_chat(
     push_url: &str,
 ) -> Arc<ChatFunctions> {
     let remote = Arc::new(HttpPusher::new(token).unwrap());
-    let pusher = Arc::new(NodePusher::new(hub.clone(), push_url, 128 * 1024, remote));
+    let max_frame = Limits::default().max_message_bytes;
+    let pusher = Arc::new(NodePusher::new(hub.clone(), push_url, max_frame, remote));
     Arc::new(ChatFunctions::new(store, pusher, Duration::from_secs(60)))
 }
 
