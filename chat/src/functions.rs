@@ -19,7 +19,7 @@ use store_core::{
 };
 
 use crate::names::anonymous_name;
-use crate::presence::{MAX_PLAIN, Notice, PendingNotices, next_window};
+use crate::presence::{MAX_PLAIN, Notice, PendingNotices, named, next_window};
 use crate::protocol::{ClientMessage, ServerMessage};
 
 /// Longest chat line, in characters.
@@ -322,9 +322,12 @@ impl ChatFunctions {
                     Notice::Left { name } => left.push(name.clone()),
                 }
             }
+            let ((joined, more_joined), (left, more_left)) = (named(joined), named(left));
             let message = ServerMessage::Presence {
                 joined,
+                more_joined,
                 left,
+                more_left,
                 online,
             };
             return self.deliver(everyone, online, message).await.map(drop);

@@ -62,6 +62,19 @@ pub const MAX_PLAIN: usize = 8;
 /// Most notices one flush takes; the rest wait for the next (bounded frames).
 pub const MAX_PER_FLUSH: usize = 1_000;
 
+/// Most names of each kind a `presence` frame lists; the others are counted. A storm's
+/// frame stays about 1 KiB: every member's socket keeps a write buffer as large as the
+/// largest frame it ever held, so a frame naming 1,000 joiners (about 20 KiB) would stay
+/// in the memory of every connection in the room.
+pub const MAX_NAMED: usize = 50;
+
+/// The first [`MAX_NAMED`] of `names`, and how many more there were.
+pub fn named(mut names: Vec<String>) -> (Vec<String>, u64) {
+    let more = names.len().saturating_sub(MAX_NAMED);
+    names.truncate(MAX_NAMED);
+    (names, more as u64)
+}
+
 impl PendingNotices {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomName, RoomQueue>> {
         self.rooms
@@ -226,5 +239,14 @@ mod tests {
             next_window(base, Duration::from_secs(60)),
             Duration::from_secs(5)
         );
+    }
+
+    #[test]
+    fn a_presence_frame_names_a_bounded_number_and_counts_the_rest() {
+        let names: Vec<String> = (0..MAX_NAMED + 7).map(|n| format!("n{n}")).collect();
+        let (listed, more) = named(names.clone());
+        assert_eq!(listed, names[..MAX_NAMED]);
+        assert_eq!(more, 7);
+        assert_eq!(named(vec!["a".into()]), (vec!["a".to_owned()], 0));
     }
 }

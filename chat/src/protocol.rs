@@ -74,10 +74,14 @@ pub enum ServerMessage {
     /// Several joined or left within one presence window (a join storm): one notice for
     /// all of them instead of one each. It may name its recipient among `joined`.
     Presence {
-        /// Names that joined, in order.
+        /// Names that joined, in order (the first 50).
         joined: Vec<String>,
-        /// Names that left, in order.
+        /// How many more joined than `joined` names.
+        more_joined: u64,
+        /// Names that left, in order (the first 50).
         left: Vec<String>,
+        /// How many more left than `left` names.
+        more_left: u64,
         /// Live connections now.
         online: u64,
     },

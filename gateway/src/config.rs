@@ -245,6 +245,9 @@ pub struct GatewayConfig {
     pub aliyun: AliyunConfig,
     /// Limits.
     pub limits: Limits,
+    /// Renders this process's metrics at `/metrics` (the binary installs the recorder:
+    /// [`crate::metrics::install`]); none answers 404 there.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl GatewayConfig {
@@ -259,6 +262,7 @@ impl GatewayConfig {
             presence: None,
             aliyun: AliyunConfig::default(),
             limits: Limits::default(),
+            metrics: None,
         }
     }
 

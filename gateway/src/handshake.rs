@@ -17,10 +17,12 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use lifecycle::{ConnectionInfo, EventKind, LifecycleEvent, Payload, Reply};
 use tokio::sync::{oneshot, watch};
+use tracing::Instrument;
 
 use crate::Gateway;
 use crate::functions::InvokeError;
 use crate::ids::{new_id, now_ms};
+use crate::metrics;
 use crate::session;
 use crate::sessions::SessionGuard;
 
@@ -65,10 +67,14 @@ impl Drop for Pending {
         // the lease ends the record instead.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (gateway, info) = (self.gateway.clone(), self.info.clone());
-            runtime.spawn(async move {
-                session::cleanup(&gateway, &info, 1006, "the handshake did not complete").await;
-                drop(alive);
-            });
+            let span = span_of(&info);
+            runtime.spawn(
+                async move {
+                    session::cleanup(&gateway, &info, 1006, "the handshake did not complete").await;
+                    drop(alive);
+                }
+                .instrument(span),
+            );
         }
     }
 }
@@ -94,7 +100,7 @@ fn spawn_register(
 ) -> oneshot::Receiver<(Result<Reply, InvokeError>, SessionGuard)> {
     let (tx, rx) = oneshot::channel();
     let (gateway, info) = (gateway.clone(), info.clone());
-    tokio::spawn(async move {
+    let task = async move {
         let timeout = gateway.config.limits.function_timeout;
         let outcome = gateway
             .functions
@@ -107,8 +113,15 @@ fn spawn_register(
             }
             drop(alive);
         }
-    });
+    };
+    tokio::spawn(task.in_current_span());
     rx
+}
+
+/// The span every log line about a connection is in: its id, and the room it asked for
+/// (the `room` query parameter, the chat's and Alibaba's convention; empty without one).
+pub fn span_of(info: &ConnectionInfo) -> tracing::Span {
+    tracing::info_span!("conn", id = %info.id, room = info.query("room").unwrap_or(""))
 }
 
 /// The event of kind `kind` for `info`, now.
@@ -166,8 +179,10 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 
 /// The 503 a full node answers a handshake with (every channel counts against one limit).
 pub fn refuse_if_full(gateway: &Gateway) -> Option<Response> {
-    (gateway.hub.len() >= gateway.config.limits.max_connections)
-        .then(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections"))
+    (gateway.hub.len() >= gateway.config.limits.max_connections).then(|| {
+        metrics::handshake("full");
+        refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections")
+    })
 }
 
 /// `ws` with the node's frame limit (the socket layer refuses frames far over it, and the
@@ -196,8 +211,19 @@ pub async fn upgrade(
     if let Some(full) = refuse_if_full(&gateway) {
         return full;
     }
-    let limits = gateway.config.limits.clone();
     let info = Arc::new(connection_info(&gateway, peer, &uri, &headers));
+    let span = span_of(&info);
+    accept(gateway, info, ws, shutdown).instrument(span).await
+}
+
+/// The rest of a handshake, once the connection has its id (and its log span).
+async fn accept(
+    gateway: Arc<Gateway>,
+    info: Arc<ConnectionInfo>,
+    ws: WebSocketUpgrade,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let limits = gateway.config.limits.clone();
     let handle = gateway.hub.insert(info.clone(), limits.outbound_queue);
     let register = spawn_register(&gateway, &info, gateway.sessions.enter());
     let Ok((outcome, alive)) = register.await else {
@@ -216,6 +242,7 @@ pub async fn upgrade(
             return refusal(&info, outcome);
         }
     };
+    metrics::handshake("accepted");
     let pending = Pending {
         gateway: gateway.clone(),
         info,
@@ -228,12 +255,18 @@ pub async fn upgrade(
         let chosen: Vec<String> = chosen.split(',').map(|p| p.trim().to_owned()).collect();
         ws = ws.protocols(chosen);
     }
-    ws.on_upgrade(move |socket| session::run(pending, socket, handle, shutdown))
+    let span = tracing::Span::current();
+    ws.on_upgrade(move |socket| session::run(pending, socket, handle, shutdown).instrument(span))
 }
 
 /// The handshake's answer to a register that did not accept. The details (function URLs)
 /// go to the log, never to the client.
 fn refusal(info: &ConnectionInfo, outcome: Result<Reply, InvokeError>) -> Response {
+    metrics::handshake(match &outcome {
+        Ok(_) => "refused",
+        Err(InvokeError::TimedOut(_)) => "timed_out",
+        Err(InvokeError::Failed { .. }) => "failed",
+    });
     match outcome {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status)

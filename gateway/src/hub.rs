@@ -9,6 +9,8 @@ use axum::extract::ws::Utf8Bytes;
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use tokio::sync::{Notify, mpsc};
 
+use crate::metrics;
+
 /// A frame on its way down to a client. The payload is shared: a broadcast queues the same
 /// bytes for every recipient (a clone is a reference count), and the socket writes them
 /// without a copy.
@@ -170,7 +172,12 @@ impl Hub {
     /// frames.
     pub fn insert(&self, info: Arc<ConnectionInfo>, queue: usize) -> Handle {
         let (handle, conn) = Self::entry(info, queue, false);
-        self.lock().insert(handle.held.info.id.clone(), conn);
+        let open = {
+            let mut conns = self.lock();
+            conns.insert(handle.held.info.id.clone(), conn);
+            conns.len()
+        };
+        metrics::connections_open(open);
         handle
     }
 
@@ -192,7 +199,9 @@ impl Hub {
             {
                 return None;
             }
-            conns.insert(handle.held.info.id.clone(), conn)
+            let old = conns.insert(handle.held.info.id.clone(), conn);
+            metrics::connections_open(conns.len());
+            old
         };
         if let Some(old) = old {
             kick(&old, replaced);
@@ -234,7 +243,12 @@ impl Hub {
 
     /// Forgets a connection.
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        let open = {
+            let mut conns = self.lock();
+            conns.remove(id);
+            conns.len()
+        };
+        metrics::connections_open(open);
     }
 
     /// Forgets `held`'s connection unless a newer one replaced it; true when it was removed.
@@ -243,6 +257,9 @@ impl Hub {
         match conns.get(&held.info.id) {
             Some(conn) if Arc::ptr_eq(&conn.held, held) => {
                 conns.remove(&held.info.id);
+                let open = conns.len();
+                drop(conns);
+                metrics::connections_open(open);
                 true
             }
             _ => false,
@@ -253,12 +270,14 @@ impl Hub {
     /// client never stalls the others).
     pub fn send(&self, id: &str, frame: Outbound) -> Delivery {
         let Some(conn) = self.lock().get(id).cloned() else {
+            count(Delivery::Gone, 1);
             return Delivery::Gone;
         };
         let (delivery, overflowed) = offer(&conn, frame);
         if overflowed {
             kick_too_slow(&conn);
         }
+        count(delivery, 1);
         delivery
     }
 
@@ -273,6 +292,9 @@ impl Hub {
         outcome: &mut BatchOutcome,
     ) {
         let mut slow = Vec::new();
+        // Counted here and recorded once: a metric update per recipient would cost a
+        // registry lookup each.
+        let mut tally = [0u64; 3];
         {
             let conns = self.lock();
             for id in ids {
@@ -286,9 +308,15 @@ impl Hub {
                         delivery
                     }
                 };
+                tally[match delivery {
+                    Delivery::Sent => 0,
+                    Delivery::Gone => 1,
+                    Delivery::Overflow => 2,
+                }] += 1;
                 outcome.record(id, delivery);
             }
         }
+        metrics::recipients(tally[0], tally[1], tally[2]);
         for conn in &slow {
             kick_too_slow(conn);
         }
@@ -326,6 +354,15 @@ fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
         Ok(()) => (Delivery::Sent, false),
         Err(mpsc::error::TrySendError::Full(_)) => (Delivery::Overflow, true),
         Err(mpsc::error::TrySendError::Closed(_)) => (Delivery::Gone, false),
+    }
+}
+
+/// Records `n` deliveries of one kind.
+fn count(delivery: Delivery, n: u64) {
+    match delivery {
+        Delivery::Sent => metrics::recipients(n, 0, 0),
+        Delivery::Gone => metrics::recipients(0, n, 0),
+        Delivery::Overflow => metrics::recipients(0, 0, n),
     }
 }
 

@@ -10,12 +10,15 @@
 //! - `dialect/`: one module per cloud: its events, answers, push routes and errors.
 //! - `functions/`: invoking the functions (linked in, or over HTTP by route).
 //! - `handshake`: register before the upgrade; the handshake's answer is register's.
-//! - `session`: one upgraded connection (limits, pings, timeouts, transport, cleanup).
+//! - `session`: one upgraded connection (limits, pings, timeouts, cleanup).
+//! - `transport`: a connection's messages through transport, on a task started lazily.
 //! - `hub`: the connections this node holds (bounded outbound queues).
 //! - `node_pusher`: [`NodePusher`], a linked-in app's pushes (this node's hub directly,
 //!   other nodes over HTTP).
 //! - `push_api/`: the push-back listener: every dialect's routes and the batch call.
 //! - `auth/`: bearer token and AWS Signature V4 checks for the push API.
+//! - `metrics`: the node's metrics (names, labels) and the recorder the binary installs.
+//! - `ops`: `/healthz`, `/readyz`, `/metrics`.
 //! - `sessions`, `ids`: counting live sessions for shutdown; ids and time formats.
 //! - `lib.rs`: [`Gateway`], its routes and [`run`].
 
@@ -26,10 +29,13 @@ mod functions;
 mod handshake;
 mod hub;
 mod ids;
+pub mod metrics;
 mod node_pusher;
+mod ops;
 mod push_api;
 mod session;
 mod sessions;
+mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -156,13 +162,29 @@ pub async fn run(
             app_router = app_router.merge(channel);
         }
     }
-    let app_router = app_router.with_state((gateway.clone(), stop_rx.clone()));
+    let app_router = app_router
+        .with_state((gateway.clone(), stop_rx.clone()))
+        .merge(ops::router(gateway.clone(), stop_rx.clone(), false));
     let push_state = push_api::PushState {
         hub: gateway.hub.clone(),
         max_frame: gateway.config.limits.max_message_bytes,
         gateway: gateway.clone(),
     };
-    let push_router = push_api::router(push_state, gateway.config.push_auth.clone());
+    let push_router = push_api::router(push_state, gateway.config.push_auth.clone())
+        .route_layer(axum::middleware::from_fn(ops::count_push_call))
+        .merge(ops::router(gateway.clone(), stop_rx.clone(), true));
+    if let Some(handle) = gateway.config.metrics.clone() {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(metrics::UPKEEP);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => handle.run_upkeep(),
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
     let mut app_stop = stop_rx.clone();
     let app_server = axum::serve(
         app,

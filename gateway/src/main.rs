@@ -21,8 +21,11 @@ use store_core::ConnectionStore;
 
 /// A serverless WebSocket gateway node. (No `Debug`: it holds the push token and secret.)
 #[derive(Parser)]
-#[command(name = "gateway", version)]
+#[command(name = "gateway", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// Something else than serving.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Page and WebSocket address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -133,6 +136,25 @@ struct Args {
     /// Threads for blocking store calls (sled, SQLite) at most.
     #[arg(long, default_value_t = 16)]
     blocking_threads: usize,
+    /// Delete expired connection records about this often, seconds (with jitter; 0: never,
+    /// e.g. when a cron job runs `gateway sweep`).
+    #[arg(long, default_value_t = 300)]
+    sweep_interval_secs: u64,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, default_value = "text", value_parser = PossibleValuesParser::new(["text", "json"]))]
+    log_format: String,
+}
+
+/// What else the binary does.
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Delete the expired records of a store once and exit (for a cron job or a
+    /// timer-triggered function); prints how many it deleted.
+    Sweep {
+        /// Connection store URL.
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: String,
+    },
 }
 
 fn parse_route(text: &str) -> Result<(String, String), String> {
@@ -200,7 +222,8 @@ impl Args {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    init_logs(&args.log_format);
     // A bounded blocking pool: the embedded stores (sled, SQLite) run every call there, and
     // a join storm would otherwise start hundreds of threads, each keeping its stack and
     // malloc arena resident long after.
@@ -208,18 +231,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .max_blocking_threads(args.blocking_threads.max(1))
         .build()?
-        .block_on(serve(args))
+        .block_on(async {
+            match args.command.take() {
+                Some(Command::Sweep { store }) => sweep(&store).await,
+                None => serve(args).await,
+            }
+        })
+}
+
+/// Logs go to stderr, so stdout carries only the addresses a script or test reads.
+fn init_logs(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if format == "json" {
+        logs.json().with_current_span(true).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+/// `gateway sweep`: one sweep of `url`'s store.
+async fn sweep(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let store = store::open(url).await?;
+    let started = std::time::Instant::now();
+    match store_core::sweep_once(store.as_ref()).await {
+        Some(Ok(swept)) => {
+            announce(&format!(
+                "swept {swept} expired record(s) from {} in {} ms\n",
+                store::redact(url),
+                started.elapsed().as_millis()
+            ));
+            Ok(())
+        }
+        Some(Err(err)) => Err(format!("sweep of {} failed: {err}", store::redact(url)).into()),
+        None => Err("a sweep was already running".into()),
+    }
 }
 
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Logs go to stderr, so stdout carries only the addresses a script or test reads.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let metrics = gateway::metrics::install()?;
     let push_auth = PushAuth {
         token: args.push_token.clone(),
         sigv4: match (&args.aws_access_key_id, &args.aws_secret_access_key) {
@@ -277,10 +330,13 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The store holds the chat's connections and Alibaba's devices; HTTP functions of the
     // other dialects keep their own.
     let store = if in_process || aliyun.enabled {
-        Some(store::open(&args.store).await?)
+        Some(store_core::Metered::wrap(store::open(&args.store).await?))
     } else {
         None
     };
+    let sweeper = store.as_ref().and_then(|store| {
+        store_core::Sweeper::new(store.clone(), Duration::from_secs(args.sweep_interval_secs))
+    });
     let hub = Arc::new(Hub::default());
     let config = GatewayConfig {
         functions: args.functions(store.as_ref(), &hub, &push_url)?,
@@ -305,6 +361,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             write_buffer_bytes: args.write_buffer_bytes,
             ..Limits::default()
         },
+        metrics: Some(metrics),
     };
     let gateway = Arc::new(Gateway::with_hub(config, hub)?);
     announce(&format!(
@@ -315,7 +372,9 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         FunctionMode::Http { dialect, .. } => format!("{} functions over HTTP", dialect.name()),
     };
     tracing::info!(chat = %app_addr, push = %push_addr, %functions, aliyun = gateway.config.aliyun.enabled, "listening");
-    gateway::run(gateway, app, push, async {
+    // Sweeps run beside the node and end with it (a sweep cut short is redone next start).
+    let sweeping = sweeper.map(|sweeper| tokio::spawn(sweeper.run(std::future::pending())));
+    let served = gateway::run(gateway, app, push, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
         tokio::select! {
@@ -323,7 +382,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             _ = term.recv() => {}
         }
     })
-    .await?;
+    .await;
+    if let Some(task) = sweeping {
+        task.abort();
+    }
+    served?;
     Ok(())
 }
 

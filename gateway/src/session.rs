@@ -1,14 +1,12 @@
 //! One WebSocket connection, from upgrade to cleanup: limits, pings, timeouts, messages
-//! through transport (in order, off the socket's task), and the close.
+//! handed to [`Transport`], and the close.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use lifecycle::{ConnectionInfo, EventKind, Payload};
-use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::Gateway;
@@ -16,6 +14,7 @@ use crate::close_code;
 use crate::handshake::{Pending, event};
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
+use crate::transport::Transport;
 
 /// Sends a close frame (the reason cut to the 123 bytes a close frame holds).
 pub async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -66,16 +65,6 @@ impl RateLimit {
     }
 }
 
-/// AWS's error frame for a message (`{"message": …, "connectionId": …, "requestId": …}`),
-/// which every dialect uses: `Forbidden` when no route takes it, `Internal server error`
-/// when its function failed.
-fn error_frame(message: &str, connection_id: &str, request_id: &str) -> Outbound {
-    Outbound::text(
-        json!({ "message": message, "connectionId": connection_id, "requestId": request_id })
-            .to_string(),
-    )
-}
-
 /// Runs cleanup for a connection that ended with `code` / `reason`; a failure is logged
 /// (the lease ends it instead).
 pub async fn cleanup(gateway: &Gateway, info: &Arc<ConnectionInfo>, code: u16, reason: &str) {
@@ -95,50 +84,6 @@ pub async fn cleanup(gateway: &Gateway, info: &Arc<ConnectionInfo>, code: u16, r
     }
 }
 
-/// Messages run through transport one at a time, in order, on their own task, so a slow
-/// function never stops the connection's outbound frames.
-/// Once `ended` is set, messages still queued are dropped: only the one in flight finishes.
-fn spawn_transport(
-    gateway: Arc<Gateway>,
-    info: Arc<ConnectionInfo>,
-    mut inbound: mpsc::Receiver<Payload>,
-    ended: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let timeout = gateway.config.limits.function_timeout;
-        while let Some(payload) = inbound.recv().await {
-            if ended.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(route) = gateway.functions.route(&payload) else {
-                let request_id = crate::ids::new_id();
-                let frame = error_frame("Forbidden", &info.id, &request_id);
-                gateway.hub.send(&info.id, frame);
-                continue;
-            };
-            let event = event(&info, EventKind::Message { route }, Some(payload));
-            match gateway.functions.invoke(&event, timeout).await {
-                Ok(reply) => {
-                    if let Some(frame) = reply.frame {
-                        gateway.hub.send(&info.id, frame.into());
-                    }
-                    if let Some(close) = reply.close {
-                        gateway
-                            .hub
-                            .kick(&info.id, Kick::new(close.code, close.reason));
-                        return;
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(id = %info.id, %err, "transport failed");
-                    let frame = error_frame("Internal server error", &info.id, &event.request_id);
-                    gateway.hub.send(&info.id, frame);
-                }
-            }
-        }
-    })
-}
-
 /// Runs one upgraded connection until something ends it, then cleans up.
 pub async fn run(
     pending: Pending,
@@ -148,14 +93,12 @@ pub async fn run(
 ) {
     let (gateway, info, _alive) = pending.start();
     let held = handle.held.clone();
-    let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
-    let ended = Arc::new(AtomicBool::new(false));
-    let transport = spawn_transport(gateway.clone(), info.clone(), inbound_rx, ended.clone());
+    let mut transport = Transport::new(gateway.clone(), info.clone());
     let ending = pump(
         &gateway,
         &mut socket,
         handle,
-        inbound_tx,
+        |payload| transport.offer(payload),
         &mut shutdown,
         None,
         &PLAIN,
@@ -163,9 +106,9 @@ pub async fn run(
     .await;
     // The client hears why at once; cleanup waits for the message in flight, if any.
     say_goodbye(&mut socket, &PLAIN, &ending).await;
-    ended.store(true, Ordering::Relaxed);
-    let _ = transport.await;
+    transport.finish().await;
     gateway.hub.remove_held(&held);
+    crate::metrics::closed(ending.code);
     tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
     cleanup(&gateway, &info, ending.code, &ending.reason).await;
 }
@@ -228,19 +171,30 @@ impl Ending {
 /// Frames written per socket flush at most, so one busy connection still yields.
 const FRAMES_PER_FLUSH: usize = 64;
 
-/// Writes `first` and whatever else is already queued (up to [`FRAMES_PER_FLUSH`]) with one
-/// flush: a client that fell behind during a burst catches up in a few writes, not one
-/// write per frame.
+/// Writes `first` and whatever else is already queued with one flush (up to
+/// [`FRAMES_PER_FLUSH`] frames, and no more once `gather` bytes are in): a client that fell
+/// behind during a burst catches up in a few writes, not one write per frame. The byte
+/// bound matters for memory: the socket's write buffer grows to the most ever gathered in
+/// it and never shrinks, so gathering 64 frames for a slow reader would leave every
+/// connection holding 64 frames' worth for good.
 async fn write_queued(
     socket: &mut WebSocket,
     first: Outbound,
     queue: &mut mpsc::Receiver<Outbound>,
     framing: &Framing,
+    gather: usize,
 ) -> Result<(), axum::Error> {
+    let mut gathered = first.len();
     socket.feed((framing.pushed)(first)).await?;
     for _ in 1..FRAMES_PER_FLUSH {
+        if gathered >= gather {
+            break;
+        }
         match queue.try_recv() {
-            Ok(frame) => socket.feed((framing.pushed)(frame)).await?,
+            Ok(frame) => {
+                gathered += frame.len();
+                socket.feed((framing.pushed)(frame)).await?;
+            }
             Err(_) => break,
         }
     }
@@ -248,13 +202,14 @@ async fn write_queued(
 }
 
 /// Moves frames both ways until the connection should end: client frames (within the
-/// limits) to `inbound`, pushed frames through `framing`, and `raw` frames (a dialect's own
-/// answers) as they are. Dropping `inbound` lets its consumer finish.
+/// limits) to `inbound` (`Full`: too many in flight; `Closed`: a function closed the
+/// connection), pushed frames through `framing`, and `raw` frames (a dialect's own answers)
+/// as they are.
 pub async fn pump(
     gateway: &Gateway,
     socket: &mut WebSocket,
     mut handle: Handle,
-    inbound: mpsc::Sender<Payload>,
+    mut inbound: impl FnMut(Payload) -> Result<(), mpsc::error::TrySendError<Payload>>,
     shutdown: &mut watch::Receiver<bool>,
     mut raw: Option<&mut mpsc::Receiver<Message>>,
     framing: &Framing,
@@ -309,7 +264,7 @@ pub async fn pump(
                 last_in = tokio::time::Instant::now();
                 unanswered_pings = 0;
                 Hub::touch(&handle.held, now_ms());
-                match inbound.try_send(payload) {
+                match inbound(payload) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         return Ending::ours(close_code::POLICY, "too many messages in flight");
@@ -324,7 +279,7 @@ pub async fn pump(
             }
             frame = handle.rx.recv() => {
                 let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                if write_queued(socket, frame, &mut handle.rx, framing).await.is_err() {
+                if write_queued(socket, frame, &mut handle.rx, framing, limits.write_buffer_bytes).await.is_err() {
                     return Ending { code: 1006, reason: "write failed".into(), send_close: None };
                 }
             }

@@ -138,3 +138,18 @@ pub enum ErrorKind {
     /// See [`StoreError::Backend`].
     Backend,
 }
+
+impl ErrorKind {
+    /// The kind in snake case (`not_found`, `unavailable`, …): a metric label, a log field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Config => "config",
+            ErrorKind::Backend => "backend",
+        }
+    }
+}

@@ -14,18 +14,24 @@
 //! - `clock`: [`Clock`], [`SystemClock`], [`ManualClock`].
 //! - `memory`: [`MemoryStore`].
 //! - `walk`: [`walk_room`] / [`collect_room`], walking every page of a room.
+//! - `sweeper`: [`Sweeper`] and [`sweep_once`], deleting expired records (housekeeping).
+//! - `metered`: [`Metered`], any store with its calls counted and timed (metrics).
 
 mod clock;
 mod error;
 mod memory;
+mod metered;
 mod store;
+mod sweeper;
 mod types;
 mod walk;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use error::{BoxError, ErrorKind, Result, StoreError};
 pub use memory::MemoryStore;
+pub use metered::{Metered, describe_metrics};
 pub use store::ConnectionStore;
+pub use sweeper::{Sweeper, sweep_once};
 pub use types::{
     Connection, ConnectionId, Endpoint, Lease, MAX_ENDPOINT_LEN, MAX_ID_LEN, MAX_METADATA_ENTRIES,
     MAX_METADATA_KEY_LEN, MAX_METADATA_VALUE_LEN, MAX_PAGE_SIZE, MAX_ROOM_LEN, MAX_TTL, Metadata,

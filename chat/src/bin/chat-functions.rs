@@ -29,12 +29,28 @@ struct Args {
     /// Bearer token for the gateways' push-back APIs.
     #[arg(long, env = "PUSH_TOKEN", hide_env_values = true)]
     push_token: Option<String>,
+    /// Delete expired connection records about this often, seconds (with jitter; 0: never).
+    #[arg(long, default_value_t = 300)]
+    sweep_interval_secs: u64,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    // Logs (sweeps, failed pushes) go to stderr; stdout says where the server listens.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let store = store::open(&args.store).await?;
+    if let Some(sweeper) =
+        store_core::Sweeper::new(store.clone(), Duration::from_secs(args.sweep_interval_secs))
+    {
+        tokio::spawn(sweeper.run(std::future::pending()));
+    }
     let pusher = Arc::new(HttpPusher::new(args.push_token.clone())?);
     let functions = Arc::new(ChatFunctions::new(
         store,

@@ -127,10 +127,24 @@ impl Functions {
         event: &LifecycleEvent,
         timeout: Duration,
     ) -> Result<Reply, InvokeError> {
-        let result = match tokio::time::timeout(timeout, self.call(event)).await {
+        // Boxed: a call's future (an HTTP request, an app's handler) is large, and every
+        // connection's task keeps room for the cleanup it will one day run.
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(timeout, Box::pin(self.call(event))).await {
             Ok(result) => result,
             Err(_) => Err(InvokeError::TimedOut(timeout)),
         };
+        let function = match event.kind {
+            EventKind::Connect => "connect",
+            EventKind::Message { .. } => "message",
+            EventKind::Disconnect { .. } => "disconnect",
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(InvokeError::TimedOut(_)) => "timed_out",
+            Err(InvokeError::Failed { .. }) => "failed",
+        };
+        crate::metrics::function_call(function, outcome, started.elapsed());
         match (result, self) {
             (Err(err), Functions::Http(http)) => http.dialect.failed(event, &err).ok_or(err),
             (result, _) => result,

@@ -20,12 +20,13 @@ use futures::StreamExt;
 use lifecycle::{ConnectionInfo, EventKind, Payload};
 use store_core::{ConnectionId, Endpoint, ErrorKind, Metadata, Registration, RoomName};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::calls::{self, Outcome};
 use super::frames::{self, CallKind, ClientFrame};
 use crate::Gateway;
 use crate::close_code;
-use crate::handshake::{AppState, connection_info, event, refuse_if_full, sized};
+use crate::handshake::{AppState, connection_info, event, refuse_if_full, sized, span_of};
 use crate::hub::{HeldConnection, Kick, Outbound};
 use crate::ids::new_id;
 use crate::session::{self, Ending, Framing};
@@ -71,7 +72,10 @@ pub async fn upgrade(
     }
     let base = connection_info(&gateway, peer, &uri, &headers);
     let alive = gateway.sessions.enter();
-    sized(ws, &gateway).on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive))
+    // Its `id` becomes the device's once it binds.
+    let span = span_of(&base);
+    sized(ws, &gateway)
+        .on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive).instrument(span))
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
@@ -221,6 +225,7 @@ async fn run(
         id: device.as_str().to_owned(),
         ..base
     });
+    tracing::Span::current().record("id", info.id.as_str());
     // Checked before any older connection of the device is replaced.
     if let Err(why) = registration(&gateway, &info) {
         send(&mut socket, frames::register_failed(&why)).await;
@@ -265,12 +270,13 @@ async fn run(
         raw: raw_tx,
         ended: ended.clone(),
     };
-    let calls = tokio::spawn(device.serve(inbound_rx));
+    let calls = tokio::spawn(device.serve(inbound_rx).in_current_span());
     let ending = session::pump(
         &gateway,
         &mut socket,
         handle,
-        inbound_tx,
+        // Moved in: when the pump returns, the queue closes and `serve` ends.
+        move |payload| inbound_tx.try_send(payload),
         &mut shutdown,
         Some(&mut raw),
         &FRAMING,
@@ -282,6 +288,7 @@ async fn run(
     ended.store(true, Ordering::Relaxed);
     drop(raw);
     let registered = calls.await.unwrap_or(false);
+    crate::metrics::closed(ending.code);
     tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
     finish(&gateway, &held, registered).await;
 }
