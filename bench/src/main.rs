@@ -1,9 +1,10 @@
-//! The `bench` binary: `list`, `fanout`, `report`, and the two servers `fanout` starts in
+//! The `bench` binary: `list`, `sweep`, `fanout`, `report`, and the two servers `fanout` starts in
 //! child processes (`serve-gateway`, `serve-floor`, hidden).
 
 use std::path::{Path, PathBuf};
 
 use bench::fanout::{self, FanoutArgs};
+use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
 use bench::report::{self, Results};
 use clap::{Parser, Subcommand};
@@ -39,6 +40,24 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         fill_concurrency: usize,
         /// Where to write the JSON result (default: bench/results/list-<backend>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Walk a churned room (N live, N/2 expired) before and after one sweep.
+    Sweep {
+        /// The store URL.
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: String,
+        /// Live connections in the room, comma-separated.
+        #[arg(long = "n", value_delimiter = ',', default_value = "1000,10000")]
+        sizes: Vec<usize>,
+        /// Timed walks before and after the sweep.
+        #[arg(long, default_value_t = 10)]
+        walks: usize,
+        /// Registrations in flight while filling the rooms.
+        #[arg(long, default_value_t = 64)]
+        fill_concurrency: usize,
+        /// Where to write the JSON result (default: bench/results/sweep-<backend>.json).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -138,6 +157,25 @@ async fn run(args: Args) -> Result<(), BoxError> {
             .await?;
             let out = out.unwrap_or_else(|| {
                 PathBuf::from(format!("bench/results/list-{}.json", report.backend))
+            });
+            write_json(&out, &report)
+        }
+        Command::Sweep {
+            store,
+            sizes,
+            walks,
+            fill_concurrency,
+            out,
+        } => {
+            let report = list::sweep::run(&SweepArgs {
+                store,
+                sizes,
+                walks,
+                fill_concurrency,
+            })
+            .await?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("bench/results/sweep-{}.json", report.backend))
             });
             write_json(&out, &report)
         }

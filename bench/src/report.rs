@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use crate::fanout::FanoutReport;
 use crate::list::ListReport;
+use crate::list::sweep::SweepReport;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -24,6 +25,8 @@ pub struct Results {
     pub fanout: Option<FanoutReport>,
     /// `fanout-*.json`: runs on other stores or with several nodes, each its own table.
     pub fanout_variants: Vec<FanoutReport>,
+    /// `sweep-*.json`: a churned room's walk before and after one sweep, per backend.
+    pub sweeps: Vec<SweepReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -49,6 +52,11 @@ impl Results {
                 results
                     .lists
                     .push(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name.starts_with("sweep-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path)?;
+                results
+                    .sweeps
+                    .push(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "notes.md" {
                 results.notes = Some(std::fs::read_to_string(&path)?);
             } else if name == "fanout.json" {
@@ -69,6 +77,7 @@ impl Results {
                 .unwrap_or(usize::MAX)
         };
         results.lists.sort_by_key(|list| rank(&list.backend));
+        results.sweeps.sort_by_key(|sweep| rank(&sweep.backend));
         if results.lists.is_empty() && results.fanout.is_none() {
             return Err(
                 format!("no results (list-*.json, fanout.json) in {}", dir.display()).into(),
@@ -218,6 +227,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
             }
             md.push('\n');
         }
+    }
+    if !results.sweeps.is_empty() {
+        sweep_tables(&mut md, &results.sweeps);
     }
     if let Some(fanout) = &results.fanout {
         md.push_str("## Broadcast fan-out through the gateway\n\n");
@@ -483,6 +495,65 @@ fn provenance(fanout: &FanoutReport) -> String {
         fanout.machine.commit,
         fanout.command
     )
+}
+
+/// A churned room's walk before and after one sweep, a table per backend.
+fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
+    md.push_str(
+        "## A churned room before and after one sweep\n\n\
+         The room of the listing benchmark (N live, N/2 expired among them, N live in another \
+         room): walks before one `sweep`, the sweep, walks after it. Until a sweep deletes \
+         them, expired records are read (and, on object stores, listed and billed) by every \
+         broadcast; correctness never depends on the sweep, cost does.\n\n",
+    );
+    for sweep in sweeps {
+        let _ = writeln!(
+            md,
+            "### {}\n\nMachine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+            sweep.backend,
+            sweep.machine.describe(),
+            sweep.machine.date,
+            sweep.machine.commit,
+            sweep.command
+        );
+        md.push_str(
+            "| N | expired | walk p50 ms before · after | requests/walk before · after | cost / 1M broadcasts before · after | sweep ms | sweep requests | deleted |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let currency = sweep.price.as_ref().map_or("", |p| p.currency.as_str());
+        for row in &sweep.rows {
+            let pair = |a: Option<String>, b: Option<String>| match (a, b) {
+                (Some(a), Some(b)) => format!("{a} · {b}"),
+                _ => "–".to_owned(),
+            };
+            let requests = pair(
+                row.before.requests.map(|r| r.to_string()),
+                row.after.requests.map(|r| r.to_string()),
+            );
+            let cost = pair(
+                row.before
+                    .cost_per_million
+                    .map(|c| format!("{c:.2} {currency}")),
+                row.after
+                    .cost_per_million
+                    .map(|c| format!("{c:.2} {currency}")),
+            );
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} · {} | {} | {} | {:.1} | {} | {} |",
+                row.n,
+                row.expired,
+                ms(row.before.time.p50_ms),
+                ms(row.after.time.p50_ms),
+                requests,
+                cost,
+                row.sweep.ms,
+                row.sweep.requests.map_or("–".to_owned(), |r| r.to_string()),
+                row.sweep.deleted
+            );
+        }
+        md.push('\n');
+    }
 }
 
 /// One fan-out run as a table.

@@ -250,12 +250,23 @@ impl ConnectionStore for SledStore {
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
         let now = self.clock.now_ms();
         let prefix = room_prefix(room);
-        self.blocking(move |t| {
+        let scan = move |t: &Trees| {
             let start = Bound::Included(prefix.clone());
             let (members, _) = scan_room(&t.rooms, &prefix, start, now, usize::MAX)?;
             Ok(members)
-        })
-        .await
+        };
+        // A broadcast's walk. On a multi-thread runtime it runs in place, its worker handing
+        // its other tasks to another thread meanwhile: the walk's caller then goes on at
+        // once, instead of waiting to be woken from the blocking pool behind every socket
+        // task the last broadcast woke (measured in `bench fanout` at 5,000 clients: 0.59–0.64×
+        // the floor's deliveries/s through the pool, 0.78–0.84× in place).
+        if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            let trees = self.trees.clone();
+            return tokio::task::block_in_place(move || scan(&trees));
+        }
+        self.blocking(scan).await
     }
 
     async fn count(&self, room: &RoomName) -> Result<u64> {

@@ -40,3 +40,32 @@ impl Harness for SledHarness {
 }
 
 conformance::conformance_tests!(SledHarness::new());
+
+/// A broadcast's walk runs in place on a multi-thread runtime (the gateway's) and through
+/// the blocking pool elsewhere (the suite's tests): both answer the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_room_in_place_equals_a_walk_of_pages() {
+    use std::time::Duration;
+    use store_core::{
+        ConnectionId, Endpoint, ManualClock, Metadata, Registration, RoomName, collect_room,
+    };
+    let harness = SledHarness::new();
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = harness.open("in_place", clock.clone()).await.unwrap();
+    let room = RoomName::new("r").unwrap();
+    for (i, ttl) in (0..2_500).map(|i| (i, if i % 3 == 0 { 1 } else { 60 })) {
+        let registration = Registration {
+            room: room.clone(),
+            endpoint: Endpoint::new("http://node").unwrap(),
+            metadata: Metadata::default(),
+            ttl: Duration::from_secs(ttl),
+        };
+        let id = ConnectionId::new(format!("c{i:05}")).unwrap();
+        store.register(&id, &registration).await.unwrap();
+    }
+    clock.advance(Duration::from_secs(2));
+    let whole = store.list_room(&room).await.unwrap();
+    let paged = collect_room(store.as_ref(), &room, 1000).await.unwrap();
+    assert_eq!(whole.len(), 2_500 - 834);
+    assert_eq!(whole, paged);
+}

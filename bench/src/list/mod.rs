@@ -10,9 +10,11 @@
 //! - `target`: opens the store and its floor from a URL, cleans up after.
 //! - `floor`: the raw listings.
 //! - `price`: list prices per request.
+//! - `sweep`: `bench sweep`, a churned room's walk before and after one sweep.
 
 pub mod floor;
 pub mod price;
+pub mod sweep;
 pub mod target;
 
 use std::sync::Arc;
