@@ -12,13 +12,16 @@
 //! - `push`: [`Pusher`] and [`HttpPusher`], reaching connections through a node's push-back
 //!   API (the batch call, close), with [`BatchRequest`], [`BatchResult`], [`BatchOutcome`],
 //!   [`Delivery`].
+//! - `breaker`: [`Breakers`], skipping a node that could not be reached for a while.
 
 mod app;
+mod breaker;
 mod event;
 mod push;
 mod reply;
 
 pub use app::{App, AppError};
+pub use breaker::Breakers;
 pub use event::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
 pub use push::{BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Pusher};
 pub use reply::{Close, Reply};

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::breaker::Breakers;
 
 /// One payload to many connections of one node (`POST {push_url}/batch`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,13 +91,17 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     async fn close(&self, push_url: &str, id: &str) -> Result<bool, String>;
 }
 
-/// The HTTP pusher (reqwest), with a bearer token when the push API needs one.
+/// The HTTP pusher (reqwest), with a bearer token when the push API needs one. A node it
+/// could not reach is skipped for a while ([`Breakers`]): a broadcast does not wait for a
+/// dead or hung node's timeout on every message until its connections' leases end.
 #[derive(Clone)]
 pub struct HttpPusher {
     /// Pooled client with a request timeout.
     client: reqwest::Client,
     /// Bearer token for the push API — never printed.
     token: Option<String>,
+    /// Nodes that failed recently, shared by the clones.
+    breakers: Arc<Breakers>,
 }
 
 impl Debug for HttpPusher {
@@ -113,7 +120,42 @@ impl HttpPusher {
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| format!("http client: {e}"))?;
-        Ok(HttpPusher { client, token })
+        Ok(HttpPusher {
+            client,
+            token,
+            breakers: Arc::default(),
+        })
+    }
+
+    /// Sends `call` to the node at `push_url`, unless its breaker is open; a node that
+    /// cannot be reached (no connection, no answer in time) opens it.
+    async fn send(
+        &self,
+        push_url: &str,
+        call: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        if let Err(left) = self.breakers.admit(push_url, Instant::now()) {
+            return Err(format!(
+                "{push_url} skipped: it could not be reached lately (tried again in {} ms)",
+                left.as_millis()
+            ));
+        }
+        let watch = self.breakers.watch(push_url);
+        let sent = self.authorized(call).send().await;
+        watch.answered();
+        match sent {
+            Ok(response) => {
+                self.breakers.succeeded(push_url);
+                Ok(response)
+            }
+            Err(err) => {
+                if err.is_connect() || err.is_timeout() {
+                    let pause = self.breakers.failed(push_url, Instant::now());
+                    tracing::warn!(node = push_url, %err, pause_ms = pause.as_millis() as u64, "node unreachable; skipping it for a while");
+                }
+                Err(err.to_string())
+            }
+        }
     }
 
     /// `call` with the bearer token, when there is one.
@@ -130,8 +172,7 @@ impl Pusher for HttpPusher {
     async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String> {
         let url = format!("{}/batch", push_url.trim_end_matches('/'));
         let response = self
-            .authorized(self.client.post(&url).json(request))
-            .send()
+            .send(push_url, self.client.post(&url).json(request))
             .await
             .map_err(|e| format!("push to {url}: {e}"))?;
         if !response.status().is_success() {
@@ -151,8 +192,7 @@ impl Pusher for HttpPusher {
             .pop_if_empty()
             .extend(["@connections", id]);
         let response = self
-            .authorized(self.client.delete(url.clone()))
-            .send()
+            .send(push_url, self.client.delete(url.clone()))
             .await
             .map_err(|e| format!("close via {url}: {e}"))?;
         match response.status().as_u16() {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod output;
+pub mod postgres;
 pub mod python;
 pub mod ws;
 
@@ -98,15 +99,32 @@ pub async fn start_with(adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
 /// [`start_with`] with the push API on `push`, bound beforehand (for functions that must
 /// know its address first).
 pub async fn start_on(push: TcpListener, adjust: impl FnOnce(&mut GatewayConfig)) -> Node {
+    start_node(push, None, adjust).await
+}
+
+/// A node with the chat linked in over `store`.
+pub async fn start_on_store(store: Arc<dyn ConnectionStore>) -> Node {
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_node(push, Some(store), |_| {}).await
+}
+
+async fn start_node(
+    push: TcpListener,
+    store: Option<Arc<dyn ConnectionStore>>,
+    adjust: impl FnOnce(&mut GatewayConfig),
+) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ConnectionStore> = Arc::new(
-        store_sled::SledStore::open(
-            store_sled::SledConfig::new(dir.path()),
-            Arc::new(SystemClock),
-        )
-        .await
-        .unwrap(),
-    );
+    let store: Arc<dyn ConnectionStore> = match store {
+        Some(store) => store,
+        None => Arc::new(
+            store_sled::SledStore::open(
+                store_sled::SledConfig::new(dir.path()),
+                Arc::new(SystemClock),
+            )
+            .await
+            .unwrap(),
+        ),
+    };
     let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (app_addr, push_addr) = (app.local_addr().unwrap(), push.local_addr().unwrap());
     let hub = Arc::new(Hub::default());

@@ -1,0 +1,315 @@
+//! Faults injected for real: a store server stopped under a running node, a function
+//! server killed under one. Each starts its own servers on their own ports; the shared
+//! ones are never touched.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use gateway::{FunctionMode, Gateway, GatewayConfig, HttpRoutes, Limits, dialect};
+use serde_json::Value;
+use store_core::{ConnectionStore, MemoryStore, system_clock};
+use store_sql::{SqlxConfig, SqlxStore};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+
+use common::postgres::PrivatePostgres;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The next JSON text frame (any kind).
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("no frame in time")
+            .expect("the socket ended")
+            .expect("read failed");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// The next frame whose `type` is `kind`.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let value = next_json(ws).await;
+        if value["type"] == kind {
+            return value;
+        }
+    }
+}
+
+/// The next gateway error frame (`{"message": …, "connectionId": …}`), skipping chat frames.
+async fn next_error(ws: &mut Ws) -> Value {
+    loop {
+        let value = next_json(ws).await;
+        if value.get("message").is_some() && value.get("connectionId").is_some() {
+            return value;
+        }
+    }
+}
+
+/// Connects to `url`: the socket, or the HTTP status of a refused handshake, and how long
+/// the answer took.
+async fn connect(url: &str) -> (Result<Ws, u16>, Duration) {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(WAIT * 2, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("the handshake hung")
+    {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("handshake failed without a status: {other}"),
+    };
+    (outcome, started.elapsed())
+}
+
+async fn join(url: &str) -> Ws {
+    let (ws, _) = connect(url).await;
+    let mut ws = ws.unwrap_or_else(|status| panic!("refused with {status}"));
+    next_of(&mut ws, "welcome").await;
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_refuses_new_connections_quickly_and_heals_without_a_restart() {
+    let postgres = PrivatePostgres::start().await;
+    // Calls on a dead server give up after 1 s (the store's acquire timeout).
+    let config = SqlxConfig::with_url(&postgres.url("acquire_timeout_ms=1000")).unwrap();
+    let store: Arc<dyn ConnectionStore> =
+        Arc::new(SqlxStore::open(config, system_clock()).await.unwrap());
+    let node = common::start_on_store(store).await;
+    let url = format!("ws://{}/ws?room=outage", node.app);
+    let mut a = join(&url).await;
+    let mut b = join(&url).await;
+    a.send(Message::text("before")).await.unwrap();
+    assert_eq!(next_of(&mut b, "chat").await["text"], "before");
+
+    postgres.halt().await;
+    // A new connection: refused with a clear status (503, the store is unavailable) within
+    // the acquire timeout and a little, never left hanging.
+    let (refused, took) = connect(&url).await;
+    assert_eq!(refused.err(), Some(503), "a handshake during the outage");
+    assert!(took < Duration::from_secs(4), "refused after {took:?}");
+    // A chat line gets an error frame; both clients stay connected.
+    a.send(Message::text("during")).await.unwrap();
+    let error = next_error(&mut a).await;
+    assert_eq!(error["message"], "Internal server error");
+
+    postgres.resume().await;
+    // The pool reconnects by itself: the same sockets chat again, newcomers get in.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        a.send(Message::text("after")).await.unwrap();
+        let got = next_json(&mut b).await;
+        if got["type"] == "chat" && got["text"] == "after" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {got}");
+        // `a` may still get an error frame for a line sent while the pool reconnected.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut c = join(&url).await;
+    a.send(Message::text("welcome back")).await.unwrap();
+    assert_eq!(next_of(&mut c, "chat").await["text"], "welcome back");
+}
+
+/// The chat functions over HTTP on their own runtime and thread, so that stopping them
+/// ends every connection they hold, as a crash would.
+struct FunctionServer {
+    /// Where it listens (the same address after a restart).
+    addr: SocketAddr,
+    /// Ends its runtime.
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    /// Its thread.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FunctionServer {
+    fn start(addr: SocketAddr, store: Arc<dyn ConnectionStore>) -> FunctionServer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<SocketAddr>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let listener = TcpListener::bind(addr).await.unwrap();
+                ready_tx.send(listener.local_addr().unwrap()).unwrap();
+                let functions = common::chat(store, None);
+                tokio::spawn(async move {
+                    axum::serve(listener, chat::server::router(functions)).await
+                });
+            });
+            let _ = stopped.recv();
+            // Every task and socket of the server goes with its runtime.
+            runtime.shutdown_background();
+        });
+        let addr = ready.recv().unwrap();
+        FunctionServer {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for FunctionServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_server_outage_fails_fast_and_heals() {
+    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let mut functions = FunctionServer::start("127.0.0.1:0".parse().unwrap(), store.clone());
+    let base = format!("http://{}", functions.addr);
+    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = app.local_addr().unwrap();
+    let mode = FunctionMode::Http {
+        routes: HttpRoutes::lifecycle(
+            &format!("{base}/register"),
+            &format!("{base}/transport"),
+            &format!("{base}/cleanup"),
+        ),
+        dialect: dialect::by_name("aws").unwrap(),
+        route_responses: false,
+    };
+    let mut config = GatewayConfig::new(push.local_addr().unwrap(), mode);
+    config.limits = Limits {
+        function_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let gateway = Arc::new(Gateway::new(config).unwrap());
+    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+    let url = format!("ws://{app_addr}/ws?room=fn");
+    let mut a = join(&url).await;
+    let mut b = join(&url).await;
+
+    functions.kill();
+    // Register cannot run: 502 at once (the connection is refused, no timeout to wait).
+    let (refused, took) = connect(&url).await;
+    assert_eq!(refused.err(), Some(502));
+    assert!(took < Duration::from_secs(2), "refused after {took:?}");
+    // A message's transport fails: the sender hears it, and stays connected.
+    a.send(Message::text("lost")).await.unwrap();
+    let error = next_error(&mut a).await;
+    assert_eq!(error["message"], "Internal server error");
+
+    // Back on the same address: the same sockets work again, newcomers get in.
+    let _functions = FunctionServer::start(functions.addr, store);
+    a.send(Message::text("back")).await.unwrap();
+    assert_eq!(next_of(&mut b, "chat").await["text"], "back");
+    let mut c = join(&url).await;
+    b.send(Message::text("hi c")).await.unwrap();
+    assert_eq!(next_of(&mut c, "chat").await["text"], "hi c");
+}
+
+/// Five chat lines from `sender`, one after another: how long until `local` had them all.
+async fn five_broadcasts(label: &str, sender: &mut Ws, local: &mut Ws) -> Duration {
+    let started = Instant::now();
+    for i in 0..5 {
+        sender
+            .send(Message::text(format!("{label} {i}")))
+            .await
+            .unwrap();
+    }
+    let mut each = Vec::new();
+    for i in 0..5 {
+        let got = next_of(local, "chat").await;
+        assert_eq!(got["text"], format!("{label} {i}"));
+        each.push(started.elapsed());
+    }
+    eprintln!("{label}: local deliveries at {each:?}");
+    started.elapsed()
+}
+
+/// Sends `signal` to `pid` (a child of this test, by its PID).
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "postgres"),
+    ignore = "node B is the binary on PostgreSQL: build with --features postgres (./scripts/test does)"
+)]
+async fn a_hung_or_dead_peer_node_costs_one_timeout_not_one_per_broadcast() {
+    use std::process::{Command, Stdio};
+    let base = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = format!("{base}?namespace=peer_{}", std::process::id());
+    let store: Arc<dyn ConnectionStore> = Arc::new(
+        SqlxStore::open(SqlxConfig::with_url(&url).unwrap(), system_clock())
+            .await
+            .unwrap(),
+    );
+    let node_a = common::start_on_store(store.clone()).await;
+    // Node B: the binary, over the same store.
+    let mut b = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .args(["--listen", "127.0.0.1:0", "--push-listen", "127.0.0.1:0"])
+        .args(["--store", &url, "--sweep-interval-secs", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the gateway binary");
+    let b_chat = common::output::find_then_drain(b.stdout.take().unwrap(), |line| {
+        line.strip_prefix("chat:").map(|u| u.trim().to_owned())
+    })
+    .expect("node B printed its address");
+    let room = format!("peer{}", std::process::id());
+    let on_a = format!("ws://{}/ws?room={room}", node_a.app);
+    let on_b = format!("{}ws?room={room}", b_chat.replace("http://", "ws://"));
+    let mut sender = join(&on_a).await;
+    let mut local = join(&on_a).await;
+    let mut remote = join(&on_b).await;
+    sender.send(Message::text("both nodes")).await.unwrap();
+    assert_eq!(next_of(&mut remote, "chat").await["text"], "both nodes");
+    assert_eq!(next_of(&mut local, "chat").await["text"], "both nodes");
+
+    // Hung (SIGSTOP): B's port still accepts, nothing answers; a push to it waits for the
+    // pusher's 5 s timeout. Five broadcasts in a row, sent one after another by one client
+    // (its messages run in order): without a breaker each would wait, 25 s in all.
+    signal(b.id(), "-STOP");
+    let hung = five_broadcasts("hung", &mut sender, &mut local).await;
+    assert!(
+        hung < Duration::from_secs(9),
+        "five broadcasts took {hung:?} with a hung peer: the timeout was paid more than once"
+    );
+
+    // Dead (SIGKILL): refused at once, and skipped while paused.
+    signal(b.id(), "-KILL");
+    b.wait().unwrap();
+    let dead = five_broadcasts("dead", &mut sender, &mut local).await;
+    assert!(
+        dead < Duration::from_secs(2),
+        "five broadcasts took {dead:?} with a dead peer"
+    );
+}
