@@ -41,6 +41,9 @@ pub struct Limits {
     /// Bytes of outgoing frames gathered before a socket write (every frame is flushed
     /// once queued frames run out, so this only batches bursts).
     pub write_buffer_bytes: usize,
+    /// How long a client may take to send a whole request head (a handshake, a push call)
+    /// once its connection is ready for one; then it is closed (slowloris).
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             function_timeout: Duration::from_secs(5),
             read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 4 * 1024,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }

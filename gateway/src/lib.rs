@@ -19,6 +19,7 @@
 //! - `auth/`: bearer token and AWS Signature V4 checks for the push API.
 //! - `metrics`: the node's metrics (names, labels) and the recorder the binary installs.
 //! - `ops`: `/healthz`, `/readyz`, `/metrics`.
+//! - `serve`: the listeners' accept loop, with a bound on a request head's arrival.
 //! - `sessions`, `ids`: counting live sessions for shutdown; ids and time formats.
 //! - `lib.rs`: [`Gateway`], its routes and [`run`].
 
@@ -33,6 +34,7 @@ pub mod metrics;
 mod node_pusher;
 mod ops;
 mod push_api;
+mod serve;
 mod session;
 mod sessions;
 mod transport;
@@ -185,18 +187,12 @@ pub async fn run(
             }
         });
     }
-    let mut app_stop = stop_rx.clone();
-    let app_server = axum::serve(
-        app,
-        app_router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = app_stop.changed().await;
-    });
+    let head_timeout = gateway.config.limits.header_timeout;
+    let app_task = tokio::spawn(serve::serve(app, app_router, head_timeout, stop_rx.clone()));
     // The push API stays up until the sessions' cleanups are done (they push leave
     // notices through it), then it is stopped.
-    let push_task = tokio::spawn(async move { axum::serve(push, push_router).await });
-    let app_task = tokio::spawn(async move { app_server.await });
+    let (_push_stop, push_stop_rx) = watch::channel(false);
+    let push_task = tokio::spawn(serve::serve(push, push_router, head_timeout, push_stop_rx));
     shutdown.await;
     let _ = stop_tx.send(true);
     gateway.sessions.drained(Duration::from_secs(10)).await;

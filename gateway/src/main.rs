@@ -133,6 +133,10 @@ struct Args {
     /// Bytes of outgoing frames gathered before a socket write.
     #[arg(long, default_value_t = 4096)]
     write_buffer_bytes: usize,
+    /// Seconds a client may take to send a whole request head (a handshake, a push call);
+    /// then its connection is closed.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
     /// Threads for blocking store calls (sled, SQLite) at most.
     #[arg(long, default_value_t = 16)]
     blocking_threads: usize,
@@ -359,6 +363,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             function_timeout: Duration::from_millis(args.function_timeout_ms),
             read_buffer_bytes: args.read_buffer_bytes,
             write_buffer_bytes: args.write_buffer_bytes,
+            header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
             ..Limits::default()
         },
         metrics: Some(metrics),
