@@ -222,8 +222,8 @@ mod properties {
             ..config()
         });
         let frames = prop_oneof![
-            "\\PC{0,300}".prop_map(|t| Message::text(t)),
-            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| Message::binary(b)),
+            "\\PC{0,300}".prop_map(Message::text),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Message::binary),
             (4097usize..6000).prop_map(|n| Message::text("x".repeat(n))),
         ];
         runner
