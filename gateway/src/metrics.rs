@@ -6,6 +6,7 @@
 //! | metric | labels | counts |
 //! |---|---|---|
 //! | `wsgw_connections_open` (gauge) | | connections this node holds |
+//! | `wsgw_tasks_alive` (gauge) | | the runtime's tasks when scraped |
 //! | `wsgw_handshakes_total` | `outcome` | accepted, refused, failed, timed_out, full |
 //! | `wsgw_closes_total` | `code` | connections ended, by the close code cleanup hears |
 //! | `wsgw_function_calls_total` | `function`, `outcome` | connect / message / disconnect: ok, failed, timed_out |
@@ -48,6 +49,10 @@ fn describe() {
         "wsgw_connections_open",
         "WebSocket connections this node holds."
     );
+    describe_gauge!(
+        "wsgw_tasks_alive",
+        "Tasks alive in the node's runtime when scraped (sockets, functions, sweeps)."
+    );
     describe_counter!(
         "wsgw_handshakes_total",
         "Handshakes, by outcome (accepted, refused, failed, timed_out, full)."
@@ -82,6 +87,11 @@ pub const UPKEEP: Duration = Duration::from_secs(5);
 /// The node now holds `open` connections.
 pub fn connections_open(open: usize) {
     metrics::gauge!("wsgw_connections_open").set(open as f64);
+}
+
+/// The runtime has `tasks` tasks alive (read when scraped): a leak shows as growth.
+pub fn tasks_alive(tasks: usize) {
+    metrics::gauge!("wsgw_tasks_alive").set(tasks as f64);
 }
 
 /// A handshake ended with `outcome`.

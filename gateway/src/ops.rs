@@ -81,6 +81,10 @@ fn not_ready(why: &str, detail: Option<String>) -> Response {
 /// `/metrics`: every metric of this process in Prometheus's text format; 404 when no
 /// recorder was installed (a library user's node).
 async fn render(State(state): State<OpsState>) -> Response {
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    crate::metrics::tasks_alive(tasks);
     match &state.gateway.config.metrics {
         Some(handle) => (
             [(

@@ -11,7 +11,14 @@ pub struct SledConfig {
     pub path: PathBuf,
     /// The prefix of this store's tree names, so several stores can share one database.
     pub namespace: String,
+    /// The most bytes sled keeps cached in memory. sled's own default (1 GiB) lets a node
+    /// that registers and removes connections for months grow its memory toward it.
+    pub cache_bytes: u64,
 }
+
+/// The cache used when none is given: a connection record is about 200 bytes, so this
+/// holds the index of a few hundred thousand live connections.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The namespace used when none is given.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -22,11 +29,12 @@ impl SledConfig {
         SledConfig {
             path: path.into(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 
     /// Parses `sled://<path>` (`sled://./data/conns`, `sled:///var/lib/conns`), with an
-    /// optional `?namespace=<name>`.
+    /// optional `?namespace=<name>` and `cache_mb=<MiB>` (64 by default).
     pub fn with_url(url: &str) -> Result<Self> {
         let rest = url.strip_prefix("sled://").ok_or_else(|| {
             StoreError::config(format!("a sled URL starts with `sled://`, got `{url}`"))
@@ -41,9 +49,21 @@ impl SledConfig {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("namespace", value)) => config = config.with_namespace(value)?,
+                Some(("cache_mb", value)) => {
+                    let mb: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|mb| (1..=1024 * 1024).contains(mb))
+                        .ok_or_else(|| {
+                            StoreError::config(format!(
+                                "sled `cache_mb={value}`: a whole number of MiB, 1 or more"
+                            ))
+                        })?;
+                    config.cache_bytes = mb * 1024 * 1024;
+                }
                 _ => {
                     return Err(StoreError::config(format!(
-                        "unknown sled URL option `{pair}` (known: namespace)"
+                        "unknown sled URL option `{pair}` (known: namespace, cache_mb)"
                     )));
                 }
             }
@@ -80,6 +100,9 @@ mod tests {
         let c = SledConfig::with_url("sled:///var/lib/x").unwrap();
         assert_eq!(c.path, PathBuf::from("/var/lib/x"));
         assert_eq!(c.namespace, DEFAULT_NAMESPACE);
+        assert_eq!(c.cache_bytes, DEFAULT_CACHE_BYTES);
+        let c = SledConfig::with_url("sled://x?cache_mb=8&namespace=n").unwrap();
+        assert_eq!(c.cache_bytes, 8 * 1024 * 1024);
     }
 
     #[test]
@@ -89,6 +112,8 @@ mod tests {
             "file:///x",
             "sled://x?namespace=a/b",
             "sled://x?cache=1",
+            "sled://x?cache_mb=0",
+            "sled://x?cache_mb=-1",
         ] {
             let err = SledConfig::with_url(bad).expect_err(bad);
             assert_eq!(err.kind(), store_core::ErrorKind::Config, "{bad}");

@@ -45,8 +45,10 @@ type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreErro
 impl SledStore {
     /// Opens (or creates) the database at `config.path`.
     pub async fn open(config: SledConfig, clock: SharedClock) -> Result<Self> {
-        let path = config.path.clone();
-        let db = run_blocking(move || sled::open(&path).map_err(parse_error)).await?;
+        let open = sled::Config::new()
+            .path(config.path.clone())
+            .cache_capacity(config.cache_bytes);
+        let db = run_blocking(move || open.open().map_err(parse_error)).await?;
         Self::open_in(db, &config.namespace, clock).await
     }
 
