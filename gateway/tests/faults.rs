@@ -313,3 +313,45 @@ async fn a_hung_or_dead_peer_node_costs_one_timeout_not_one_per_broadcast() {
         "five broadcasts took {dead:?} with a dead peer"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "s3"),
+    ignore = "the S3 store: build with --features s3 (./scripts/test does)"
+)]
+async fn an_object_store_outage_refuses_new_connections_quickly_and_heals() {
+    use common::garage::PrivateGarage;
+    let mut garage = tokio::task::spawn_blocking(PrivateGarage::start)
+        .await
+        .unwrap();
+    let url = garage.url(&format!("outage{}", std::process::id()));
+    let store = store::open(&url).await.unwrap();
+    let node = common::start_on_store(store).await;
+    let ws = format!("ws://{}/ws?room=s3outage", node.app);
+    let mut a = join(&ws).await;
+    let mut b = join(&ws).await;
+    a.send(Message::text("before")).await.unwrap();
+    assert_eq!(next_of(&mut b, "chat").await["text"], "before");
+
+    tokio::task::block_in_place(|| garage.halt());
+    let (refused, took) = connect(&ws).await;
+    assert_eq!(refused.err(), Some(503), "a handshake during the outage");
+    assert!(took < Duration::from_secs(5), "refused after {took:?}");
+    a.send(Message::text("during")).await.unwrap();
+    assert_eq!(next_error(&mut a).await["message"], "Internal server error");
+
+    tokio::task::block_in_place(|| garage.resume());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        a.send(Message::text("after")).await.unwrap();
+        let got = next_json(&mut b).await;
+        if got["type"] == "chat" && got["text"] == "after" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {got}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut c = join(&ws).await;
+    a.send(Message::text("welcome back")).await.unwrap();
+    assert_eq!(next_of(&mut c, "chat").await["text"], "welcome back");
+}

@@ -2,6 +2,7 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod garage;
 pub mod output;
 pub mod postgres;
 pub mod python;
