@@ -101,6 +101,7 @@ async fn a_store_outage_refuses_new_connections_quickly_and_heals_without_a_rest
     let (refused, took) = connect(&url).await;
     assert_eq!(refused.err(), Some(503), "a handshake during the outage");
     assert!(took < Duration::from_secs(4), "refused after {took:?}");
+    eprintln!("postgres outage: a handshake refused after {took:?}");
     // A chat line gets an error frame; both clients stay connected.
     a.send(Message::text("during")).await.unwrap();
     let error = next_error(&mut a).await;
@@ -108,11 +109,13 @@ async fn a_store_outage_refuses_new_connections_quickly_and_heals_without_a_rest
 
     postgres.resume().await;
     // The pool reconnects by itself: the same sockets chat again, newcomers get in.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(15);
     loop {
         a.send(Message::text("after")).await.unwrap();
         let got = next_json(&mut b).await;
         if got["type"] == "chat" && got["text"] == "after" {
+            eprintln!("recovered {:?} after the server was back", back.elapsed());
             break;
         }
         assert!(Instant::now() < deadline, "no recovery: {got}");
@@ -214,6 +217,7 @@ async fn a_function_server_outage_fails_fast_and_heals() {
     let (refused, took) = connect(&url).await;
     assert_eq!(refused.err(), Some(502));
     assert!(took < Duration::from_secs(2), "refused after {took:?}");
+    eprintln!("function server outage: a handshake refused after {took:?}");
     // A message's transport fails: the sender hears it, and stays connected.
     a.send(Message::text("lost")).await.unwrap();
     let error = next_error(&mut a).await;
@@ -337,15 +341,18 @@ async fn an_object_store_outage_refuses_new_connections_quickly_and_heals() {
     let (refused, took) = connect(&ws).await;
     assert_eq!(refused.err(), Some(503), "a handshake during the outage");
     assert!(took < Duration::from_secs(5), "refused after {took:?}");
+    eprintln!("garage outage: a handshake refused after {took:?}");
     a.send(Message::text("during")).await.unwrap();
     assert_eq!(next_error(&mut a).await["message"], "Internal server error");
 
     tokio::task::block_in_place(|| garage.resume());
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(15);
     loop {
         a.send(Message::text("after")).await.unwrap();
         let got = next_json(&mut b).await;
         if got["type"] == "chat" && got["text"] == "after" {
+            eprintln!("recovered {:?} after the server was back", back.elapsed());
             break;
         }
         assert!(Instant::now() < deadline, "no recovery: {got}");
