@@ -108,13 +108,15 @@ async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>) {
             )
         };
         let url = format!("{chat}ws?room=soak{room}");
-        let Ok(Ok((mut ws, _))) = tokio::time::timeout(
+        let mut ws = match tokio::time::timeout(
             Duration::from_secs(10),
             tokio_tungstenite::connect_async(url),
         )
         .await
-        else {
-            panic!("a client could not connect during the soak");
+        {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(err)) => panic!("a client could not connect during the soak: {err}"),
+            Err(_) => panic!("a client's handshake took over 10 s during the soak"),
         };
         if talk {
             let _ = ws.send(Message::text("churn")).await;
@@ -130,6 +132,10 @@ async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>) {
         }
         drop(ws);
         cycles.fetch_add(1, Ordering::Relaxed);
+        // A pause before coming back: the offered load stays about 1,000 connections a
+        // second instead of as many as the node can take.
+        let pause = Duration::from_millis(rand::rng().random_range(0..1500));
+        tokio::time::sleep(pause).await;
     }
 }
 
