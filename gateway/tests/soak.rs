@@ -21,6 +21,9 @@ mod common;
 use common::output::find_then_drain;
 
 const CLIENTS: usize = 2_000;
+
+/// Held by the soak that runs.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const ROOMS: usize = 20;
 /// Short, so that a record whose cleanup was lost would have expired by the final sweep.
 const LEASE_SECS: u64 = 2;
@@ -144,6 +147,8 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Arc<dyn ConnectionStore>>,
 {
+    // One soak at a time: two would share the machine's cores and measure each other.
+    let _alone = ONE_AT_A_TIME.lock().await;
     let secs: u64 = std::env::var("SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
