@@ -103,10 +103,15 @@ async fn a_store_outage_refuses_new_connections_quickly_and_heals_without_a_rest
     assert!(took < Duration::from_secs(4), "refused after {took:?}");
     eprintln!("postgres outage: a handshake refused after {took:?}");
     // The node says it is not ready (a load balancer stops sending it clients).
-    let ready = reqwest::get(format!("http://{}/readyz", node.push)).await.unwrap();
+    let ready = reqwest::get(format!("http://{}/readyz", node.push))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
     let why: Value = ready.json().await.unwrap();
-    assert!(why["why"] == "store failed" || why["why"] == "store timed out", "{why}");
+    assert!(
+        why["why"] == "store failed" || why["why"] == "store timed out",
+        "{why}"
+    );
     // A chat line gets an error frame; both clients stay connected.
     a.send(Message::text("during")).await.unwrap();
     let error = next_error(&mut a).await;
@@ -130,7 +135,9 @@ async fn a_store_outage_refuses_new_connections_quickly_and_heals_without_a_rest
     let mut c = join(&url).await;
     a.send(Message::text("welcome back")).await.unwrap();
     assert_eq!(next_of(&mut c, "chat").await["text"], "welcome back");
-    let ready = reqwest::get(format!("http://{}/readyz", node.push)).await.unwrap();
+    let ready = reqwest::get(format!("http://{}/readyz", node.push))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200, "ready again");
 }
 
