@@ -92,11 +92,28 @@ pub async fn run_scenario(
     };
     let outcome = scenario(ctx).await;
     clock.advance(MAX_TTL + Duration::from_secs(1));
-    let swept = store.sweep().await;
+    let swept = sweep_retrying(store.as_ref()).await;
     drop(store);
     let cleaned = harness.cleanup(&namespace).await;
     outcome?;
     swept.map_err(|err| Failure(format!("final sweep failed: {err}")))?;
     cleaned.map_err(|err| Failure(format!("cleanup failed: {err}")))?;
     Ok(())
+}
+
+/// The final sweep that empties a store between scenarios, retried (twice, after a short
+/// pause) when the store says its failure is temporary, as the contract tells callers to:
+/// a test server's passing hiccup (moto's occasional 500) is not the store's failure.
+pub(crate) async fn sweep_retrying(store: &dyn ConnectionStore) -> store_core::Result<u64> {
+    let mut pause = Duration::from_millis(100);
+    for _ in 0..2 {
+        match store.sweep().await {
+            Err(err) if err.is_temporary() => {
+                tokio::time::sleep(pause).await;
+                pause *= 3;
+            }
+            done => return done,
+        }
+    }
+    store.sweep().await
 }

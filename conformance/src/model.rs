@@ -256,7 +256,7 @@ async fn check_history(harness: &dyn Harness, ops: &[Op]) -> Result<(), String> 
     // Empty the store through the contract, so a harness that reuses one namespace (the
     // CLI does) starts every case from nothing.
     clock.advance(MAX_TTL + Duration::from_secs(1));
-    let swept = store.sweep().await;
+    let swept = crate::harness::sweep_retrying(store.as_ref()).await;
     drop(store);
     if let Err(e) = swept {
         verdict = verdict.and(Err(format!("final sweep failed: {e}")));
