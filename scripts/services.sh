@@ -108,9 +108,53 @@ CFG
 ensure_services() {
   ensure_postgres
   ensure_mariadb
+  ensure_redis
+  ensure_redis_cluster
   ensure_python
   ensure_garage
   ensure_moto
+}
+
+# The machine's Redis server (127.0.0.1:6379; it keeps nothing on disk). Started with a pid
+# file of ours when it is down. Exports TEST_REDIS_URL.
+ensure_redis() {
+  command -v redis-server >/dev/null || die "redis-server is not installed"
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "services: starting Redis on 127.0.0.1:6379"
+    end_previous redis
+    redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no \
+      > "${TMPDIR:-/tmp}/redis-6379.log" 2>&1 &
+    started redis $!
+    wait_for Redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
+  fi
+  export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+}
+
+# A private 3-master Redis Cluster on its own ports (17111-17113) in a fresh temp dir,
+# stopped when the calling script exits. Exports TEST_REDIS_CLUSTER_URL.
+ensure_redis_cluster() {
+  command -v redis-cli >/dev/null || die "redis-cli is not installed"
+  local dir port ports="17111 17112 17113" nodes=""
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/redis-cluster.XXXXXX")
+  for port in $ports; do
+    end_previous "redis-cluster-$port"
+    mkdir -p "$dir/$port"
+    (cd "$dir/$port" && exec redis-server --port "$port" --bind 127.0.0.1 \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+      --save "" --appendonly no > server.log 2>&1) &
+    started "redis-cluster-$port" $!
+    nodes="$nodes 127.0.0.1:$port"
+  done
+  for port in $ports; do
+    wait_for "Redis Cluster node $port" 30 redis-cli -h 127.0.0.1 -p "$port" ping
+  done
+  # shellcheck disable=SC2086
+  echo yes | redis-cli --cluster create $nodes --cluster-replicas 0 > "$dir/create.log" 2>&1 \
+    || die "redis-cli --cluster create failed (see $dir/create.log)"
+  wait_for "Redis Cluster state ok" 30 sh -c \
+    "redis-cli -h 127.0.0.1 -p 17111 cluster info | grep -q 'cluster_state:ok'"
+  export TEST_REDIS_CLUSTER_URL="redis+cluster://127.0.0.1:17111,127.0.0.1:17112,127.0.0.1:17113"
+  echo "services: Redis Cluster on 127.0.0.1:17111-17113 ($dir)"
 }
 
 # The Python the tests run: a venv with moto's server (the OSS protocol, for store-oss),

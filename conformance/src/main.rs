@@ -21,8 +21,8 @@ struct Args {
     /// The store URL: sled://DIR, sqlite://FILE, postgres://…, mysql://…, s3://…, oss://…
     #[arg(long, env = "STORE_URL", hide_env_values = true)]
     store: String,
-    /// Random histories for the model check (0 skips it).
-    #[arg(long, default_value_t = 64)]
+    /// Random histories for the model check (0 skips it); 256 is what CI runs.
+    #[arg(long, default_value_t = conformance::DEFAULT_CASES)]
     cases: u32,
 }
 

@@ -26,6 +26,10 @@ mod sweeper;
 mod types;
 mod walk;
 
+/// The attribute [`ConnectionStore`] is written with, re-exported so that a backend crate
+/// implements the trait as `#[store_core::async_trait]` without depending on `async-trait`
+/// itself (see the trait's "Implementing a backend").
+pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use error::{BoxError, ErrorKind, Result, StoreError};
 pub use memory::MemoryStore;

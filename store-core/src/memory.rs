@@ -185,7 +185,7 @@ impl ConnectionStore for MemoryStore {
                 expires_at_ms: record.expires_at_ms,
             });
         }
-        Ok(Page::keyset(members, more))
+        Page::keyset(members, more)
     }
 
     async fn count(&self, room: &RoomName) -> Result<u64> {

@@ -35,6 +35,27 @@ use crate::types::{
 ///
 /// **Concurrency.** Calls may run concurrently from many tasks and processes. Each method
 /// is atomic with respect to one id: concurrent `register`s of distinct ids all land.
+///
+/// # Implementing a backend
+///
+/// The guide `docs/implementing-a-backend.md` walks through a complete backend crate; in
+/// short:
+///
+/// - implement the trait with `#[store_core::async_trait]` (re-exported: no `async-trait`
+///   dependency needed);
+/// - convert a `ttl` with [`ttl_millis`](crate::ttl_millis) and check a page size with
+///   [`check_page_size`](crate::check_page_size) before touching storage: every backend then
+///   rejects the same inputs with the same error;
+/// - build pages with [`Page::last`](crate::Page::last),
+///   [`Page::resume_after`](crate::Page::resume_after) (a backend that filters expired
+///   records after reading them: resume after the last id *read*) or
+///   [`Page::keyset`](crate::Page::keyset) (a backend that filters before);
+/// - decode what the store itself wrote with [`ConnectionId::trusted`] and
+///   [`Endpoint::trusted`](crate::Endpoint::trusted) (no re-validation per member of a
+///   walk);
+/// - map native errors to [`StoreError`](crate::StoreError) in one function, with
+///   `Unavailable` for anything a retry may cure;
+/// - run the `conformance` crate's `conformance_tests!` from the backend's `tests/`.
 #[async_trait]
 pub trait ConnectionStore: Debug + Send + Sync + 'static {
     /// A short name of the backend (`"memory"`, `"sled"`, `"sqlite"`, …) for reports.

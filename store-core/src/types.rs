@@ -453,15 +453,46 @@ pub struct Page {
 }
 
 impl Page {
-    /// A keyset page: when `more` members follow, the next page starts after the last id
-    /// of this one.
-    pub fn keyset(members: Vec<RoomMember>, more: bool) -> Self {
-        let next = if more {
-            members.last().map(|m| PageToken::after(m.id.clone()))
-        } else {
-            None
-        };
-        Page { members, next }
+    /// The last page of a walk: nothing follows `members`.
+    pub fn last(members: Vec<RoomMember>) -> Self {
+        Page {
+            members,
+            next: None,
+        }
+    }
+
+    /// A page after which the walk goes on from just after `last_read`: the last id the
+    /// backend read for this page, live or expired. When the backend filters expired
+    /// records itself (a `WHERE` clause) that is the last member's id; when it filters
+    /// after reading (an object listing, a scan), a page may hold fewer members than were
+    /// read, even none, and the walk must still resume after what was read — which is why
+    /// the id is asked for rather than taken from `members`.
+    pub fn resume_after(members: Vec<RoomMember>, last_read: ConnectionId) -> Self {
+        Page {
+            members,
+            next: Some(PageToken::after(last_read)),
+        }
+    }
+
+    /// A keyset page of a backend that filters expired records before they reach it:
+    /// when `more` members follow, the next page starts after the last one of this page.
+    /// A full page of live members has a last member; with `more` and no members this is
+    /// a backend bug, and the answer is a [`StoreError::Backend`] error rather than a page
+    /// that would silently end the walk early.
+    pub fn keyset(members: Vec<RoomMember>, more: bool) -> Result<Self> {
+        match (more, members.last()) {
+            (false, _) => Ok(Page::last(members)),
+            (true, Some(last)) => {
+                let last = last.id.clone();
+                Ok(Page::resume_after(members, last))
+            }
+            (true, None) => Err(StoreError::Backend {
+                store: "page",
+                source: "a page said more members follow but held none: build it with \
+                         Page::resume_after and the last id read"
+                    .into(),
+            }),
+        }
     }
 }
 

@@ -242,7 +242,7 @@ impl ConnectionStore for SledStore {
         };
         self.blocking(move |t| {
             let (members, more) = scan_room(&t.rooms, &prefix, start, now, limit)?;
-            Ok(Page::keyset(members, more))
+            Page::keyset(members, more)
         })
         .await
     }

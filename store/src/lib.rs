@@ -9,6 +9,7 @@
 //! | `mysql://…`, `mariadb://…` | MySQL / MariaDB via sqlx | `mysql` |
 //! | `s3://…`, `cos://…` | S3 and S3-compatible object storage | `s3` |
 //! | `oss://…` | Alibaba OSS | `oss` |
+//! | `redis://…`, `rediss://…`, `redis+cluster://h1:p1,h2:p2`, `rediss+cluster://…` | Redis, standalone or Cluster | `redis` |
 //!
 //! A scheme whose backend was not compiled in is a [`StoreError::Config`] naming the
 //! feature to enable, never a panic.
@@ -57,6 +58,8 @@ pub enum Scheme {
     S3,
     /// `oss://`
     Oss,
+    /// `redis://`, `rediss://`, `redis+cluster://`, `rediss+cluster://`
+    Redis,
 }
 
 impl Scheme {
@@ -71,10 +74,12 @@ impl Scheme {
             "mysql" | "mariadb" => Scheme::Mysql,
             "s3" | "cos" => Scheme::S3,
             "oss" => Scheme::Oss,
+            "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => Scheme::Redis,
             _ => {
                 return Err(StoreError::config(format!(
                     "unknown store URL scheme in `{}`; expected one of memory:, sled://, \
-                     sqlite://, postgres://, mysql://, s3://, cos://, oss://",
+                     sqlite://, postgres://, mysql://, s3://, cos://, oss://, redis://, \
+                     rediss://, redis+cluster://, rediss+cluster://",
                     redact(url)
                 )));
             }
@@ -91,6 +96,7 @@ impl Scheme {
             Scheme::Mysql => "mysql",
             Scheme::S3 => "s3",
             Scheme::Oss => "oss",
+            Scheme::Redis => "redis",
         }
     }
 }
@@ -151,6 +157,16 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Arc<dyn Connec
             }
             Ok(Arc::new(store_oss::open(&config, options.clock)?))
         }
+        #[cfg(feature = "redis")]
+        Scheme::Redis => {
+            let mut config = store_redis::RedisConfig::with_url(url)?;
+            if let Some(ns) = &options.namespace {
+                config = config.with_namespace(ns)?;
+            }
+            Ok(Arc::new(
+                store_redis::RedisStore::connect_with_clock(config, options.clock).await?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         other => Err(not_compiled_in(other)),
     }
@@ -191,6 +207,10 @@ mod tests {
         assert_eq!(Scheme::of("postgresql://h/db").unwrap(), Scheme::Postgres);
         assert_eq!(Scheme::of("mariadb://h/db").unwrap(), Scheme::Mysql);
         assert_eq!(Scheme::of("cos://b").unwrap(), Scheme::S3);
+        assert_eq!(
+            Scheme::of("rediss+cluster://h:1,h:2").unwrap(),
+            Scheme::Redis
+        );
         let err = Scheme::of("ftp://x").unwrap_err();
         assert_eq!(err.kind(), store_core::ErrorKind::Config);
     }

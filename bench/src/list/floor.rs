@@ -8,6 +8,7 @@
 //! | sqlite | one `SELECT id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` on rusqlite |
 //! | postgres, mysql | the same `SELECT`, one statement on a native sqlx pool |
 //! | s3, oss | `ListObjectsV2` (OSS: `ListObjects`) pages of 1,000 over the room prefix, keys only |
+//! | redis | pages of 1,000: `ZRANGE … BYLEX LIMIT` of the room's ids, then `HMGET` of their values (two commands per page, no script, no filtering) |
 
 use async_trait::async_trait;
 use store_core::{Result, RoomName};
@@ -36,10 +37,83 @@ pub use embedded::SledFloor;
 pub use embedded::SqliteFloor;
 #[cfg(any(feature = "s3", feature = "oss"))]
 pub use object::ObjectFloor;
+#[cfg(feature = "redis")]
+pub use redis_floor::RedisFloor;
 #[cfg(feature = "mysql")]
 pub use server::MySqlFloor;
 #[cfg(feature = "postgres")]
 pub use server::PostgresFloor;
+
+#[cfg(feature = "redis")]
+mod redis_floor {
+    use super::*;
+    use store_core::StoreError;
+
+    /// The keys of a room's index, by room (the store's layout).
+    pub type RoomKeysOf = Box<dyn Fn(&RoomName) -> [String; 3] + Send + Sync>;
+
+    /// Raw pages of the room's index through a connection of the store's own client.
+    pub struct RedisFloor<C> {
+        /// The same server or Cluster.
+        pub connection: C,
+        /// The room's ids (sorted set) and members (hash) keys, by room.
+        pub keys: RoomKeysOf,
+    }
+
+    impl<C> std::fmt::Debug for RedisFloor<C> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedisFloor").finish_non_exhaustive()
+        }
+    }
+
+    #[async_trait]
+    impl<C> Floor for RedisFloor<C>
+    where
+        C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+    {
+        async fn walk(&self, room: &RoomName, _now_ms: u64) -> Result<FloorWalk> {
+            let [ids_key, members_key, _] = (self.keys)(room);
+            let mut connection = self.connection.clone();
+            let failed = |e: redis::RedisError| StoreError::Backend {
+                store: "redis",
+                source: Box::new(e),
+            };
+            let mut walk = FloorWalk::default();
+            let mut min = "-".to_owned();
+            loop {
+                let ids: Vec<String> = redis::cmd("ZRANGE")
+                    .arg(&ids_key)
+                    .arg(&min)
+                    .arg("+")
+                    .arg("BYLEX")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(1000)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(failed)?;
+                walk.requests += 1;
+                let Some(last) = ids.last() else {
+                    return Ok(walk);
+                };
+                let values: Vec<Option<String>> = redis::cmd("HMGET")
+                    .arg(&members_key)
+                    .arg(&ids)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(failed)?;
+                walk.requests += 1;
+                walk.rows += ids.len() as u64;
+                walk.bytes += ids.iter().map(|id| id.len() as u64).sum::<u64>()
+                    + values.iter().flatten().map(|v| v.len() as u64).sum::<u64>();
+                if ids.len() < 1000 {
+                    return Ok(walk);
+                }
+                min = format!("({last}");
+            }
+        }
+    }
+}
 
 #[cfg(any(feature = "sled", feature = "sqlite"))]
 mod embedded {

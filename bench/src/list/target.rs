@@ -46,6 +46,8 @@ enum Cleanup {
     Sqlx(store_sql::SqlxStore),
     #[cfg(any(feature = "s3", feature = "oss"))]
     Objects(Arc<dyn store_object::ObjectClient>, String),
+    #[cfg(feature = "redis")]
+    Redis(store_redis::RedisStore),
 }
 
 impl Target {
@@ -65,6 +67,8 @@ impl Target {
             Scheme::S3 => open_s3(url, namespace, clock),
             #[cfg(feature = "oss")]
             Scheme::Oss => open_oss(url, namespace, clock),
+            #[cfg(feature = "redis")]
+            Scheme::Redis => open_redis(url, namespace, clock).await,
             Scheme::Memory => Err(StoreError::config(
                 "memory: has no floor to compare with; benchmark a real backend",
             )),
@@ -107,6 +111,8 @@ impl Target {
             }
             #[cfg(any(feature = "s3", feature = "oss"))]
             Cleanup::Objects(client, prefix) => delete_prefix(&*client, &prefix).await,
+            #[cfg(feature = "redis")]
+            Cleanup::Redis(store) => store.destroy().await,
         }
     }
 }
@@ -131,6 +137,24 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         requests: None,
         price: None,
         cleanup: Cleanup::Sled(db, namespace.to_owned()),
+    })
+}
+
+#[cfg(feature = "redis")]
+async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
+    let config = store_redis::RedisConfig::with_url(url)?.with_namespace(namespace)?;
+    let store = store_redis::RedisStore::connect_with_clock(config, clock).await?;
+    let keys = store.clone();
+    Ok(Target {
+        backend: "redis",
+        store: Arc::new(store.clone()),
+        floor: Box::new(super::floor::RedisFloor {
+            connection: store.raw_connection(),
+            keys: Box::new(move |room| keys.room_keys(room)),
+        }),
+        requests: None,
+        price: None,
+        cleanup: Cleanup::Redis(store),
     })
 }
 

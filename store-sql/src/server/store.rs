@@ -255,7 +255,7 @@ impl SqlxStore {
                 expires_at_ms: expires as u64,
             });
         }
-        Ok(Page::keyset(members, more))
+        Page::keyset(members, more)
     }
 }
 

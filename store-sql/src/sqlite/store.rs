@@ -351,7 +351,7 @@ impl SqliteStore {
                     expires_at_ms: row.get::<_, i64>(2).map_err(parse_error)? as u64,
                 });
             }
-            Ok(Page::keyset(members, more))
+            Page::keyset(members, more)
         })
         .await
     }

@@ -1,0 +1,177 @@
+//! The Lua scripts behind every write and every page: each runs atomically on the one
+//! server (or Cluster shard) that owns its keys, which all share one hash slot — the
+//! record's (`{id}`) or the room's (`{room}`), never both (see the crate docs).
+//!
+//! Numbers cross as decimal strings: an expiry in epoch ms is below 2^53, so Lua's
+//! doubles hold it exactly, and replies stay strings (Redis would truncate a Lua number).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// KEYS: record. ARGV: room, endpoint, metadata JSON, expiry, record key ttl (ms).
+/// Writes the whole record; answers the room it was in before (nil when new).
+pub(crate) static WRITE_RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local old = redis.call('HGET', KEYS[1], 'r')
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2], 'm', ARGV[3], 'x', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return old
+",
+    )
+});
+
+/// KEYS: record. ARGV: now, new expiry, record key ttl (ms).
+/// Extends a live record; answers {room, endpoint}, or nil when absent or expired (a
+/// late heartbeat never revives).
+pub(crate) static RENEW_RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('HMGET', KEYS[1], 'r', 'e', 'x')
+if not cur[3] or tonumber(cur[3]) <= tonumber(ARGV[1]) then return nil end
+redis.call('HSET', KEYS[1], 'x', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {cur[1], cur[2]}
+",
+    )
+});
+
+/// KEYS: record. Deletes it; answers {room, expiry}, or nil when there was none.
+pub(crate) static DELETE_RECORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('HMGET', KEYS[1], 'r', 'x')
+if not cur[1] then return nil end
+redis.call('DEL', KEYS[1])
+return cur
+",
+    )
+});
+
+/// KEYS: record. ARGV: now, room. Deletes the record when it expired in that room (a
+/// sweep; a record re-registered since is left alone). Answers 1 when deleted.
+pub(crate) static DELETE_RECORD_IF_EXPIRED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('HMGET', KEYS[1], 'r', 'x')
+if cur[1] == ARGV[2] and cur[2] and tonumber(cur[2]) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// KEYS: ids, members, expiries of one room. ARGV: id, expiry, endpoint.
+/// Adds or replaces the id's entry.
+pub(crate) static INDEX: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: ids, members, expiries of one room. ARGV: id, expiry, endpoint.
+/// Updates the id's entry only when it is still there: a remove that ran between a
+/// renew's two steps deleted it, and the renew must not bring it back.
+pub(crate) static REINDEX: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: ids, members, expiries of one room. ARGV: id. Deletes the id's entry.
+pub(crate) static UNINDEX: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: ids, members of one room. ARGV: after ('' from the start), limit, now, budget.
+///
+/// One page: ids in byte order (`ZRANGE … BYLEX` compares with memcmp) above `after`,
+/// live ones only, at most `limit`, reading at most `budget` ids so that a room of expired
+/// entries never holds the server for long. Answers a flat array:
+/// `status, resume, id, expiry, endpoint, id, expiry, endpoint, …` where status is `end`
+/// (the room ended) or `more`, and `resume` the id the next page starts after: the last
+/// member when the page is full, the last id read when the budget ran out first.
+pub(crate) static PAGE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+local limit, now, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {'end', ''}
+local found, read = 0, 0
+local last_read, last_member = '', ''
+while true do
+  -- One more than still fits tells whether more follow; at least 64, so that a run of
+  -- expired entries after a full page is not read one call at a time.
+  local want = math.max(limit - found + 1, 64)
+  if want > budget - read then want = budget - read end
+  if want <= 0 then
+    out[1], out[2] = 'more', last_read
+    return out
+  end
+  local ids = redis.call('ZRANGE', KEYS[1], min, '+', 'BYLEX', 'LIMIT', 0, want)
+  if #ids == 0 then return out end
+  local values = redis.call('HMGET', KEYS[2], unpack(ids))
+  for i = 1, #ids do
+    read = read + 1
+    last_read = ids[i]
+    local v = values[i]
+    if v then
+      local space = string.find(v, ' ', 1, true)
+      local expiry = string.sub(v, 1, space - 1)
+      if now < tonumber(expiry) then
+        if found == limit then
+          out[1], out[2] = 'more', last_member
+          return out
+        end
+        found = found + 1
+        last_member = ids[i]
+        out[#out + 1] = ids[i]
+        out[#out + 1] = expiry
+        out[#out + 1] = string.sub(v, space + 1)
+      end
+    end
+  end
+  if #ids < want then return out end
+  min = '(' .. ids[#ids]
+end
+",
+    )
+});
+
+/// KEYS: ids, members, expiries of one room. ARGV: now, at most.
+/// Deletes up to `at most` expired entries; answers {remaining entries, id, id, …}.
+pub(crate) static SWEEP_ROOM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local ids = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], id)
+end
+table.insert(ids, 1, tostring(redis.call('ZCARD', KEYS[1])))
+return ids
+",
+    )
+});
