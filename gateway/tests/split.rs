@@ -1,8 +1,10 @@
 //! Split mode, as in production: two gateway nodes, the chat functions in their own HTTP
-//! server, one shared PostgreSQL store. A message sent on one node reaches a client on the
-//! other through the push-back URL in the store. Node A speaks the Tencent event shape to
-//! the functions, node B the AWS one. Needs the PostgreSQL of `TEST_POSTGRES_URL` (default
-//! the local test server); without it this test fails.
+//! server, one shared store — PostgreSQL, and Redis (standalone and Cluster). A message
+//! sent on one node reaches a client on the other through the push-back URL in the store.
+//! Node A speaks the Tencent event shape to the functions, node B the AWS one. Needs the
+//! PostgreSQL of `TEST_POSTGRES_URL`, the Redis of `TEST_REDIS_URL` (both default to the
+//! local test servers) and the Cluster `./scripts/test` starts (`TEST_REDIS_CLUSTER_URL`);
+//! without them these tests fail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,8 +71,41 @@ async fn two_nodes_with_http_functions_and_postgres_deliver_across_nodes() {
     let pg = SqlxStore::open(config, system_clock())
         .await
         .expect("PostgreSQL is needed");
-    let store: Arc<dyn ConnectionStore> = Arc::new(pg.clone());
+    deliver_across_nodes(Arc::new(pg.clone())).await;
+    pg.drop_table().await.unwrap();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_http_functions_and_redis_deliver_across_nodes() {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    on_redis(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_http_functions_and_a_redis_cluster_deliver_across_nodes() {
+    let url = std::env::var("TEST_REDIS_CLUSTER_URL").expect(
+        "TEST_REDIS_CLUSTER_URL is not set: run ./scripts/test, which starts a Redis Cluster",
+    );
+    on_redis(&url).await;
+}
+
+/// Runs the split-mode check on the Redis at `url` (as `--store` takes it), in a fresh
+/// key prefix, and deletes its keys after.
+async fn on_redis(url: &str) {
+    let config = store_redis::RedisConfig::with_url(url)
+        .unwrap()
+        .with_namespace(&conformance::fresh_namespace())
+        .unwrap();
+    let redis = store_redis::RedisStore::connect(config)
+        .await
+        .expect("Redis is needed");
+    deliver_across_nodes(Arc::new(redis.clone())).await;
+    redis.destroy().await.unwrap();
+}
+
+/// Two nodes with HTTP functions over `store`: each connection records its own node, and
+/// chat lines cross between them both ways.
+async fn deliver_across_nodes(store: Arc<dyn ConnectionStore>) {
     let functions = Arc::new(ChatFunctions::new(
         store.clone(),
         Arc::new(HttpPusher::new(None).unwrap()),
@@ -104,5 +139,4 @@ async fn two_nodes_with_http_functions_and_postgres_deliver_across_nodes() {
 
     drop(b);
     assert_eq!(next_of(&mut a, "leave").await["online"], 1);
-    pg.drop_table().await.unwrap();
 }
