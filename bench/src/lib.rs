@@ -15,9 +15,11 @@
 //! # Layout
 //! - `list`: the listing benchmark (stores, floors, prices).
 //! - `fanout`: the broadcast benchmark (servers in child processes, clients).
+//! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
 //! - `report`: results → `BENCHMARKS.md` and plots.
 //! - `stats`: percentiles. `machine`: where a run happened.
 
+pub mod churn;
 pub mod fanout;
 pub mod list;
 pub mod machine;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bench::churn::{self, ChurnArgs};
 use bench::fanout::{self, FanoutArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
@@ -85,6 +86,27 @@ enum Command {
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
     },
+    /// A gateway node under connect/disconnect churn, its memory sampled throughout.
+    Churn {
+        /// The node's store (default: a fresh sled directory).
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: Option<String>,
+        /// Clients churning at once (each about 0.7 connections a second).
+        #[arg(long, default_value_t = 2000)]
+        clients: usize,
+        /// The measured run, seconds.
+        #[arg(long, default_value_t = 600)]
+        secs: u64,
+        /// The warm-up round before it, seconds.
+        #[arg(long, default_value_t = 60)]
+        warmup_secs: u64,
+        /// Seconds between two samples of the node.
+        #[arg(long, default_value_t = 10)]
+        sample_secs: u64,
+        /// Where to write the JSON result (default: bench/results/churn-<backend>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write BENCHMARKS.md and PNG plots from the JSON results.
     Report {
         /// The results directory.
@@ -107,6 +129,9 @@ enum Command {
         store: String,
         #[arg(long, default_value_t = 50)]
         presence_window_ms: u64,
+        /// Serve the node's metrics on its push listener.
+        #[arg(long)]
+        metrics: bool,
     },
     /// (internal) The bare broadcast server `fanout` compares with.
     #[command(hide = true)]
@@ -210,7 +235,36 @@ async fn run(args: Args) -> Result<(), BoxError> {
         Command::ServeGateway {
             store,
             presence_window_ms,
-        } => fanout::server::serve_gateway(&store, presence_window_ms).await,
+            metrics,
+        } => fanout::server::serve_gateway(&store, presence_window_ms, metrics).await,
+        Command::Churn {
+            store,
+            clients,
+            secs,
+            warmup_secs,
+            sample_secs,
+            out,
+        } => {
+            // The default store lives as long as the run.
+            let scratch = tempfile::tempdir()?;
+            let store_given = store.is_some();
+            let store = store
+                .unwrap_or_else(|| format!("sled://{}", scratch.path().join("churn").display()));
+            let report = churn::run(&ChurnArgs {
+                store,
+                store_given,
+                clients,
+                secs,
+                warmup_secs,
+                sample_secs,
+                exe: std::env::current_exe()?,
+            })
+            .await?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("bench/results/churn-{}.json", report.backend))
+            });
+            write_json(&out, &report)
+        }
         Command::ServeFloor { tuned } => fanout::server::serve_floor(tuned).await,
     }
 }

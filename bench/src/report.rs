@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use crate::churn::ChurnReport;
 use crate::fanout::FanoutReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
@@ -27,6 +28,8 @@ pub struct Results {
     pub fanout_variants: Vec<FanoutReport>,
     /// `sweep-*.json`: a churned room's walk before and after one sweep, per backend.
     pub sweeps: Vec<SweepReport>,
+    /// `churn-*.json`: a node's memory under long connect/disconnect churn, per backend.
+    pub churns: Vec<ChurnReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -57,6 +60,11 @@ impl Results {
                 results
                     .sweeps
                     .push(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name.starts_with("churn-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path)?;
+                results
+                    .churns
+                    .push(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "notes.md" {
                 results.notes = Some(std::fs::read_to_string(&path)?);
             } else if name == "fanout.json" {
@@ -71,13 +79,23 @@ impl Results {
         }
         // Embedded first, then servers, then object stores, whatever the file names.
         let rank = |backend: &str| {
-            ["sled", "sqlite", "postgres", "mysql", "s3", "oss"]
-                .iter()
-                .position(|b| *b == backend)
-                .unwrap_or(usize::MAX)
+            [
+                "sled",
+                "sqlite",
+                "postgres",
+                "mysql",
+                "redis",
+                "redis-cluster",
+                "s3",
+                "oss",
+            ]
+            .iter()
+            .position(|b| *b == backend)
+            .unwrap_or(usize::MAX)
         };
         results.lists.sort_by_key(|list| rank(&list.backend));
         results.sweeps.sort_by_key(|sweep| rank(&sweep.backend));
+        results.churns.sort_by_key(|churn| rank(&churn.backend));
         if results.lists.is_empty() && results.fanout.is_none() {
             return Err(
                 format!("no results (list-*.json, fanout.json) in {}", dir.display()).into(),
@@ -171,7 +189,10 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              a broadcast does. The *floor* is the same listing with the backend's raw client \
              and no store logic: a sled prefix scan of the room's index range; one `SELECT \
              id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` \
-             (rusqlite, or a native sqlx pool); `ListObjectsV2` pages over the room prefix. \
+             (rusqlite, or a native sqlx pool); on Redis, pages of 1,000 ids by `ZRANGE … \
+             BYLEX LIMIT` with one `ZMSCORE` of their expiries and one `HMGET` of their \
+             endpoints each (plain commands, no script, no filtering); \
+             `ListObjectsV2` pages over the room prefix. \
              *ratio* = store p50 / floor p50; the goal is ≤ 1.15.\n\n",
         );
         for list in &results.lists {
@@ -230,6 +251,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
     }
     if !results.sweeps.is_empty() {
         sweep_tables(&mut md, &results.sweeps);
+    }
+    if !results.churns.is_empty() {
+        churn_tables(&mut md, &results.churns);
     }
     if let Some(fanout) = &results.fanout {
         md.push_str("## Broadcast fan-out through the gateway\n\n");
@@ -495,6 +519,62 @@ fn provenance(fanout: &FanoutReport) -> String {
         fanout.machine.commit,
         fanout.command
     )
+}
+
+/// A node's memory under long churn, a table per backend.
+fn churn_tables(md: &mut String, churns: &[ChurnReport]) {
+    md.push_str(
+        "## A node under connect/disconnect churn
+
+         Clients join a random one of 20 rooms, stay up to 0.8 s, sometimes send a line,          leave with a close frame or by dropping the socket, pause up to 1.5 s and come          back, for a long run after a warm-up round at the same load; the node (chat          functions in process) runs in its own process and is sampled as it goes. Growth          per 1,000 connections is RSS change / connections made, over each half of the          run: a plateau reads near 0 in the second half, a leak reads the same in both.
+
+",
+    );
+    for churn in churns {
+        let _ = writeln!(
+            md,
+            "### {}
+
+Machine: {}; run {} at commit `{}`.  
+Command: `{}`
+",
+            churn.backend,
+            churn.machine.describe(),
+            churn.machine.date,
+            churn.machine.commit,
+            churn.command
+        );
+        let first = churn.samples.first();
+        let during = churn.samples.iter().rev().nth(1).or(first);
+        let last = churn.samples.last();
+        let peak = churn.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+        let kib = |s: Option<&crate::churn::Sample>| {
+            s.map_or("–".to_owned(), |s| s.rss_kib.to_string())
+        };
+        let tasks = |s: Option<&crate::churn::Sample>| {
+            s.map_or("–".to_owned(), |s| format!("{}", s.tasks))
+        };
+        md.push_str(
+            "| clients | warm-up conns | conns | s | RSS KiB start · end of churn · after · peak | growth KiB/1k conns 1st · 2nd half | tasks start · after |\n\
+             |---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {} · {} · {} · {} | {:.1} · {:.1} | {} · {} |\n",
+            churn.clients,
+            churn.warmup_connections,
+            churn.connections,
+            churn.secs,
+            kib(first),
+            kib(during),
+            kib(last),
+            peak,
+            churn.growth_first_half,
+            churn.growth_second_half,
+            tasks(first),
+            tasks(last)
+        );
+    }
 }
 
 /// A churned room's walk before and after one sweep, a table per backend.

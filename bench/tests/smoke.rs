@@ -133,3 +133,40 @@ async fn fanout_through_the_gateway_and_the_floor() {
         assert!(side.join_secs > 0.0, "{side:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_redis_standalone_and_cluster() {
+    let standalone = list_once(env_url("TEST_REDIS_URL")).await;
+    assert_eq!(standalone.backend, "redis");
+    let cluster = list_once(env_url("TEST_REDIS_CLUSTER_URL")).await;
+    assert_eq!(cluster.backend, "redis-cluster");
+    for row in standalone.rows.iter().chain(&cluster.rows) {
+        // The floor reads the room's whole index, expired entries too: N + N/2.
+        assert_eq!(row.floor_rows, (row.n + row.n / 2) as u64, "{row:?}");
+        // One ZRANGE, one ZMSCORE, one HMGET: a page shorter than 1,000 ends the walk.
+        assert_eq!(row.floor_requests, 3, "{row:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_samples_the_node_and_ends_with_every_connection_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = bench::churn::run(&bench::churn::ChurnArgs {
+        store: format!("sled://{}", dir.path().join("churn").display()),
+        store_given: true,
+        clients: 20,
+        secs: 3,
+        warmup_secs: 1,
+        sample_secs: 1,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the churn benchmark runs");
+    assert!(report.warmup_connections >= 20, "{report:?}");
+    assert!(report.connections >= 20, "{report:?}");
+    assert!(report.samples.len() >= 3, "{report:?}");
+    let last = report.samples.last().unwrap();
+    assert_eq!(last.open, 0.0, "every connection was closed: {last:?}");
+    assert!(last.tasks >= 0.0 && last.rss_kib > 0, "{last:?}");
+    assert!(report.growth_first_half.is_finite() && report.growth_second_half.is_finite());
+}

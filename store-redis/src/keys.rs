@@ -14,8 +14,8 @@ pub(crate) struct Keys {
 pub(crate) struct RoomKeys {
     /// Sorted set, every score 0, members the ids: read `BYLEX`, in byte order.
     pub ids: String,
-    /// Hash id → `<expiry> <endpoint>`: what a walk returns per member.
-    pub members: String,
+    /// Hash id → endpoint: what a walk returns per live member, with its expiry.
+    pub endpoints: String,
     /// Sorted set id scored by expiry: `count` and `sweep` without a walk.
     pub expiries: String,
 }
@@ -33,12 +33,12 @@ impl Keys {
         format!("{}c:{{{}}}", self.prefix, id.as_str())
     }
 
-    /// `<prefix>:r:{<room>}:i|m|x`.
+    /// `<prefix>:r:{<room>}:i|e|x`.
     pub fn room(&self, room: &RoomName) -> RoomKeys {
         let base = format!("{}r:{{{}}}:", self.prefix, room.as_str());
         RoomKeys {
             ids: format!("{base}i"),
-            members: format!("{base}m"),
+            endpoints: format!("{base}e"),
             expiries: format!("{base}x"),
         }
     }
@@ -65,7 +65,7 @@ mod tests {
     fn a_rooms_keys_share_its_tag_and_records_have_their_own() {
         let keys = Keys::new("p:ns-1");
         let room = keys.room(&RoomName::new("lobby").unwrap());
-        for key in [&room.ids, &room.members, &room.expiries] {
+        for key in [&room.ids, &room.endpoints, &room.expiries] {
             assert_eq!(hash_tag(key), "lobby");
         }
         let id = ConnectionId::new("lobby").unwrap();

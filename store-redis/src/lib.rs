@@ -12,15 +12,15 @@
 //! |---|---|---|---|
 //! | `p:c:{id}` | hash | `r` room, `e` endpoint, `m` metadata JSON, `x` expiry | the id's |
 //! | `p:r:{room}:i` | sorted set, all scores 0 | the room's ids | the room's |
-//! | `p:r:{room}:m` | hash | id → `<expiry> <endpoint>` | the room's |
+//! | `p:r:{room}:e` | hash | id → endpoint | the room's |
 //! | `p:r:{room}:x` | sorted set | id scored by expiry | the room's |
 //! | `p:rooms` | set | every room that may hold entries (for `sweep`) | its own |
 //!
 //! - **A walk is one ordered range read per page.** `ZRANGE p:r:{room}:i (after + BYLEX
 //!   LIMIT` reads ids in byte order (Redis compares members with `memcmp` when scores are
-//!   equal), and the same script reads their `<expiry> <endpoint>` with `HMGET` and keeps
-//!   the live ones: liveness is decided on the server, from the lease, in one round trip
-//!   per page of up to 1,000. A page script reads at most 4,000 ids so that a room of
+//!   equal); the same script reads their expiries with one `ZMSCORE`, keeps the live ones
+//!   and reads their endpoints with one `HMGET`: liveness is decided on the server, from
+//!   the lease, in one round trip per page of up to 1,000. A page script reads at most 4,000 ids so that a room of
 //!   expired entries never holds the server long; the page then comes back short with a
 //!   token, as the contract allows.
 //! - **`count` without a walk:** `ZCOUNT p:r:{room}:x (now +inf`, O(log N).

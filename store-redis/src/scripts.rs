@@ -64,34 +64,34 @@ return 0
     )
 });
 
-/// KEYS: ids, members, expiries of one room. ARGV: id, expiry, endpoint.
+/// KEYS: ids, endpoints, expiries of one room. ARGV: id, expiry, endpoint.
 /// Adds or replaces the id's entry.
 pub(crate) static INDEX: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
 ",
     )
 });
 
-/// KEYS: ids, members, expiries of one room. ARGV: id, expiry, endpoint.
+/// KEYS: ids, endpoints, expiries of one room. ARGV: id, expiry, endpoint.
 /// Updates the id's entry only when it is still there: a remove that ran between a
 /// renew's two steps deleted it, and the renew must not bring it back.
 pub(crate) static REINDEX: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
-redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 ",
     )
 });
 
-/// KEYS: ids, members, expiries of one room. ARGV: id. Deletes the id's entry.
+/// KEYS: ids, endpoints, expiries of one room. ARGV: id. Deletes the id's entry.
 pub(crate) static UNINDEX: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -103,11 +103,14 @@ return 1
     )
 });
 
-/// KEYS: ids, members of one room. ARGV: after ('' from the start), limit, now, budget.
+/// KEYS: ids, endpoints, expiries of one room. ARGV: after ('' from the start), limit,
+/// now, budget.
 ///
 /// One page: ids in byte order (`ZRANGE … BYLEX` compares with memcmp) above `after`,
-/// live ones only, at most `limit`, reading at most `budget` ids so that a room of expired
-/// entries never holds the server for long. Answers a flat array:
+/// live ones only (their expiry scores read with one `ZMSCORE` per batch, compared as
+/// numbers), at most `limit`, reading at most `budget` ids so that a room of expired
+/// entries never holds the server (one thread for every client) for long. The endpoints
+/// of the live ones come with one `HMGET`. Answers a flat array:
 /// `status, resume, id, expiry, endpoint, id, expiry, endpoint, …` where status is `end`
 /// (the room ended) or `more`, and `resume` the id the next page starts after: the last
 /// member when the page is full, the last id read when the budget ran out first.
@@ -117,49 +120,57 @@ pub(crate) static PAGE: LazyLock<Script> = LazyLock::new(|| {
 local min = '-'
 if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
 local limit, now, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {'end', ''}
-local found, read = 0, 0
-local last_read, last_member = '', ''
+local live, expiries = {}, {}
+local status, resume = 'end', ''
+local read, last_read = 0, ''
 while true do
   -- One more than still fits tells whether more follow; at least 64, so that a run of
   -- expired entries after a full page is not read one call at a time.
-  local want = math.max(limit - found + 1, 64)
+  local want = math.max(limit - #live + 1, 64)
   if want > budget - read then want = budget - read end
   if want <= 0 then
-    out[1], out[2] = 'more', last_read
-    return out
+    status, resume = 'more', last_read
+    break
   end
   local ids = redis.call('ZRANGE', KEYS[1], min, '+', 'BYLEX', 'LIMIT', 0, want)
-  if #ids == 0 then return out end
-  local values = redis.call('HMGET', KEYS[2], unpack(ids))
+  if #ids == 0 then break end
+  local scores = redis.call('ZMSCORE', KEYS[3], unpack(ids))
+  local full = false
   for i = 1, #ids do
     read = read + 1
     last_read = ids[i]
-    local v = values[i]
-    if v then
-      local space = string.find(v, ' ', 1, true)
-      local expiry = string.sub(v, 1, space - 1)
-      if now < tonumber(expiry) then
-        if found == limit then
-          out[1], out[2] = 'more', last_member
-          return out
-        end
-        found = found + 1
-        last_member = ids[i]
-        out[#out + 1] = ids[i]
-        out[#out + 1] = expiry
-        out[#out + 1] = string.sub(v, space + 1)
+    local score = scores[i]
+    if score and now < tonumber(score) then
+      if #live == limit then
+        status, resume, full = 'more', live[#live], true
+        break
       end
+      live[#live + 1] = ids[i]
+      expiries[#expiries + 1] = score
     end
   end
-  if #ids < want then return out end
+  if full or #ids < want then break end
   min = '(' .. ids[#ids]
 end
+local out = {status, resume}
+if #live > 0 then
+  local endpoints = redis.call('HMGET', KEYS[2], unpack(live))
+  for i = 1, #live do
+    -- Written together with the expiry by one script: never missing, but a member
+    -- without one could not be pushed to anyway.
+    if endpoints[i] then
+      out[#out + 1] = live[i]
+      out[#out + 1] = expiries[i]
+      out[#out + 1] = endpoints[i]
+    end
+  end
+end
+return out
 ",
     )
 });
 
-/// KEYS: ids, members, expiries of one room. ARGV: now, at most.
+/// KEYS: ids, endpoints, expiries of one room. ARGV: now, at most.
 /// Deletes up to `at most` expired entries; answers {remaining entries, id, id, …}.
 pub(crate) static SWEEP_ROOM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

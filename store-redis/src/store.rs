@@ -117,7 +117,7 @@ impl RedisStore {
                     self.query::<i64>(redis::cmd("DEL").arg(self.keys.record(&id)))
                         .await?;
                 }
-                for key in [&keys.ids, &keys.members, &keys.expiries] {
+                for key in [&keys.ids, &keys.endpoints, &keys.expiries] {
                     self.query::<i64>(redis::cmd("DEL").arg(key)).await?;
                 }
             }
@@ -133,7 +133,7 @@ impl RedisStore {
     /// The three keys of `room`'s index, for a raw reader (the benchmark's floor).
     pub fn room_keys(&self, room: &RoomName) -> [String; 3] {
         let keys = self.keys.room(room);
-        [keys.ids, keys.members, keys.expiries]
+        [keys.ids, keys.endpoints, keys.expiries]
     }
 
     /// A handle on the same server or Cluster, for a raw reader (the benchmark's floor).
@@ -186,14 +186,14 @@ impl RedisStore {
         expiry: &str,
         endpoint: &str,
     ) -> Result<()> {
-        let keys = [room.ids.as_str(), &room.members, &room.expiries];
+        let keys = [room.ids.as_str(), &room.endpoints, &room.expiries];
         self.eval::<i64>(&INDEX, &keys, &[id.as_str(), expiry, endpoint])
             .await
             .map(drop)
     }
 
     async fn unindex(&self, room: &RoomKeys, id: &ConnectionId) -> Result<()> {
-        let keys = [room.ids.as_str(), &room.members, &room.expiries];
+        let keys = [room.ids.as_str(), &room.endpoints, &room.expiries];
         self.eval::<i64>(&UNINDEX, &keys, &[id.as_str()])
             .await
             .map(drop)
@@ -204,7 +204,7 @@ impl RedisStore {
     async fn sweep_room(&self, room: &str, now: u64) -> Result<u64> {
         let name = RoomName::new(room).map_err(|_| unexpected("a room name in the room set"))?;
         let keys = self.keys.room(&name);
-        let room_keys = [keys.ids.as_str(), &keys.members, &keys.expiries];
+        let room_keys = [keys.ids.as_str(), &keys.endpoints, &keys.expiries];
         let (now_text, batch) = (now.to_string(), SWEEP_BATCH.to_string());
         let mut swept = 0;
         // Each round deletes at least one entry or ends: bounded by the room's size.
@@ -341,7 +341,7 @@ impl ConnectionStore for RedisStore {
         };
         let room = RoomName::new(room).map_err(|_| unexpected("a room in a record"))?;
         let keys = self.keys.room(&room);
-        let keys = [keys.ids.as_str(), &keys.members, &keys.expiries];
+        let keys = [keys.ids.as_str(), &keys.endpoints, &keys.expiries];
         // Only an entry still there is updated: a remove from another process between the
         // two scripts deleted it, and stays done.
         self.eval::<i64>(&REINDEX, &keys, &[id.as_str(), &expiry, &endpoint])
@@ -411,7 +411,7 @@ impl ConnectionStore for RedisStore {
         let reply: Vec<String> = self
             .eval(
                 &PAGE,
-                &[&keys.ids, &keys.members],
+                &[&keys.ids, &keys.endpoints, &keys.expiries],
                 &[after, &limit.to_string(), &now, &budget],
             )
             .await?;

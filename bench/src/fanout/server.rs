@@ -29,8 +29,14 @@ async fn stdin_closed() {
 }
 
 /// The gateway as a user runs it, with the in-process chat functions, limits opened up so
-/// the benchmark measures the path, not the throttles.
-pub async fn serve_gateway(store_url: &str, presence_window_ms: u64) -> Result<(), BoxError> {
+/// the benchmark measures the path, not the throttles; with `metrics`, the node's
+/// Prometheus metrics on its push listener, as the binary serves them. Prints
+/// `ready <app> <push>`.
+pub async fn serve_gateway(
+    store_url: &str,
+    presence_window_ms: u64,
+    metrics: bool,
+) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
     let store = store::open(store_url).await?;
@@ -54,8 +60,11 @@ pub async fn serve_gateway(store_url: &str, presence_window_ms: u64) -> Result<(
         outbound_queue: 16_384,
         ..Limits::default()
     };
+    if metrics {
+        config.metrics = Some(gateway::metrics::install()?);
+    }
     let gateway = Arc::new(Gateway::with_hub(config, hub)?);
-    println!("ready {}", app.local_addr()?);
+    println!("ready {} {}", app.local_addr()?, push.local_addr()?);
     gateway::run(gateway, app, push, stdin_closed()).await?;
     Ok(())
 }
@@ -162,6 +171,8 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Its push API (and `/metrics`), when it has one.
+    pub push: Option<SocketAddr>,
     /// A floor (no join notices to wait for).
     pub is_floor: bool,
 }
@@ -183,16 +194,19 @@ impl ServerProcess {
             .await
             .map_err(|_| "the server did not say ready within 30 s")??
             .ok_or("the server exited before it was ready")?;
-        let addr = line
+        let mut addrs = line
             .strip_prefix("ready ")
             .ok_or_else(|| format!("unexpected first line from the server: {line}"))?
-            .parse()?;
+            .split(' ');
+        let addr = addrs.next().unwrap_or_default().parse()?;
+        let push = addrs.next().map(str::parse).transpose()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let is_floor = args.first() == Some(&"serve-floor");
         Ok(ServerProcess {
             child,
             addr,
+            push,
             is_floor,
         })
     }

@@ -8,7 +8,7 @@
 //! | sqlite | one `SELECT id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` on rusqlite |
 //! | postgres, mysql | the same `SELECT`, one statement on a native sqlx pool |
 //! | s3, oss | `ListObjectsV2` (OSS: `ListObjects`) pages of 1,000 over the room prefix, keys only |
-//! | redis | pages of 1,000: `ZRANGE … BYLEX LIMIT` of the room's ids, then `HMGET` of their values (two commands per page, no script, no filtering) |
+//! | redis | pages of 1,000: `ZRANGE … BYLEX LIMIT` of the room's ids, then `ZMSCORE` of their expiries and `HMGET` of their endpoints (three plain commands per page, no script, no filtering) |
 
 use async_trait::async_trait;
 use store_core::{Result, RoomName};
@@ -56,7 +56,7 @@ mod redis_floor {
     pub struct RedisFloor<C> {
         /// The same server or Cluster.
         pub connection: C,
-        /// The room's ids (sorted set) and members (hash) keys, by room.
+        /// The room's ids (sorted set), endpoints (hash) and expiries (sorted set) keys.
         pub keys: RoomKeysOf,
     }
 
@@ -72,7 +72,7 @@ mod redis_floor {
         C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
     {
         async fn walk(&self, room: &RoomName, _now_ms: u64) -> Result<FloorWalk> {
-            let [ids_key, members_key, _] = (self.keys)(room);
+            let [ids_key, endpoints_key, expiries_key] = (self.keys)(room);
             let mut connection = self.connection.clone();
             let failed = |e: redis::RedisError| StoreError::Backend {
                 store: "redis",
@@ -96,15 +96,22 @@ mod redis_floor {
                 let Some(last) = ids.last() else {
                     return Ok(walk);
                 };
-                let values: Vec<Option<String>> = redis::cmd("HMGET")
-                    .arg(&members_key)
+                let expiries: Vec<Option<f64>> = redis::cmd("ZMSCORE")
+                    .arg(&expiries_key)
                     .arg(&ids)
                     .query_async(&mut connection)
                     .await
                     .map_err(failed)?;
-                walk.requests += 1;
+                let values: Vec<Option<String>> = redis::cmd("HMGET")
+                    .arg(&endpoints_key)
+                    .arg(&ids)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(failed)?;
+                walk.requests += 2;
                 walk.rows += ids.len() as u64;
                 walk.bytes += ids.iter().map(|id| id.len() as u64).sum::<u64>()
+                    + 8 * expiries.iter().flatten().count() as u64
                     + values.iter().flatten().map(|v| v.len() as u64).sum::<u64>();
                 if ids.len() < 1000 {
                     return Ok(walk);

@@ -146,7 +146,11 @@ async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Ta
     let store = store_redis::RedisStore::connect_with_clock(config, clock).await?;
     let keys = store.clone();
     Ok(Target {
-        backend: "redis",
+        backend: if store.is_cluster() {
+            "redis-cluster"
+        } else {
+            "redis"
+        },
         store: Arc::new(store.clone()),
         floor: Box::new(super::floor::RedisFloor {
             connection: store.raw_connection(),
