@@ -524,20 +524,18 @@ fn provenance(fanout: &FanoutReport) -> String {
 /// A node's memory under long churn, a table per backend.
 fn churn_tables(md: &mut String, churns: &[ChurnReport]) {
     md.push_str(
-        "## A node under connect/disconnect churn
-
-         Clients join a random one of 20 rooms, stay up to 0.8 s, sometimes send a line,          leave with a close frame or by dropping the socket, pause up to 1.5 s and come          back, for a long run after a warm-up round at the same load; the node (chat          functions in process) runs in its own process and is sampled as it goes. Growth          per 1,000 connections is RSS change / connections made, over each half of the          run: a plateau reads near 0 in the second half, a leak reads the same in both.
-
-",
+        "## A node under connect/disconnect churn\n\n\
+         Clients join a random one of 20 rooms, stay up to 0.8 s, sometimes send a line, \
+         leave with a close frame or by dropping the socket, pause up to 1.5 s and come \
+         back, for a long run after a warm-up round at the same load; the node (chat \
+         functions in process) runs in its own process and is sampled as it goes. Growth \
+         per 1,000 connections is RSS change / connections made, over each half of the \
+         run: a plateau reads near 0 in the second half, a leak reads the same in both.\n\n",
     );
     for churn in churns {
         let _ = writeln!(
             md,
-            "### {}
-
-Machine: {}; run {} at commit `{}`.  
-Command: `{}`
-",
+            "### {}\n\nMachine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
             churn.backend,
             churn.machine.describe(),
             churn.machine.date,

@@ -190,10 +190,22 @@ impl ServerProcess {
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .map_err(|_| "the server did not say ready within 30 s")??
-            .ok_or("the server exited before it was ready")?;
+        // Lines before `ready` (a wrapper's banner) are skipped; bounded by the timeout.
+        let line = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match lines.next_line().await? {
+                    Some(line) if line.starts_with("ready ") => return Ok(line),
+                    Some(_) => continue,
+                    None => {
+                        return Err(std::io::Error::other(
+                            "the server exited before it was ready",
+                        ));
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(|_| "the server did not say ready within 30 s")??;
         let mut addrs = line
             .strip_prefix("ready ")
             .ok_or_else(|| format!("unexpected first line from the server: {line}"))?
@@ -202,7 +214,7 @@ impl ServerProcess {
         let push = addrs.next().map(str::parse).transpose()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let is_floor = args.first() == Some(&"serve-floor");
+        let is_floor = args.contains(&"serve-floor");
         Ok(ServerProcess {
             child,
             addr,
