@@ -68,6 +68,9 @@ pub struct ChurnReport {
     pub command: String,
     /// The store's backend (the URL's scheme).
     pub backend: String,
+    /// The node's allocator (results from before the bench used jemalloc say glibc).
+    #[serde(default = "glibc")]
+    pub allocator: String,
     /// Clients churning at once.
     pub clients: usize,
     /// Connections the warm-up made.
@@ -83,6 +86,10 @@ pub struct ChurnReport {
     pub growth_first_half: f64,
     /// The same over the second half: near 0 for a plateau, like the first for a leak.
     pub growth_second_half: f64,
+}
+
+fn glibc() -> String {
+    "glibc malloc".to_owned()
 }
 
 /// Runs the churn.
@@ -141,6 +148,7 @@ pub async fn run(args: &ChurnArgs) -> Result<ChurnReport, BoxError> {
             args.warmup_secs
         ),
         backend,
+        allocator: "jemalloc".to_owned(),
         clients: args.clients,
         warmup_connections: warmed,
         connections,

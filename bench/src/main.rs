@@ -1,6 +1,11 @@
 //! The `bench` binary: `list`, `sweep`, `fanout`, `report`, and the two servers `fanout` starts in
 //! child processes (`serve-gateway`, `serve-floor`, hidden).
 
+/// The allocator of the gateway binary, so that the node the benchmarks start in a child
+/// process (`serve-gateway`) allocates as a deployed one does.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::{Path, PathBuf};
 
 use bench::churn::{self, ChurnArgs};

@@ -535,8 +535,9 @@ fn churn_tables(md: &mut String, churns: &[ChurnReport]) {
     for churn in churns {
         let _ = writeln!(
             md,
-            "### {}\n\nMachine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+            "### {}, {}\n\nMachine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
             churn.backend,
+            churn.allocator,
             churn.machine.describe(),
             churn.machine.date,
             churn.machine.commit,

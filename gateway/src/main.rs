@@ -3,6 +3,13 @@
 //! the chat functions linked in and connections in sled under `./data`. With function
 //! URLs it calls HTTP functions in a cloud's dialect instead (and opens no store).
 
+/// jemalloc returns freed memory to the system: under long connect/disconnect churn on
+/// PostgreSQL, glibc's malloc kept it resident in fragmented arenas and the node grew by
+/// about 0.26 KiB per connection served, without end (BENCHMARKS.md, churn).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
