@@ -92,21 +92,11 @@ impl RedisStore {
     /// leave nothing behind; a record no room lists (a crash leftover) is left to its own
     /// key expiry.
     pub async fn destroy(&self) -> Result<()> {
-        let rooms_key = self.keys.rooms();
         let mut cursor: u64 = 0;
         // Bounded by the room set, as in `sweep`.
         loop {
-            let (next, names): (u64, Vec<String>) = self
-                .query(
-                    redis::cmd("SSCAN")
-                        .arg(&rooms_key)
-                        .arg(cursor)
-                        .arg("COUNT")
-                        .arg(100),
-                )
-                .await?;
-            for name in names {
-                let room = RoomName::new(name).map_err(|_| unexpected("a room in the room set"))?;
+            let (next, rooms) = self.rooms_page(cursor).await?;
+            for room in rooms {
                 let keys = self.keys.room(&room);
                 let ids: Vec<String> = self
                     .query(redis::cmd("ZRANGE").arg(&keys.ids).arg(0).arg(-1))
@@ -126,7 +116,8 @@ impl RedisStore {
             }
             cursor = next;
         }
-        self.query::<i64>(redis::cmd("DEL").arg(&rooms_key)).await?;
+        self.query::<i64>(redis::cmd("DEL").arg(self.keys.rooms()))
+            .await?;
         Ok(())
     }
 
@@ -199,11 +190,30 @@ impl RedisStore {
             .map(drop)
     }
 
+    /// One `SSCAN` step over the room set: the next cursor (0 when the scan is over) and
+    /// the rooms of this step.
+    async fn rooms_page(&self, cursor: u64) -> Result<(u64, Vec<RoomName>)> {
+        let (next, names): (u64, Vec<String>) = self
+            .query(
+                redis::cmd("SSCAN")
+                    .arg(self.keys.rooms())
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(100),
+            )
+            .await?;
+        let rooms = names
+            .into_iter()
+            .map(|name| RoomName::new(name).map_err(|_| unexpected("a room in the room set")))
+            .collect::<Result<_>>()?;
+        Ok((next, rooms))
+    }
+
     /// Sweeps one room: deletes its expired entries and their records, batch by batch;
     /// answers how many entries went, and forgets the room once it is empty.
-    async fn sweep_room(&self, room: &str, now: u64) -> Result<u64> {
-        let name = RoomName::new(room).map_err(|_| unexpected("a room name in the room set"))?;
-        let keys = self.keys.room(&name);
+    async fn sweep_room(&self, name: &RoomName, now: u64) -> Result<u64> {
+        let room = name.as_str();
+        let keys = self.keys.room(name);
         let room_keys = [keys.ids.as_str(), &keys.endpoints, &keys.expiries];
         let (now_text, batch) = (now.to_string(), SWEEP_BATCH.to_string());
         let mut swept = 0;
@@ -225,7 +235,7 @@ impl RedisStore {
             swept += ids.len() as u64;
             if ids.len() < SWEEP_BATCH {
                 if remaining == "0" {
-                    self.forget_room(&name, &keys).await?;
+                    self.forget_room(name, &keys).await?;
                 }
                 return Ok(swept);
             }
@@ -254,13 +264,13 @@ fn decode_page(reply: Vec<String>) -> Result<Page> {
     let (Some(status), Some(resume)) = (parts.next(), parts.next()) else {
         return Err(unexpected("a page without its status"));
     };
-    let rest: Vec<String> = parts.collect();
-    if !rest.len().is_multiple_of(3) {
-        return Err(unexpected("a page whose members are not triples"));
-    }
-    let mut members: Vec<RoomMember> = Vec::with_capacity(rest.len() / 3);
-    let mut rest = rest.into_iter();
-    while let (Some(id), Some(expiry), Some(endpoint)) = (rest.next(), rest.next(), rest.next()) {
+    let mut members: Vec<RoomMember> = Vec::with_capacity(parts.len() / 3);
+    loop {
+        let (id, expiry, endpoint) = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => break,
+            (Some(id), Some(expiry), Some(endpoint)) => (id, expiry, endpoint),
+            _ => return Err(unexpected("a page whose members are not triples")),
+        };
         let expires_at_ms = expiry.parse().map_err(|_| unexpected("an expiry"))?;
         // Written by this store from checked values: trusted, and one endpoint text is
         // shared by the members of one node.
@@ -432,22 +442,13 @@ impl ConnectionStore for RedisStore {
 
     async fn sweep(&self) -> Result<u64> {
         let now = self.clock.now_ms();
-        let rooms = self.keys.rooms();
         let mut swept = 0;
         let mut cursor: u64 = 0;
         // SSCAN ends when the cursor comes back to 0: bounded by the room set.
         loop {
-            let (next, names): (u64, Vec<String>) = self
-                .query(
-                    redis::cmd("SSCAN")
-                        .arg(&rooms)
-                        .arg(cursor)
-                        .arg("COUNT")
-                        .arg(100),
-                )
-                .await?;
-            for name in names {
-                swept += self.sweep_room(&name, now).await?;
+            let (next, rooms) = self.rooms_page(cursor).await?;
+            for room in &rooms {
+                swept += self.sweep_room(room, now).await?;
             }
             if next == 0 {
                 return Ok(swept);
