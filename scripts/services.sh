@@ -113,6 +113,7 @@ ensure_services() {
   ensure_python
   ensure_garage
   ensure_moto
+  ensure_moto_dynamodb
 }
 
 # The machine's Redis server (127.0.0.1:6379; it keeps nothing on disk). Started with a pid
@@ -178,11 +179,25 @@ ensure_python() {
 ensure_moto() {
   local port=39050
   end_previous moto
-  "$TEST_PYTHON" scripts/moto_s3_only.py 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
+  "$TEST_PYTHON" scripts/moto_service.py s3 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
   started moto $!
   wait_for moto 60 curl -s -o /dev/null "http://127.0.0.1:$port/"
   curl -sf -X PUT "http://127.0.0.1:$port/conns" >/dev/null || die "cannot create the moto bucket"
   export OSS_ACCESS_KEY_ID=moto-key OSS_ACCESS_KEY_SECRET=moto-secret
   export TEST_OSS_URL="oss://conns/tests?endpoint=http://127.0.0.1:$port&path_style=true"
   echo "services: moto (OSS protocol) on 127.0.0.1:$port"
+}
+
+# moto's DynamoDB on its own port (17120, below the ephemeral range), one request at a time
+# (see scripts/moto_service.py), for store-dynamodb. Exports TEST_DYNAMODB_URL; moto takes
+# any credentials, and the tests bring their own when the environment has none.
+ensure_moto_dynamodb() {
+  local port=17120
+  end_previous moto-dynamodb
+  "$TEST_PYTHON" scripts/moto_service.py dynamodb 127.0.0.1 "$port" \
+    > "${TMPDIR:-/tmp}/moto-dynamodb-$port.log" 2>&1 &
+  started moto-dynamodb $!
+  wait_for "moto (DynamoDB)" 60 curl -s -o /dev/null "http://127.0.0.1:$port/"
+  export TEST_DYNAMODB_URL="dynamodb://conns?endpoint=http://127.0.0.1:$port&region=us-east-1"
+  echo "services: moto (DynamoDB) on 127.0.0.1:$port"
 }
