@@ -103,6 +103,26 @@ async fn on_redis(url: &str) {
     redis.destroy().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_with_http_functions_and_dynamodb_deliver_across_nodes() {
+    let url = std::env::var("TEST_DYNAMODB_URL").expect(
+        "TEST_DYNAMODB_URL is not set: run ./scripts/test, which starts moto's DynamoDB server",
+    );
+    let mut config = store_dynamodb::DynamoConfig::with_url(&url)
+        .unwrap()
+        .with_namespace(&conformance::fresh_namespace())
+        .unwrap();
+    if config.access_key_id.is_none() {
+        // moto checks no credentials.
+        config = config.with_credentials("moto-key", "moto-secret");
+    }
+    let dynamodb = store_dynamodb::DynamoStore::open(config)
+        .await
+        .expect("a DynamoDB server is needed");
+    deliver_across_nodes(Arc::new(dynamodb.clone())).await;
+    dynamodb.drop_table().await.unwrap();
+}
+
 /// Two nodes with HTTP functions over `store`: each connection records its own node, and
 /// chat lines cross between them both ways.
 async fn deliver_across_nodes(store: Arc<dyn ConnectionStore>) {

@@ -10,6 +10,7 @@
 //! | `s3://…`, `cos://…` | S3 and S3-compatible object storage | `s3` |
 //! | `oss://…` | Alibaba OSS | `oss` |
 //! | `redis://…`, `rediss://…`, `redis+cluster://h1:p1,h2:p2`, `rediss+cluster://…` | Redis, standalone or Cluster | `redis` |
+//! | `dynamodb://table?region=…&endpoint=…` | Amazon DynamoDB (credentials from `AWS_*`) | `dynamodb` |
 //!
 //! A scheme whose backend was not compiled in is a [`StoreError::Config`] naming the
 //! feature to enable, never a panic.
@@ -60,6 +61,8 @@ pub enum Scheme {
     Oss,
     /// `redis://`, `rediss://`, `redis+cluster://`, `rediss+cluster://`
     Redis,
+    /// `dynamodb://table?region=…&endpoint=…`
+    Dynamodb,
 }
 
 impl Scheme {
@@ -75,11 +78,12 @@ impl Scheme {
             "s3" | "cos" => Scheme::S3,
             "oss" => Scheme::Oss,
             "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => Scheme::Redis,
+            "dynamodb" => Scheme::Dynamodb,
             _ => {
                 return Err(StoreError::config(format!(
                     "unknown store URL scheme in `{}`; expected one of memory:, sled://, \
                      sqlite://, postgres://, mysql://, s3://, cos://, oss://, redis://, \
-                     rediss://, redis+cluster://, rediss+cluster://",
+                     rediss://, redis+cluster://, rediss+cluster://, dynamodb://",
                     redact(url)
                 )));
             }
@@ -97,6 +101,7 @@ impl Scheme {
             Scheme::S3 => "s3",
             Scheme::Oss => "oss",
             Scheme::Redis => "redis",
+            Scheme::Dynamodb => "dynamodb",
         }
     }
 }
@@ -167,6 +172,16 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Arc<dyn Connec
                 store_redis::RedisStore::connect_with_clock(config, options.clock).await?,
             ))
         }
+        #[cfg(feature = "dynamodb")]
+        Scheme::Dynamodb => {
+            let mut config = store_dynamodb::DynamoConfig::with_url(url)?;
+            if let Some(ns) = &options.namespace {
+                config = config.with_namespace(ns)?;
+            }
+            Ok(Arc::new(
+                store_dynamodb::DynamoStore::open_with_clock(config, options.clock).await?,
+            ))
+        }
         #[allow(unreachable_patterns)]
         other => Err(not_compiled_in(other)),
     }
@@ -210,6 +225,10 @@ mod tests {
         assert_eq!(
             Scheme::of("rediss+cluster://h:1,h:2").unwrap(),
             Scheme::Redis
+        );
+        assert_eq!(
+            Scheme::of("dynamodb://conns?region=eu-west-1").unwrap(),
+            Scheme::Dynamodb
         );
         let err = Scheme::of("ftp://x").unwrap_err();
         assert_eq!(err.kind(), store_core::ErrorKind::Config);
