@@ -26,7 +26,7 @@ const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 /// - `Conflict`: a conditional write lost (`ConditionalCheckFailedException`) where the
 ///   store did not expect it.
 /// - `Backend` for the rest (`ValidationException`: an item over 400 KB, a schema that is
-///   not this store's), with the native error kept as the source.
+///   not this store's), with DynamoDB's code and message.
 pub fn map_dynamodb_error<E>(error: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -69,9 +69,10 @@ where
             message: format!("DynamoDB {described}"),
         },
         _ if (500..=599).contains(&status) => unavailable(described.into()),
+        // The SDK's own text of a service error is "service error": keep code and message.
         _ => StoreError::Backend {
             store: BACKEND,
-            source: Box::new(error),
+            source: described.into(),
         },
     }
 }
