@@ -192,7 +192,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              (rusqlite, or a native sqlx pool); on Redis, pages of 1,000 ids by `ZRANGE … \
              BYLEX LIMIT` with one `ZMSCORE` of their expiries and one `HMGET` of their \
              endpoints each (plain commands, no script, no filtering); \
-             `ListObjectsV2` pages over the room prefix. \
+             `ListObjectsV2` pages over the room prefix; on DynamoDB, the store's strongly \
+             consistent `Query` pages of the room's partition (the same projection and \
+             lease filter) with the bare SDK. \
              *ratio* = store p50 / floor p50; the goal is ≤ 1.15.\n\n",
         );
         for list in &results.lists {
@@ -208,9 +210,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
             if let Some(price) = &list.price {
                 let _ = writeln!(
                     md,
-                    "Price: {} — {} {} per 1,000 requests (list price as of {}; the run \
+                    "Price: {} — {} {} per 1,000 {} (list price as of {}; the run \
                      itself could not re-read it).\n",
-                    price.provider, price.per_thousand, price.currency, price.as_of
+                    price.provider, price.per_thousand, price.currency, price.unit, price.as_of
                 );
             }
             md.push_str(
@@ -225,6 +227,15 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
                 let cost = match (&list.price, row.cost_per_million) {
                     (Some(price), Some(cost)) => format!("{cost:.2} {}", price.currency),
                     _ => "no per-request price".to_owned(),
+                };
+                // DynamoDB bills read units, not requests: say how many a walk took, and
+                // what a scan of the whole table (AWS's sample, per message) takes.
+                let cost = match (row.store_read_units, row.scan_read_units) {
+                    (Some(walk), Some(scan)) => {
+                        format!("{cost} ({walk:.1} RRU/walk; a table scan: {scan:.1} RRU)")
+                    }
+                    (Some(walk), None) => format!("{cost} ({walk:.1} RRU/walk)"),
+                    _ => cost,
                 };
                 let _ = writeln!(
                     md,

@@ -170,3 +170,22 @@ async fn churn_samples_the_node_and_ends_with_every_connection_closed() {
     assert!(last.tasks >= 0.0 && last.rss_kib > 0, "{last:?}");
     assert!(report.growth_first_half.is_finite() && report.growth_second_half.is_finite());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_on_dynamodb_prices_read_units() {
+    let report = list_once(env_url("TEST_DYNAMODB_URL")).await;
+    assert_eq!(report.backend, "dynamodb");
+    let price = report.price.as_ref().expect("DynamoDB has a read price");
+    assert_eq!(price.unit, "read request units");
+    for row in &report.rows {
+        // The floor reads the room's live entries in one page.
+        assert_eq!(row.floor_requests, 1, "{row:?}");
+        assert_eq!(row.floor_rows, row.n as u64, "{row:?}");
+        let units = row.store_read_units.expect("the server reports read units");
+        assert!(units > 0.0, "{row:?}");
+        assert!(row.scan_read_units.expect("the scan is measured") > 0.0);
+        // USD 0.125 per million read units.
+        let cost = row.cost_per_million.expect("priced");
+        assert!((cost - units * 0.125).abs() < 1e-9, "{row:?}");
+    }
+}

@@ -8,6 +8,7 @@
 //! | sqlite | one `SELECT id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` on rusqlite |
 //! | postgres, mysql | the same `SELECT`, one statement on a native sqlx pool |
 //! | s3, oss | `ListObjectsV2` (OSS: `ListObjects`) pages of 1,000 over the room prefix, keys only |
+//! | dynamodb | `Query` pages (up to 1 MB each) of the room's partition, strongly consistent, the id, endpoint and expiry of the live entries (the same projection and lease filter as the store, no decoding) |
 //! | redis | pages of 1,000: `ZRANGE … BYLEX LIMIT` of the room's ids, then `ZMSCORE` of their expiries and `HMGET` of their endpoints (three plain commands per page, no script, no filtering) |
 
 use async_trait::async_trait;
@@ -31,6 +32,8 @@ pub trait Floor: Send + Sync {
     async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk>;
 }
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb_floor::DynamoFloor;
 #[cfg(feature = "sled")]
 pub use embedded::SledFloor;
 #[cfg(feature = "sqlite")]
@@ -43,6 +46,103 @@ pub use redis_floor::RedisFloor;
 pub use server::MySqlFloor;
 #[cfg(feature = "postgres")]
 pub use server::PostgresFloor;
+
+#[cfg(feature = "dynamodb")]
+mod dynamodb_floor {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+
+    use super::*;
+
+    /// Raw `Query` pages of the room's partition with the SDK (the store's layout: the
+    /// partition key `pk` is `r#<room>`).
+    #[derive(Debug)]
+    pub struct DynamoFloor {
+        /// A client on the store's server.
+        pub client: aws_sdk_dynamodb::Client,
+        /// The store's table.
+        pub table: String,
+    }
+
+    impl DynamoFloor {
+        /// One eventually consistent `Scan` of the whole table, as AWS's WebSocket chat
+        /// sample does on every message: the read units the server reported.
+        pub async fn scan_read_units(&self) -> Result<f64> {
+            let mut units = 0.0;
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .scan()
+                    .table_name(&self.table)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(store_dynamodb::map_dynamodb_error)?;
+                units += page
+                    .consumed_capacity()
+                    .and_then(|c| c.capacity_units())
+                    .unwrap_or(0.0);
+                match page.last_evaluated_key {
+                    Some(key) => start = Some(key),
+                    None => return Ok(units),
+                }
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Floor for DynamoFloor {
+        async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk> {
+            let mut walk = FloorWalk::default();
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .consistent_read(true)
+                    .key_condition_expression("pk = :p")
+                    .filter_expression("x > :now")
+                    .projection_expression("sk, e, x")
+                    .expression_attribute_values(":p", AttributeValue::S(format!("r#{room}")))
+                    .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(store_dynamodb::map_dynamodb_error)?;
+                walk.requests += 1;
+                walk.rows += page.items().len() as u64;
+                walk.bytes += page.items().iter().map(item_bytes).sum::<u64>();
+                match page.last_evaluated_key {
+                    Some(key) => start = Some(key),
+                    None => return Ok(walk),
+                }
+            }
+        }
+    }
+
+    /// The size of what a page returned, by DynamoDB's rule for item sizes: each
+    /// attribute's name plus its value (a string's UTF-8 bytes; a number's significant
+    /// digits, two per byte, plus one).
+    fn item_bytes(item: &HashMap<String, AttributeValue>) -> u64 {
+        item.iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    AttributeValue::S(text) => text.len(),
+                    AttributeValue::N(number) => {
+                        let digits = number.trim_start_matches(['-', '0']).replace('.', "");
+                        digits.trim_end_matches('0').len().div_ceil(2) + 1
+                    }
+                    _ => 0,
+                };
+                (name.len() + value) as u64
+            })
+            .sum()
+    }
+}
 
 #[cfg(feature = "redis")]
 mod redis_floor {

@@ -64,12 +64,33 @@ pub struct ListReport {
 pub struct PriceNote {
     /// Provider, class, region.
     pub provider: String,
-    /// Per 1,000 requests.
+    /// Per 1,000 of `unit`.
     pub per_thousand: f64,
     /// Currency code.
     pub currency: String,
+    /// What is priced: requests, or read request units (DynamoDB). Reports written
+    /// before DynamoDB joined priced requests.
+    #[serde(default = "requests")]
+    pub unit: String,
     /// When the price was read.
     pub as_of: String,
+}
+
+fn requests() -> String {
+    "requests".to_owned()
+}
+
+impl PriceNote {
+    /// The note of `price`, dated [`price::PRICES_AS_OF`].
+    pub fn of(price: price::Price) -> Self {
+        PriceNote {
+            provider: price.provider.to_owned(),
+            per_thousand: price.per_thousand,
+            currency: price.currency.to_owned(),
+            unit: price.unit.to_owned(),
+            as_of: price::PRICES_AS_OF.to_owned(),
+        }
+    }
 }
 
 /// The figures for one room size.
@@ -85,6 +106,13 @@ pub struct ListRow {
     pub ratio: f64,
     /// Requests per store walk (object stores).
     pub store_requests: Option<u64>,
+    /// Read capacity units per store walk, as the server reported them (DynamoDB).
+    #[serde(default)]
+    pub store_read_units: Option<f64>,
+    /// Read capacity units of one eventually consistent `Scan` of the whole table: what
+    /// "scan the table on every message" (AWS's WebSocket chat sample) pays (DynamoDB).
+    #[serde(default)]
+    pub scan_read_units: Option<f64>,
     /// Requests or statements per floor walk.
     pub floor_requests: u64,
     /// Bytes of members the store walk returned (ids, endpoints, expiries).
@@ -109,12 +137,7 @@ pub async fn run(args: &ListArgs) -> Result<ListReport> {
         let namespace = format!("bench_{}_{n}", std::process::id());
         let target = Target::open(&args.store, &namespace, clock.clone()).await?;
         backend = target.backend.to_owned();
-        price = target.price.map(|p| PriceNote {
-            provider: p.provider.to_owned(),
-            per_thousand: p.per_thousand,
-            currency: p.currency.to_owned(),
-            as_of: price::PRICES_AS_OF.to_owned(),
-        });
+        price = target.price.map(PriceNote::of);
         eprintln!("list {backend}: filling N = {n}");
         let measured = measure(&target, &clock, n, args).await;
         // Clean up even when measuring failed, then report the failure.
@@ -186,13 +209,16 @@ async fn measure(
     let walks = args.walks.unwrap_or_else(|| default_walks(n)).max(1);
     let (mut store_times, mut floor_times) = (Vec::new(), Vec::new());
     let (mut store_requests, mut floor_walk, mut store_bytes) = (None, Default::default(), 0);
+    let mut store_read_units = None;
     // Alternate the two so that both see the same machine noise.
     for _ in 0..walks {
         let before = target.requests();
+        let units_before = target.read_units();
         let started = Instant::now();
         let walk = store_walk(&*target.store, &room).await?;
         store_times.push(started.elapsed());
         store_requests = target.requests().zip(before).map(|(a, b)| a - b);
+        store_read_units = target.read_units().zip(units_before).map(|(a, b)| a - b);
         store_bytes = walk.bytes;
         if walk.members != n as u64 {
             return Err(StoreError::config(format!(
@@ -205,20 +231,28 @@ async fn measure(
         floor_times.push(started.elapsed());
     }
     let (store, floor) = (Summary::of(&store_times), Summary::of(&floor_times));
+    // Priced by read units where the backend bills them, else by requests.
+    let priced = store_read_units.or(store_requests.map(|r| r as f64));
+    let scan_read_units = match &target.scan {
+        Some(scan) => Some(scan().await?),
+        None => None,
+    };
     Ok(ListRow {
         n,
         store,
         floor,
         ratio: store.p50_ms / floor.p50_ms.max(1e-6),
         store_requests,
+        store_read_units,
+        scan_read_units,
         floor_requests: floor_walk.requests,
         store_bytes,
         floor_rows: floor_walk.rows,
         floor_bytes: floor_walk.bytes,
         cost_per_million: target
             .price
-            .zip(store_requests)
-            .map(|(price, requests)| price.per_million_broadcasts(requests as f64)),
+            .zip(priced)
+            .map(|(price, units)| price.per_million_broadcasts(units)),
         fill_secs,
     })
 }

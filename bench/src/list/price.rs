@@ -19,6 +19,8 @@ pub struct Price {
     pub per_thousand: f64,
     /// ISO currency code.
     pub currency: &'static str,
+    /// What is priced per 1,000: `"requests"`, or `"read request units"` on DynamoDB.
+    pub unit: &'static str,
 }
 
 impl Price {
@@ -28,23 +30,36 @@ impl Price {
         provider: "AWS S3 Standard, us-east-1 (LIST class)",
         per_thousand: 0.005,
         currency: "USD",
+        unit: "requests",
     };
     /// Tencent COS Standard, mainland China: read/write requests, CNY 0.01 per 10,000.
     pub const TENCENT_COS: Price = Price {
         provider: "Tencent COS Standard, mainland China (requests)",
         per_thousand: 0.001,
         currency: "CNY",
+        unit: "requests",
     };
     /// Alibaba OSS Standard, mainland China: LIST is a PUT-type request, CNY 0.01 per 10,000.
     pub const ALIBABA_OSS: Price = Price {
         provider: "Alibaba OSS Standard, mainland China (PUT-type requests)",
         per_thousand: 0.001,
         currency: "CNY",
+        unit: "requests",
+    };
+    /// Amazon DynamoDB on-demand, Standard table class, us-east-1: USD 0.125 per million
+    /// read request units (since the on-demand price cut of November 2024). A strongly
+    /// consistent read of up to 4 KB is one unit, an eventually consistent one half.
+    pub const AWS_DYNAMODB: Price = Price {
+        provider: "Amazon DynamoDB on-demand, Standard, us-east-1 (read request units)",
+        per_thousand: 0.000125,
+        currency: "USD",
+        unit: "read request units",
     };
 
-    /// What one million broadcasts cost when each walks the room with `requests` requests.
-    pub fn per_million_broadcasts(&self, requests: f64) -> f64 {
-        requests * 1e6 / 1000.0 * self.per_thousand
+    /// What one million broadcasts cost when each walks the room with `units` of what is
+    /// priced (requests, or read units).
+    pub fn per_million_broadcasts(&self, units: f64) -> f64 {
+        units * 1e6 / 1000.0 * self.per_thousand
     }
 }
 
@@ -56,5 +71,10 @@ mod tests {
     fn one_list_per_broadcast_costs_five_dollars_per_million_on_s3() {
         assert!((Price::AWS_S3.per_million_broadcasts(1.0) - 5.0).abs() < 1e-9);
         assert!((Price::ALIBABA_OSS.per_million_broadcasts(100.0) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_read_unit_per_broadcast_costs_twelve_and_a_half_cents_per_million_on_dynamodb() {
+        assert!((Price::AWS_DYNAMODB.per_million_broadcasts(1.0) - 0.125).abs() < 1e-9);
     }
 }

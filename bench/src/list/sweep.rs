@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use store_core::{ManualClock, Result, RoomName, StoreError};
 
 use super::target::Target;
-use super::{PriceNote, fill, price, store_walk};
+use super::{PriceNote, fill, store_walk};
 use crate::machine::Machine;
 use crate::stats::Summary;
 
@@ -88,12 +88,7 @@ pub async fn run(args: &SweepArgs) -> Result<SweepReport> {
         let namespace = format!("sweep_{}_{n}", std::process::id());
         let target = Target::open(&args.store, &namespace, clock.clone()).await?;
         backend = target.backend.to_owned();
-        note = target.price.map(|p| PriceNote {
-            provider: p.provider.to_owned(),
-            per_thousand: p.per_thousand,
-            currency: p.currency.to_owned(),
-            as_of: price::PRICES_AS_OF.to_owned(),
-        });
+        note = target.price.map(PriceNote::of);
         eprintln!("sweep {backend}: filling N = {n}");
         let measured = measure(&target, &clock, n, args).await;
         let cleaned = target.cleanup().await;

@@ -19,6 +19,11 @@ pub struct Target {
     pub floor: Box<dyn Floor>,
     /// Request counters of an object store (the others make no billable requests).
     pub requests: Option<RequestCounter>,
+    /// Read capacity units consumed so far, as the server reported them (DynamoDB).
+    pub read_units: Option<ReadUnits>,
+    /// Measures one eventually consistent scan of the whole table, in read units
+    /// (DynamoDB: the "scan on every message" comparison).
+    pub scan: Option<ScanCost>,
     /// The provider's list price per request, where one applies.
     pub price: Option<Price>,
     /// Drops what the benchmark wrote (tree, table or prefix).
@@ -35,6 +40,10 @@ impl std::fmt::Debug for Target {
 
 /// Reads an object store's request count (all kinds).
 pub type RequestCounter = Box<dyn Fn() -> u64 + Send + Sync>;
+/// Reads the read capacity units a store consumed so far.
+pub type ReadUnits = Box<dyn Fn() -> f64 + Send + Sync>;
+/// Scans the whole table once and answers the read units it took.
+pub type ScanCost = Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<f64>> + Send + Sync>;
 
 /// How to remove the benchmark's data.
 enum Cleanup {
@@ -48,6 +57,8 @@ enum Cleanup {
     Objects(Arc<dyn store_object::ObjectClient>, String),
     #[cfg(feature = "redis")]
     Redis(store_redis::RedisStore),
+    #[cfg(feature = "dynamodb")]
+    Dynamodb(store_dynamodb::DynamoStore),
 }
 
 impl Target {
@@ -69,6 +80,8 @@ impl Target {
             Scheme::Oss => open_oss(url, namespace, clock),
             #[cfg(feature = "redis")]
             Scheme::Redis => open_redis(url, namespace, clock).await,
+            #[cfg(feature = "dynamodb")]
+            Scheme::Dynamodb => open_dynamodb(url, namespace, clock).await,
             Scheme::Memory => Err(StoreError::config(
                 "memory: has no floor to compare with; benchmark a real backend",
             )),
@@ -84,6 +97,11 @@ impl Target {
     /// Requests made so far (object stores).
     pub fn requests(&self) -> Option<u64> {
         self.requests.as_ref().map(|count| count())
+    }
+
+    /// Read units consumed so far (DynamoDB).
+    pub fn read_units(&self) -> Option<f64> {
+        self.read_units.as_ref().map(|units| units())
     }
 
     /// Removes everything the benchmark wrote.
@@ -113,6 +131,8 @@ impl Target {
             Cleanup::Objects(client, prefix) => delete_prefix(&*client, &prefix).await,
             #[cfg(feature = "redis")]
             Cleanup::Redis(store) => store.destroy().await,
+            #[cfg(feature = "dynamodb")]
+            Cleanup::Dynamodb(store) => store.drop_table().await,
         }
     }
 }
@@ -135,6 +155,8 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         store: Arc::new(store),
         floor: Box::new(SledFloor { rooms }),
         requests: None,
+        read_units: None,
+        scan: None,
         price: None,
         cleanup: Cleanup::Sled(db, namespace.to_owned()),
     })
@@ -157,8 +179,36 @@ async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Ta
             keys: Box::new(move |room| keys.room_keys(room)),
         }),
         requests: None,
+        read_units: None,
+        scan: None,
         price: None,
         cleanup: Cleanup::Redis(store),
+    })
+}
+
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
+    let config = store_dynamodb::DynamoConfig::with_url(url)?.with_namespace(namespace)?;
+    let store = store_dynamodb::DynamoStore::open_with_clock(config, clock).await?;
+    let (units, scanner) = (store.clone(), store.clone());
+    Ok(Target {
+        backend: "dynamodb",
+        store: Arc::new(store.clone()),
+        floor: Box::new(super::floor::DynamoFloor {
+            client: store.raw_client(),
+            table: store.table().to_owned(),
+        }),
+        requests: None,
+        read_units: Some(Box::new(move || units.read_units())),
+        scan: Some(Box::new(move || {
+            let floor = super::floor::DynamoFloor {
+                client: scanner.raw_client(),
+                table: scanner.table().to_owned(),
+            };
+            Box::pin(async move { floor.scan_read_units().await })
+        })),
+        price: Some(Price::AWS_DYNAMODB),
+        cleanup: Cleanup::Dynamodb(store),
     })
 }
 
@@ -183,6 +233,8 @@ async fn open_sqlite(url: &str, namespace: &str, clock: SharedClock) -> Result<T
             table,
         }),
         requests: None,
+        read_units: None,
+        scan: None,
         price: None,
         cleanup: Cleanup::Sqlite(store),
     })
@@ -233,6 +285,8 @@ async fn open_sqlx(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         store: Arc::new(store.clone()),
         floor,
         requests: None,
+        read_units: None,
+        scan: None,
         price: None,
         cleanup: Cleanup::Sqlx(store),
     })
@@ -286,6 +340,8 @@ fn object_target(
             prefix: prefix.clone(),
         }),
         requests: Some(Box::new(move || counts.snapshot().total())),
+        read_units: None,
+        scan: None,
         price: Some(price),
         cleanup: Cleanup::Objects(client, prefix),
     })
