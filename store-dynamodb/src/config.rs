@@ -93,7 +93,8 @@ impl DynamoConfig {
     /// histories). Anything else is a `Config` error.
     pub fn with_url(url: &str) -> Result<Self> {
         let parsed = Url::parse(url)
-            .map_err(|e| StoreError::config(format!("bad DynamoDB URL `{url}`: {e}")))?;
+            // Not echoed: a URL that does not parse may hold a secret where it should not.
+            .map_err(|e| StoreError::config(format!("bad DynamoDB URL: {e}")))?;
         if parsed.scheme() != "dynamodb" {
             return Err(StoreError::config(format!(
                 "`{}://` is not a DynamoDB URL (use dynamodb://table)",

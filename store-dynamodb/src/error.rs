@@ -16,7 +16,9 @@ const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 ///
 /// - `Unavailable` (retry later): no answer in time, no connection, a malformed
 ///   answer, HTTP 5xx, and the throttling codes (`ProvisionedThroughputExceededException`,
-///   `ThrottlingException`, `RequestLimitExceeded`, `LimitExceededException`,
+///   `ThrottlingException`, `RequestLimitExceeded`, `LimitExceededException`), and
+///   writes that lost to another writer's transaction or another region's write
+///   (`TransactionConflictException`, `ReplicatedWriteConflictException`,
 ///   `TransactionInProgressException`) — which the SDK has already retried.
 /// - `PermissionDenied`: the credentials or the IAM policy (`AccessDeniedException`,
 ///   `UnrecognizedClientException`, `InvalidSignatureException`, expired or missing
@@ -49,6 +51,8 @@ where
         | "RequestLimitExceeded"
         | "LimitExceededException"
         | "TransactionInProgressException"
+        | "TransactionConflictException"
+        | "ReplicatedWriteConflictException"
         | "InternalServerError"
         | "ServiceUnavailable" => unavailable(described.into()),
         "AccessDeniedException"

@@ -24,31 +24,42 @@
 //!   that reason), so about 50 entries per read unit; expired entries not yet swept are
 //!   read, and billed, too. [`DynamoStore::read_units`] adds up what the server reported.
 //! - **`count`** is a `Query` with `Select COUNT`: one request per MB, billed like a walk.
-//! - **Writes and their guards:** a register writes the record (`PutItem`, answering the
-//!   old record), then the room's entry, then deletes the old room's entry when the id
-//!   moved. Every registration carries a random token `v` on its record and its entry; an
-//!   entry is only updated or deleted on the condition that it holds the token of the
-//!   registration doing it, so a late write of an older registration never touches a
-//!   newer one. A renew updates the record on the condition `x > :now` (renewing an
-//!   expired or removed connection is `NotFound`, never a revival), then the entry on the
-//!   condition of its token: a remove from another process between the two stays done.
-//!   Calls on one id are serialised within a process. A crash between a call's writes, or
-//!   two processes registering one id at once, can leave an entry without its record (it
-//!   lists until its lease ends, never longer; `sweep` deletes it) or a record without
-//!   its entry (not listed; its next register writes one) — the same bound as the Redis
-//!   and object stores. No transactions: `TransactWriteItems` bills twice the write units
-//!   of plain writes on every register.
+//! - **Writes and their guards:** every registration carries a random token `v` on its
+//!   record and its entry. A register reads the record (strongly consistent: where the id
+//!   was), writes the record, then the room's entry, then deletes the old room's entry on
+//!   the condition that it still holds the old token. A renew updates the record on the
+//!   condition `x > :now` (renewing an expired or removed connection is `NotFound`, never
+//!   a revival), then the entry on the condition that it exists — a remove from another
+//!   process between the two stays done — giving it the record's token. A remove reads the
+//!   record, deletes it on the condition of its token (a newer registration written by
+//!   another process meanwhile stays), then its entry on the same condition. Reading
+//!   first instead of asking a write for the old item keeps every write safe to retry:
+//!   the SDK retries a write whose reply was lost, and a retried `DeleteItem` would
+//!   answer "nothing was there". Calls on one id are serialised within a process. A crash
+//!   between a call's writes can leave an entry without its record (it lists until its
+//!   lease ends, never longer; `sweep` deletes it) or a record without its entry (not
+//!   listed; its next register writes one); two processes registering one id at once can
+//!   leave the entry one lease behind the record until the next renew — the same bounds
+//!   as the Redis and object stores. No transactions: `TransactWriteItems` bills twice the
+//!   write units of plain writes.
 //! - **Expiry:** liveness comes from the lease on the store's clock. DynamoDB's TTL on `t`
-//!   (the lease's end plus an hour) is garbage collection only: its deletions run late by
-//!   design and on AWS's clock.
+//!   (the lease's end plus an hour, in Unix seconds) is garbage collection only: its
+//!   deletions run late by design and on AWS's clock. The store's clock must therefore be
+//!   wall-clock time, within the hour (the system clock is).
 //! - **`sweep`** scans the table for expired items (`x <= :now`, strongly consistent) and
 //!   deletes each on the condition that it is still the same registration and still
-//!   expired; a record takes its entry along. A scan reads the whole table: run it rarely,
-//!   or rely on TTL.
+//!   expired; a record takes its entry along, and an entry goes alone only when its
+//!   record no longer holds its token (so a renew between its two writes never loses its
+//!   entry). A scan reads the whole table: run it rarely, or rely on TTL.
 //! - **Hot rooms:** one room is one partition key, and DynamoDB serves a partition at
 //!   most 3,000 read units a second (about 150,000 entries a second, strongly
 //!   consistent): a room of 100,000 members broadcast more than once a second needs
 //!   another layout (sharded room keys), not this one.
+//!
+//! - **Credentials** are static: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+//!   `AWS_SESSION_TOKEN` as read when the store opens (as for `store-s3`). Instance
+//!   profiles, ECS task roles and web identity (IRSA) are not read, and a session token is
+//!   not refreshed: a node on temporary credentials must be restarted before they expire.
 //!
 //! # Errors and time bounds
 //!

@@ -168,20 +168,25 @@ impl DynamoStore {
         Ok((members, output.last_evaluated_key))
     }
 
-    /// Deletes one expired item the sweep's scan found, if it is still the same
-    /// registration and still expired. Answers whether a record (a connection) went.
-    async fn sweep_item(&self, found: &Item, now: u64) -> Result<bool> {
-        let pk = string(found, PK)?;
-        let version = string_number(found, VERSION)?;
-        let key: Key = [PK, SK]
-            .into_iter()
-            .map(|name| {
-                Ok((
-                    name.to_owned(),
-                    found.get(name).cloned().ok_or_else(|| unexpected(name))?,
-                ))
-            })
-            .collect::<Result<_>>()?;
+    /// Reads `id`'s record, strongly consistent (one read unit).
+    async fn read_record(&self, id: &ConnectionId) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(record_key(id)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(map_dynamodb_error)?;
+        self.count_read(output.consumed_capacity());
+        Ok(output.item)
+    }
+
+    /// Deletes `key`'s item if it still holds registration `version` and is expired at
+    /// `now`; answers whether it did.
+    async fn delete_if_expired(&self, key: Key, version: &str, now: u64) -> Result<bool> {
         let deleted = self
             .client
             .delete_item()
@@ -193,19 +198,62 @@ impl DynamoStore {
             .send()
             .await;
         match deleted {
-            Ok(_) => {}
-            // Renewed or registered again since the scan read it: not expired any more.
-            Err(error) if is_condition_failed(&error) => return Ok(false),
-            Err(error) => return Err(map_dynamodb_error(error)),
+            Ok(_) => Ok(true),
+            // Renewed or registered again since it was read: not expired any more.
+            Err(error) if is_condition_failed(&error) => Ok(false),
+            Err(error) => Err(map_dynamodb_error(error)),
         }
-        let Some(id) = pk.strip_prefix("c#") else {
-            // A room entry whose record had gone (DynamoDB's TTL deletes the two apart).
-            return Ok(false);
-        };
-        let id = ConnectionId::new(id).map_err(|_| unexpected("a record's id"))?;
-        self.delete_entry(&item::record_room(found)?, &id, version)
-            .await?;
-        Ok(true)
+    }
+
+    /// Deletes one expired item the sweep's scan found. Answers whether a record (a
+    /// connection) went.
+    ///
+    /// A record goes if it is still the same registration and still expired, and takes
+    /// its entry along. An entry goes alone only when its record no longer holds its
+    /// registration (gone, or registered again): while the record holds it, the record
+    /// decides, so a renew between its two writes (the record renewed, the entry not yet)
+    /// never loses the entry it is about to update.
+    async fn sweep_item(&self, found: &Item, now: u64) -> Result<bool> {
+        let pk = string(found, PK)?;
+        let version = string_number(found, VERSION)?;
+        if let Some(id) = pk.strip_prefix("c#") {
+            let id = ConnectionId::new(id).map_err(|_| unexpected("a record's id"))?;
+            if !self
+                .delete_if_expired(record_key(&id), version, now)
+                .await?
+            {
+                return Ok(false);
+            }
+            self.delete_entry(&item::record_room(found)?, &id, version)
+                .await?;
+            return Ok(true);
+        }
+        let room = pk
+            .strip_prefix("r#")
+            .and_then(|room| RoomName::new(room).ok())
+            .ok_or_else(|| unexpected("an item's partition key"))?;
+        let id = item::entry_id(found)?;
+        let record = self.read_record(&id).await?;
+        let held = record.as_ref().is_some_and(|record| {
+            string_number(record, VERSION).ok() == Some(version)
+                && item::record_room(record).ok().as_ref() == Some(&room)
+        });
+        if !held {
+            // An entry whose record went (DynamoDB's TTL deletes the two apart, or a
+            // crash came between a call's writes).
+            self.delete_if_expired(item::entry_key(&room, &id), version, now)
+                .await?;
+        }
+        Ok(false)
+    }
+}
+
+/// Follows a paged read: the key to start the next page at, after checking that the
+/// server moved on (a server that answered the same key again would loop forever).
+fn next_start(previous: Option<&Key>, last_read: Option<Key>) -> Result<Option<Key>> {
+    match last_read {
+        Some(key) if previous == Some(&key) => Err(unexpected("a page that ends where it started")),
+        next => Ok(next),
     }
 }
 
@@ -232,11 +280,14 @@ impl ConnectionStore for DynamoStore {
                 source: Box::new(e),
             })?;
         let _serial = self.stripe(id).lock().await;
+        // Where the id was, read before writing: a write answering its old item would,
+        // when the SDK retries it after a lost reply, answer the item it had just written.
+        let old = self.read_record(id).await?;
         let expires_at_ms = self.clock.now_ms() + ttl;
         let version = number(rand::random::<u64>());
         let endpoint = AttributeValue::S(registration.endpoint.as_str().to_owned());
         let (expiry, ttl_attribute) = (number(expires_at_ms), ttl_seconds(expires_at_ms));
-        // 1. The record (the truth for `get`, `renew`, `remove`); it says where the id was.
+        // 1. The record (the truth for `get`, `renew`, `remove`).
         let mut record = record_key(id);
         record.extend([
             (
@@ -249,16 +300,13 @@ impl ConnectionStore for DynamoStore {
             (TTL.to_owned(), ttl_attribute.clone()),
             (VERSION.to_owned(), version.clone()),
         ]);
-        let old = self
-            .client
+        self.client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(record))
-            .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(map_dynamodb_error)?
-            .attributes;
+            .map_err(map_dynamodb_error)?;
         // 2. The room's entry (replacing this id's older entry there, if any).
         let mut entry = item::entry_key(&registration.room, id);
         entry.extend([
@@ -316,15 +364,17 @@ impl ConnectionStore for DynamoStore {
         };
         let room = item::record_room(&record)?;
         let version = string_number(&record, VERSION)?;
-        // The entry follows only while it is this registration's: a remove from another
-        // process between the two writes deleted it, and it stays deleted.
+        // The entry follows only while it exists: a remove from another process between
+        // the two writes deleted it, and it stays deleted. It takes the record's token: an
+        // entry a late write of an older registration left (two processes registering one
+        // id at once) becomes this registration's again.
         let followed = self
             .client
             .update_item()
             .table_name(&*self.table)
             .set_key(Some(item::entry_key(&room, id)))
-            .update_expression("SET x = :x, t = :t")
-            .condition_expression("v = :v")
+            .update_expression("SET x = :x, t = :t, v = :v")
+            .condition_expression("attribute_exists(sk)")
             .expression_attribute_values(":x", expiry)
             .expression_attribute_values(":t", ttl_attribute)
             .expression_attribute_values(":v", AttributeValue::N(version.to_owned()))
@@ -340,39 +390,37 @@ impl ConnectionStore for DynamoStore {
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
         let _serial = self.stripe(id).lock().await;
         let now = self.clock.now_ms();
-        let removed = self
+        // Read, then delete that registration: a delete answering its old item would,
+        // when the SDK retries it after a lost reply, answer nothing.
+        let Some(removed) = self.read_record(id).await? else {
+            return Ok(false);
+        };
+        let version = string_number(&removed, VERSION)?;
+        let deleted = self
             .client
             .delete_item()
             .table_name(&*self.table)
             .set_key(Some(record_key(id)))
-            .return_values(ReturnValue::AllOld)
+            .condition_expression("v = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_owned()))
             .send()
-            .await
-            .map_err(map_dynamodb_error)?
-            .attributes;
-        let Some(removed) = removed else {
-            return Ok(false);
-        };
-        let room = item::record_room(&removed)?;
-        self.delete_entry(&room, id, string_number(&removed, VERSION)?)
+            .await;
+        match deleted {
+            // Gone already (a retried delete) or registered again by another process
+            // since the read: this remove comes first in either order, and the newer
+            // registration stays.
+            Ok(_) => {}
+            Err(error) if is_condition_failed(&error) => {}
+            Err(error) => return Err(map_dynamodb_error(error)),
+        }
+        self.delete_entry(&item::record_room(&removed)?, id, version)
             .await?;
         Ok(now < unsigned(&removed, EXPIRY)?)
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
         let now = self.clock.now_ms();
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(record_key(id)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(map_dynamodb_error)?;
-        self.count_read(output.consumed_capacity());
-        let Some(record) = output.item else {
+        let Some(record) = self.read_record(id).await? else {
             return Ok(None);
         };
         let expires_at_ms = unsigned(&record, EXPIRY)?;
@@ -413,7 +461,13 @@ impl ConnectionStore for DynamoStore {
             let (page, last_read) = self.query_room(room, after.as_deref(), None, now).await?;
             members.extend(page);
             match last_read {
-                Some(key) => after = Some(string(&key, SK)?.to_owned()),
+                Some(key) => {
+                    let next = string(&key, SK)?.to_owned();
+                    if after.as_ref().is_some_and(|after| *after >= next) {
+                        return Err(unexpected("a page that ends where it started"));
+                    }
+                    after = Some(next);
+                }
                 None => return Ok(members),
             }
         }
@@ -422,7 +476,7 @@ impl ConnectionStore for DynamoStore {
     async fn count(&self, room: &RoomName) -> Result<u64> {
         let now = self.clock.now_ms();
         let mut count = 0;
-        let mut start: Option<Key> = None;
+        let (mut start, mut previous): (Option<Key>, Option<Key>) = (None, None);
         // `Select COUNT` still reads every entry (and is billed so): pages of 1 MB,
         // bounded by the room's size.
         loop {
@@ -443,8 +497,11 @@ impl ConnectionStore for DynamoStore {
                 .map_err(map_dynamodb_error)?;
             self.count_read(output.consumed_capacity());
             count += output.count().max(0) as u64;
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
+            match next_start(previous.as_ref(), output.last_evaluated_key)? {
+                Some(key) => {
+                    previous = Some(key.clone());
+                    start = Some(key);
+                }
                 None => return Ok(count),
             }
         }
@@ -453,7 +510,7 @@ impl ConnectionStore for DynamoStore {
     async fn sweep(&self) -> Result<u64> {
         let now = self.clock.now_ms();
         let mut swept = 0;
-        let mut start: Option<Key> = None;
+        let (mut start, mut previous): (Option<Key>, Option<Key>) = (None, None);
         // A scan of the whole table, 1 MB per page: bounded by the table's size.
         loop {
             let output = self
@@ -475,8 +532,11 @@ impl ConnectionStore for DynamoStore {
                     swept += 1;
                 }
             }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
+            match next_start(previous.as_ref(), output.last_evaluated_key)? {
+                Some(key) => {
+                    previous = Some(key.clone());
+                    start = Some(key);
+                }
                 None => return Ok(swept),
             }
         }

@@ -13,7 +13,8 @@ use store_core::{Result, StoreError};
 use crate::error::map_dynamodb_error;
 use crate::item::{PK, SK, TTL};
 
-/// Looks of `DescribeTable` while a new table becomes `ACTIVE` (AWS takes seconds).
+/// Looks of `DescribeTable` while a new table becomes `ACTIVE` (AWS takes seconds): a
+/// minute of pauses, plus the requests' own time.
 const ACTIVE_POLLS: u32 = 300;
 /// Pause between two of them.
 const ACTIVE_POLL_PAUSE: Duration = Duration::from_millis(200);
@@ -94,7 +95,14 @@ async fn create(client: &Client, table: &str) -> Result<()> {
     {
         Ok(_) => Ok(()),
         // Another node enabled it first ("TimeToLive is already enabled").
-        Err(error) if error.code() == Some("ValidationException") => Ok(()),
+        Err(error)
+            if error.code() == Some("ValidationException")
+                && error
+                    .message()
+                    .is_some_and(|m| m.contains("already enabled")) =>
+        {
+            Ok(())
+        }
         Err(error) => Err(map_dynamodb_error(error)),
     }
 }
@@ -115,7 +123,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<()> {
     }
     Err(StoreError::Unavailable {
         store: crate::error::BACKEND,
-        source: format!("table `{table}` did not become ACTIVE within a minute").into(),
+        source: format!("table `{table}` did not become ACTIVE after {ACTIVE_POLLS} looks").into(),
     })
 }
 
@@ -128,7 +136,13 @@ fn check_schema(table: &str, description: &TableDescription) -> Result<()> {
         .map(|k| (k.attribute_name(), k.key_type()))
         .collect();
     let expected = [(PK, &KeyType::Hash), (SK, &KeyType::Range)];
-    if keys.len() != 2 || !expected.iter().all(|e| keys.contains(e)) {
+    let strings = [PK, SK].iter().all(|name| {
+        description
+            .attribute_definitions()
+            .iter()
+            .any(|d| d.attribute_name() == *name && d.attribute_type() == &ScalarAttributeType::S)
+    });
+    if keys.len() != 2 || !expected.iter().all(|e| keys.contains(e)) || !strings {
         return Err(StoreError::config(format!(
             "DynamoDB table `{table}` is keyed {keys:?}; this store needs partition key \
              `{PK}` and sort key `{SK}`, both strings (or a table it may create)"
