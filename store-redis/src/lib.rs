@@ -40,8 +40,11 @@
 //! - **Expiry:** liveness is decided from the lease on the store's clock, never from
 //!   Redis's. A record key also gets `PEXPIRE` of its lease plus one hour: garbage
 //!   collection for a record whose room entry a crash lost.
-//! - **`sweep`** walks `p:rooms` (`SSCAN`), deletes each room's expired entries (by
-//!   expiry score, 500 per script) and their records, and drops emptied rooms from the set.
+//! - **`sweep`** walks `p:rooms` (`SSCAN`), reads each room's expired entries (by expiry
+//!   score, 500 per script) and lets each one's record decide: a record that expired in
+//!   the room goes, then its entry; a live record keeps its entry (a renew between its two
+//!   scripts is about to update it, and must find it); an entry without its record goes.
+//!   Emptied rooms leave the set.
 //!
 //! # Layout
 //! - `config`: [`RedisConfig`], from a URL.

@@ -49,17 +49,36 @@ return cur
     )
 });
 
-/// KEYS: record. ARGV: now, room. Deletes the record when it expired in that room (a
-/// sweep; a record re-registered since is left alone). Answers 1 when deleted.
+/// KEYS: record. ARGV: now, room. A sweep's look at the record of an expired entry of
+/// that room: deletes it when it expired there and answers 1; answers 0 when it is live
+/// there (a renew between its two scripts: the entry is about to follow, keep it); 2 when
+/// it is absent or in another room (the entry is a leftover).
 pub(crate) static DELETE_RECORD_IF_EXPIRED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local cur = redis.call('HMGET', KEYS[1], 'r', 'x')
-if cur[1] == ARGV[2] and cur[2] and tonumber(cur[2]) <= tonumber(ARGV[1]) then
+if cur[1] ~= ARGV[2] or not cur[2] then return 2 end
+if tonumber(cur[2]) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
+",
+    )
+});
+
+/// KEYS: ids, endpoints, expiries of one room. ARGV: id, now.
+/// Deletes the id's entry if it is still expired (a renew since leaves it); answers 1
+/// when deleted.
+pub(crate) static UNINDEX_IF_EXPIRED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if not expiry or tonumber(expiry) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
 ",
     )
 });
@@ -170,19 +189,13 @@ return out
     )
 });
 
-/// KEYS: ids, endpoints, expiries of one room. ARGV: now, at most.
-/// Deletes up to `at most` expired entries; answers {remaining entries, id, id, …}.
-pub(crate) static SWEEP_ROOM: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: ids, endpoints, expiries of one room. ARGV: now, offset, count.
+/// Up to `count` ids whose entries expired by `now`, in expiry order, skipping the first
+/// `offset` (entries a sweep kept: their records are live).
+pub(crate) static EXPIRED_ENTRIES: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local ids = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
-end
-table.insert(ids, 1, tostring(redis.call('ZCARD', KEYS[1])))
-return ids
+return redis.call('ZRANGE', KEYS[3], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', ARGV[2], ARGV[3])
 ",
     )
 });

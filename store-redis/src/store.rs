@@ -18,8 +18,8 @@ use crate::connection::Connection as Redis;
 use crate::error::{BACKEND, map_redis_error, timed_out, unexpected};
 use crate::keys::{Keys, RoomKeys};
 use crate::scripts::{
-    DELETE_RECORD, DELETE_RECORD_IF_EXPIRED, INDEX, PAGE, REINDEX, RENEW_RECORD, SWEEP_ROOM,
-    UNINDEX, WRITE_RECORD,
+    DELETE_RECORD, DELETE_RECORD_IF_EXPIRED, EXPIRED_ENTRIES, INDEX, PAGE, REINDEX, RENEW_RECORD,
+    UNINDEX, UNINDEX_IF_EXPIRED, WRITE_RECORD,
 };
 
 /// Stripes of the per-id lock (see [`RedisStore::stripes`]).
@@ -31,7 +31,7 @@ const RECORD_GRACE_MS: u64 = 3_600_000;
 /// Ids one page script reads at most, so that a room full of expired entries never holds
 /// the server (one thread for everybody) for long; the page then comes back short.
 const PAGE_READ_BUDGET: usize = 4_000;
-/// Expired entries one sweep script deletes at most, for the same reason.
+/// Expired entries one sweep script reads at most, for the same reason.
 const SWEEP_BATCH: usize = 500;
 
 /// The connection store on Redis, standalone or Cluster.
@@ -209,34 +209,46 @@ impl RedisStore {
         Ok((next, rooms))
     }
 
-    /// Sweeps one room: deletes its expired entries and their records, batch by batch;
-    /// answers how many entries went, and forgets the room once it is empty.
+    /// Sweeps one room: each expired entry's record decides first — deleted when it
+    /// expired in this room, kept with its entry when it is live (a renew between its two
+    /// scripts: the entry is about to follow) — then the entry goes if it is still
+    /// expired. Answers how many connections went, and forgets the room once it is empty.
     async fn sweep_room(&self, name: &RoomName, now: u64) -> Result<u64> {
         let room = name.as_str();
         let keys = self.keys.room(name);
         let room_keys = [keys.ids.as_str(), &keys.endpoints, &keys.expiries];
-        let (now_text, batch) = (now.to_string(), SWEEP_BATCH.to_string());
-        let mut swept = 0;
-        // Each round deletes at least one entry or ends: bounded by the room's size.
+        let now_text = now.to_string();
+        let (mut swept, mut kept) = (0, 0usize);
+        // Each round deletes or keeps every entry it reads, and the kept ones are skipped
+        // by the next: bounded by the room's size.
         loop {
-            let reply: Vec<String> = self
-                .eval(&SWEEP_ROOM, &room_keys, &[&now_text, &batch])
+            let ids: Vec<String> = self
+                .eval(
+                    &EXPIRED_ENTRIES,
+                    &room_keys,
+                    &[&now_text, &kept.to_string(), &SWEEP_BATCH.to_string()],
+                )
                 .await?;
-            let (remaining, ids) = reply
-                .split_first()
-                .ok_or_else(|| unexpected("empty sweep reply"))?;
-            for id in ids {
+            for id in &ids {
                 let id =
                     ConnectionId::new(id.as_str()).map_err(|_| unexpected("an id in a room"))?;
                 let record = self.keys.record(&id);
-                self.eval::<i64>(&DELETE_RECORD_IF_EXPIRED, &[&record], &[&now_text, room])
+                let state: i64 = self
+                    .eval(&DELETE_RECORD_IF_EXPIRED, &[&record], &[&now_text, room])
                     .await?;
-            }
-            swept += ids.len() as u64;
-            if ids.len() < SWEEP_BATCH {
-                if remaining == "0" {
-                    self.forget_room(name, &keys).await?;
+                if state == 0 {
+                    kept += 1;
+                    continue;
                 }
+                let unindexed: i64 = self
+                    .eval(&UNINDEX_IF_EXPIRED, &room_keys, &[id.as_str(), &now_text])
+                    .await?;
+                if state == 1 || unindexed == 1 {
+                    swept += 1;
+                }
+            }
+            if ids.len() < SWEEP_BATCH {
+                self.forget_room(name, &keys).await?;
                 return Ok(swept);
             }
         }
