@@ -8,7 +8,8 @@
 //!
 //! # Schema
 //! One table per store (default `connections`, suffixed `_<namespace>` when a namespace is
-//! given), created on open by versioned migrations recorded in `store_migrations`:
+//! given), created on open by versioned migrations recorded in `store_migrations` (a table
+//! dropped by hand is created again by the next open, though its ledger rows remain):
 //!
 //! | column | meaning |
 //! |---|---|

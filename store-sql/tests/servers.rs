@@ -208,3 +208,47 @@ async fn postgres_schema_option_keeps_apps_apart() {
     in_schema.drop_table().await.unwrap();
     default_harness.cleanup(&namespace).await.unwrap();
 }
+
+/// A table dropped by hand under a store (its migration still in the ledger) comes back
+/// when a store opens it again, instead of every call failing on a missing table.
+async fn a_table_dropped_by_hand_is_created_again(url: String) {
+    let harness = ServerHarness::new(url);
+    let namespace = fresh_namespace();
+    let first = harness.store(&namespace, system_clock()).await.unwrap();
+    let id = ConnectionId::new("before").unwrap();
+    first.register(&id, &registration()).await.unwrap();
+    first.close().await;
+    let config = SqlxConfig::with_url(&harness.url)
+        .unwrap()
+        .with_namespace(&namespace)
+        .unwrap();
+    let drop = format!("DROP TABLE {}", config.qualified_table().unwrap());
+    let mut raw = <sqlx::AnyConnection as sqlx::Connection>::connect(config.driver_url())
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let again = harness.store(&namespace, system_clock()).await.unwrap();
+    assert!(
+        again.get(&id).await.unwrap().is_none(),
+        "the data went with the table"
+    );
+    let id = ConnectionId::new("after").unwrap();
+    again.register(&id, &registration()).await.unwrap();
+    assert!(again.get(&id).await.unwrap().is_some());
+    harness.cleanup(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_table_dropped_by_hand_is_created_again() {
+    sqlx::any::install_default_drivers();
+    a_table_dropped_by_hand_is_created_again(postgres_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_table_dropped_by_hand_is_created_again() {
+    sqlx::any::install_default_drivers();
+    a_table_dropped_by_hand_is_created_again(mysql_url()).await;
+}

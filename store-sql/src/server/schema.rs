@@ -98,13 +98,26 @@ async fn apply(
         Dialect::Postgres => "$1",
         Dialect::Mysql => "?",
     };
-    let applied: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+    let mut applied: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT COALESCE(MAX(version), 0) FROM {ledger} WHERE table_name = {placeholder}"
     )))
     .bind(table.as_str())
     .fetch_one(&mut *conn)
     .await
     .map_err(err)?;
+    // A table dropped by hand (or restored from a backup without it) leaves its ledger
+    // rows behind: the ledger would say "done" and every call would fail on a missing
+    // table. Forget them, and migrate from the start.
+    if applied > 0 && !table_exists(conn, dialect, schema, table).await? {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {ledger} WHERE table_name = {placeholder}"
+        )))
+        .bind(table.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+        applied = 0;
+    }
     let insert = match dialect {
         Dialect::Postgres => format!("INSERT INTO {ledger} (table_name, version) VALUES ($1, $2)"),
         Dialect::Mysql => format!("INSERT INTO {ledger} (table_name, version) VALUES (?, ?)"),
@@ -127,6 +140,34 @@ async fn apply(
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// Whether `table` exists (in `schema`, else where an unqualified name resolves).
+async fn table_exists(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    schema: Option<&TableName>,
+    table: &TableName,
+) -> Result<bool> {
+    let err = |e| parse_error(dialect.backend(), e);
+    match dialect {
+        Dialect::Postgres => sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(qualified(schema, table))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err),
+        Dialect::Mysql => {
+            let found: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+            )
+            .bind(table.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+            Ok(found > 0)
+        }
+    }
 }
 
 /// Drops `table` and forgets its migrations (tests and tools clean up with it).

@@ -39,13 +39,30 @@ pub(crate) fn migrate(conn: &mut Connection, table: &TableName) -> store_core::R
          )",
     )
     .map_err(parse_error)?;
-    let applied: i64 = tx
+    let mut applied: i64 = tx
         .query_row(
             "SELECT COALESCE(MAX(version), 0) FROM store_migrations WHERE table_name = ?1",
             params![table.as_str()],
             |row| row.get(0),
         )
         .map_err(parse_error)?;
+    // A table dropped by hand leaves its ledger rows behind: forget them, and migrate
+    // from the start (else every call would fail on a missing table).
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            params![table.as_str()],
+            |row| row.get(0),
+        )
+        .map_err(parse_error)?;
+    if applied > 0 && !exists {
+        tx.execute(
+            "DELETE FROM store_migrations WHERE table_name = ?1",
+            params![table.as_str()],
+        )
+        .map_err(parse_error)?;
+        applied = 0;
+    }
     for (version, sql) in migrations(table) {
         if version <= applied {
             continue;
