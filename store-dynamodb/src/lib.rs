@@ -24,6 +24,9 @@
 //!   that reason), so about 50 entries per read unit; expired entries not yet swept are
 //!   read, and billed, too. [`DynamoStore::read_units`] adds up what the server reported.
 //! - **`count`** is a `Query` with `Select COUNT`: one request per MB, billed like a walk.
+//! - **What a connection costs** (items under 1 KB): a register is one read unit and two
+//!   write units (three when it moves rooms), a renew two write units, a remove one read
+//!   unit and two write units, a `get` one read unit.
 //! - **Writes and their guards:** every registration carries a random token `v` on its
 //!   record and its entry. A register reads the record (strongly consistent: where the id
 //!   was), writes the record, then the room's entry, then deletes the old room's entry on
