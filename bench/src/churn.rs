@@ -137,7 +137,11 @@ pub async fn run(args: &ChurnArgs) -> Result<ChurnReport, BoxError> {
     Ok(ChurnReport {
         machine: Machine::current(),
         command: format!(
-            "cargo run --release -p bench -- churn{} --clients {} --secs {} --warmup-secs {}",
+            "{}cargo run --release -p bench -- churn{} --clients {} --secs {} --warmup-secs {}",
+            match std::env::var(JEMALLOC_CONF) {
+                Ok(conf) if !conf.is_empty() => format!("{JEMALLOC_CONF}={conf} "),
+                _ => String::new(),
+            },
             if args.store_given {
                 format!(" --store '{}'", store::redact(&args.store))
             } else {
@@ -148,7 +152,11 @@ pub async fn run(args: &ChurnArgs) -> Result<ChurnReport, BoxError> {
             args.warmup_secs
         ),
         backend,
-        allocator: "jemalloc".to_owned(),
+        // The node inherits jemalloc's options from the environment, if any were given.
+        allocator: match std::env::var(JEMALLOC_CONF) {
+            Ok(conf) if !conf.is_empty() => format!("jemalloc, {JEMALLOC_CONF}={conf}"),
+            _ => "jemalloc".to_owned(),
+        },
         clients: args.clients,
         warmup_connections: warmed,
         connections,
@@ -240,6 +248,10 @@ fn spawn_clients(
         .map(|_| tokio::spawn(client(chat.to_owned(), until, counter.clone())))
         .collect()
 }
+
+/// The variable jemalloc (as built by `tikv-jemallocator`, prefixed) reads its options
+/// from.
+const JEMALLOC_CONF: &str = "_RJEM_MALLOC_CONF";
 
 /// One client's life until `until`, as in the soak test: join a random room, stay up to
 /// 0.8 s reading what comes, sometimes say something, leave with a close frame or by
