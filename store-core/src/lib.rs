@@ -19,6 +19,7 @@
 
 mod clock;
 mod error;
+mod id_locks;
 mod memory;
 mod metered;
 mod store;
@@ -32,6 +33,7 @@ mod walk;
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use error::{BoxError, ErrorKind, Result, StoreError};
+pub use id_locks::IdLocks;
 pub use memory::MemoryStore;
 pub use metered::{Metered, describe_metrics};
 pub use store::ConnectionStore;

@@ -1,7 +1,5 @@
 //! [`DynamoStore`]: the contract on top of the items.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,11 +9,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, ReturnValue, Select,
 };
 use store_core::{
-    Connection, ConnectionId, ConnectionStore, Endpoint, Lease, Metadata, Page, PageToken,
+    Connection, ConnectionId, ConnectionStore, Endpoint, IdLocks, Lease, Metadata, Page, PageToken,
     Registration, Result, RoomMember, RoomName, SharedClock, StoreError, async_trait,
     check_page_size, system_clock, ttl_millis,
 };
-use tokio::sync::Mutex;
 
 use crate::client;
 use crate::config::DynamoConfig;
@@ -26,8 +23,6 @@ use crate::item::{
 };
 use crate::table;
 
-/// Stripes of the per-id lock (see [`DynamoStore::stripes`]).
-const STRIPES: usize = 64;
 /// What a walk reads of an entry: the id, the endpoint, the lease.
 const MEMBER_PROJECTION: &str = "sk, e, x";
 
@@ -43,7 +38,7 @@ pub struct DynamoStore {
     /// Serialises the calls on one id within this process: a register, renew or remove
     /// writes the record and then a room entry, and two of them interleaving could leave
     /// the id listed in a room it left. An async mutex, held across those requests.
-    stripes: Arc<Vec<Mutex<()>>>,
+    stripes: IdLocks,
     /// Read capacity units the server reported for this store's reads, in thousandths:
     /// what a walk costs on DynamoDB (the benchmark reads it).
     read_milli_units: Arc<AtomicU64>,
@@ -73,7 +68,7 @@ impl DynamoStore {
             client,
             table: config.table.as_str().into(),
             clock,
-            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            stripes: IdLocks::default(),
             read_milli_units: Arc::default(),
             config: Arc::new(config),
         })
@@ -97,12 +92,6 @@ impl DynamoStore {
     /// A client on the same server, for a raw reader (the benchmark's floor).
     pub fn raw_client(&self) -> Client {
         self.client.clone()
-    }
-
-    fn stripe(&self, id: &ConnectionId) -> &Mutex<()> {
-        let mut hasher = DefaultHasher::new();
-        id.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % STRIPES]
     }
 
     fn count_read(&self, consumed: Option<&ConsumedCapacity>) {
@@ -279,7 +268,7 @@ impl ConnectionStore for DynamoStore {
                 store: BACKEND,
                 source: Box::new(e),
             })?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         // Where the id was, read before writing: a write answering its old item would,
         // when the SDK retries it after a lost reply, answer the item it had just written.
         let old = self.read_record(id).await?;
@@ -335,7 +324,7 @@ impl ConnectionStore for DynamoStore {
 
     async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
         let ttl = ttl_millis(ttl)?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let now = self.clock.now_ms();
         let expires_at_ms = now + ttl;
         let (expiry, ttl_attribute) = (number(expires_at_ms), ttl_seconds(expires_at_ms));
@@ -388,7 +377,7 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let now = self.clock.now_ms();
         // Read, then delete that registration: a delete answering its old item would,
         // when the SDK retries it after a lost reply, answer nothing.
@@ -476,7 +465,7 @@ impl ConnectionStore for DynamoStore {
     async fn count(&self, room: &RoomName) -> Result<u64> {
         let now = self.clock.now_ms();
         let mut count = 0;
-        let (mut start, mut previous): (Option<Key>, Option<Key>) = (None, None);
+        let mut start: Option<Key> = None;
         // `Select COUNT` still reads every entry (and is billed so): pages of 1 MB,
         // bounded by the room's size.
         loop {
@@ -491,18 +480,15 @@ impl ConnectionStore for DynamoStore {
                 .expression_attribute_values(":p", AttributeValue::S(room_pk(room)))
                 .expression_attribute_values(":now", number(now))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start.take())
+                .set_exclusive_start_key(start.clone())
                 .send()
                 .await
                 .map_err(map_dynamodb_error)?;
             self.count_read(output.consumed_capacity());
             count += output.count().max(0) as u64;
-            match next_start(previous.as_ref(), output.last_evaluated_key)? {
-                Some(key) => {
-                    previous = Some(key.clone());
-                    start = Some(key);
-                }
-                None => return Ok(count),
+            start = next_start(start.as_ref(), output.last_evaluated_key)?;
+            if start.is_none() {
+                return Ok(count);
             }
         }
     }
@@ -510,7 +496,7 @@ impl ConnectionStore for DynamoStore {
     async fn sweep(&self) -> Result<u64> {
         let now = self.clock.now_ms();
         let mut swept = 0;
-        let (mut start, mut previous): (Option<Key>, Option<Key>) = (None, None);
+        let mut start: Option<Key> = None;
         // A scan of the whole table, 1 MB per page: bounded by the table's size.
         loop {
             let output = self
@@ -522,7 +508,7 @@ impl ConnectionStore for DynamoStore {
                 .filter_expression("x <= :now")
                 .expression_attribute_values(":now", number(now))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start.take())
+                .set_exclusive_start_key(start.clone())
                 .send()
                 .await
                 .map_err(map_dynamodb_error)?;
@@ -532,12 +518,9 @@ impl ConnectionStore for DynamoStore {
                     swept += 1;
                 }
             }
-            match next_start(previous.as_ref(), output.last_evaluated_key)? {
-                Some(key) => {
-                    previous = Some(key.clone());
-                    start = Some(key);
-                }
-                None => return Ok(swept),
+            start = next_start(start.as_ref(), output.last_evaluated_key)?;
+            if start.is_none() {
+                return Ok(swept);
             }
         }
     }

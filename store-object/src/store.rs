@@ -1,26 +1,22 @@
 //! [`ObjectStore`]: the contract on any [`ObjectClient`].
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use store_core::{
-    Connection, ConnectionId, ConnectionStore, Endpoint, ErrorKind, Lease, MAX_PAGE_SIZE, Metadata,
-    Page, PageToken, Registration, Result, RoomMember, RoomName, SharedClock, StoreError,
+    Connection, ConnectionId, ConnectionStore, Endpoint, ErrorKind, IdLocks, Lease, MAX_PAGE_SIZE,
+    Metadata, Page, PageToken, Registration, Result, RoomMember, RoomName, SharedClock, StoreError,
     check_page_size, ttl_millis,
 };
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 use crate::client::{ListPage, ObjectClient, PutCondition, StoredObject};
 use crate::counter::{RequestCounts, RequestKind};
 use crate::keys::{Keys, RoomEntry, normalize_prefix};
 use crate::retry::RetryPolicy;
 
-/// Stripes of the per-id lock: enough that unrelated ids rarely wait on each other.
-const STRIPES: usize = 64;
 /// How often a renew re-reads and retries after losing a conditional write to a writer
 /// that left the connection live.
 const RENEW_ATTEMPTS: u32 = 3;
@@ -67,7 +63,7 @@ pub struct ObjectStore {
     honoured: Arc<OnceCell<bool>>,
     /// Serialises the read-modify-write calls on one id within this process. An async
     /// mutex, meant to be held across the requests of one call.
-    stripes: Arc<Vec<Mutex<()>>>,
+    stripes: IdLocks,
 }
 
 impl ObjectStore {
@@ -81,7 +77,7 @@ impl ObjectStore {
             counts: RequestCounts::default(),
             conditional_writes: true,
             honoured: Arc::new(OnceCell::new()),
-            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            stripes: IdLocks::default(),
         })
     }
 
@@ -143,12 +139,6 @@ impl ObjectStore {
             })
             .await
             .copied()
-    }
-
-    fn stripe(&self, id: &ConnectionId) -> &Mutex<()> {
-        let mut hasher = DefaultHasher::new();
-        id.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % STRIPES]
     }
 
     async fn get_object(&self, key: &str) -> Result<Option<StoredObject>> {
@@ -333,7 +323,7 @@ impl ConnectionStore for ObjectStore {
             expires_at_ms,
         };
         let body = self.encode(&record)?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let old = self.read_record(id).await?;
         // Room key first: a crash after it lists the connection a little longer, never
         // hides a registered one from broadcasts.
@@ -353,7 +343,7 @@ impl ConnectionStore for ObjectStore {
     async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
         let ttl = ttl_millis(ttl)?;
         let honoured = self.conditional_writes_honoured().await?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         for _ in 0..RENEW_ATTEMPTS {
             let now = self.clock.now_ms();
             let (old, etag) = match self.read_record(id).await? {
@@ -403,7 +393,7 @@ impl ConnectionStore for ObjectStore {
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
         let now = self.clock.now_ms();
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let Some((old, _)) = self.read_record(id).await? else {
             return Ok(false);
         };
@@ -477,7 +467,7 @@ impl ConnectionStore for ObjectStore {
                 if now < entry.expires_at_ms {
                     continue;
                 }
-                let _serial = self.stripe(&entry.id).lock().await;
+                let _serial = self.stripes.lock(&entry.id).await;
                 match self.read_record(&entry.id).await? {
                     // The record this expired key belongs to: delete both.
                     Some((record, _)) if self.keys.room_entry(&record.entry(&entry.id)) == *key => {

@@ -1,17 +1,14 @@
 //! [`RedisStore`]: the contract on top of the keys and scripts.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{FromRedisValue, Script};
 use store_core::{
-    Connection, ConnectionId, ConnectionStore, Endpoint, Lease, Metadata, Page, PageToken,
+    Connection, ConnectionId, ConnectionStore, Endpoint, IdLocks, Lease, Metadata, Page, PageToken,
     Registration, Result, RoomMember, RoomName, SharedClock, StoreError, async_trait,
     check_page_size, system_clock, ttl_millis,
 };
-use tokio::sync::Mutex;
 
 use crate::config::RedisConfig;
 use crate::connection::Connection as Redis;
@@ -22,8 +19,6 @@ use crate::scripts::{
     UNINDEX, UNINDEX_IF_EXPIRED, WRITE_RECORD,
 };
 
-/// Stripes of the per-id lock (see [`RedisStore::stripes`]).
-const STRIPES: usize = 64;
 /// How long a record key outlives its lease before Redis deletes it by itself: garbage
 /// collection for a record whose room entry a crash lost, never a liveness decision
 /// (Redis's clock is not the store's).
@@ -49,7 +44,7 @@ pub struct RedisStore {
     /// Serialises the calls on one id within this process: a register, renew or remove
     /// touches the record's slot and then a room's, and two of them interleaving could
     /// leave the id listed in a room it left. An async mutex, held across those requests.
-    stripes: Arc<Vec<Mutex<()>>>,
+    stripes: IdLocks,
     /// For `Debug` and reports: the config without secrets.
     config: Arc<RedisConfig>,
 }
@@ -77,7 +72,7 @@ impl RedisStore {
             keys: Keys::new(&config.prefix),
             clock,
             bound: config.response_timeout * 3,
-            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            stripes: IdLocks::default(),
             config: Arc::new(config),
         })
     }
@@ -132,12 +127,6 @@ impl RedisStore {
         &self,
     ) -> impl redis::aio::ConnectionLike + Clone + Send + Sync + 'static {
         self.redis.clone()
-    }
-
-    fn stripe(&self, id: &ConnectionId) -> &Mutex<()> {
-        let mut hasher = DefaultHasher::new();
-        id.hash(&mut hasher);
-        &self.stripes[(hasher.finish() as usize) % STRIPES]
     }
 
     /// Runs `script` on the node owning `keys` (one slot), within the call bound.
@@ -315,7 +304,7 @@ impl ConnectionStore for RedisStore {
                 store: BACKEND,
                 source: Box::new(e),
             })?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let expires_at_ms = self.clock.now_ms() + ttl;
         let (expiry, record_ttl) = (
             expires_at_ms.to_string(),
@@ -346,7 +335,7 @@ impl ConnectionStore for RedisStore {
 
     async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
         let ttl = ttl_millis(ttl)?;
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let now = self.clock.now_ms();
         let expires_at_ms = now + ttl;
         let (now_text, expiry) = (now.to_string(), expires_at_ms.to_string());
@@ -372,7 +361,7 @@ impl ConnectionStore for RedisStore {
     }
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
-        let _serial = self.stripe(id).lock().await;
+        let _serial = self.stripes.lock(id).await;
         let now = self.clock.now_ms();
         let removed: Option<Vec<Option<String>>> = self
             .eval(&DELETE_RECORD, &[&self.keys.record(id)], &[])
