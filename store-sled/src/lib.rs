@@ -8,6 +8,7 @@
 //! - `keys`: how records and both indexes are laid out in sled trees.
 //! - `store`: [`SledStore`], every call on a blocking thread.
 //! - `error`: `parse_error`, the one place sled errors become `StoreError`s.
+//! - `walk_sizes`: each room's last walk size, so the next walk allocates once.
 //!
 //! # Trees (per namespace `ns`)
 //! - `ns/records`: `id` → JSON record (room, endpoint, metadata, expiry).
@@ -28,6 +29,7 @@ mod config;
 mod error;
 mod keys;
 mod store;
+mod walk_sizes;
 
 pub use config::SledConfig;
 pub use store::SledStore;

@@ -1,6 +1,7 @@
 //! [`SledStore`]: the contract on three sled trees.
 
 use std::ops::Bound;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use crate::keys::{
     StoredRecord, decode_room_value, expiry_key, id_from_expiry_key, id_from_room_key, read_expiry,
     room_key, room_prefix, room_value,
 };
+use crate::walk_sizes::WalkSizes;
 
 /// The three trees of one namespace.
 #[derive(Debug, Clone)]
@@ -38,6 +40,8 @@ pub struct SledStore {
     _db: sled::Db,
     /// Leases are computed from this clock.
     clock: SharedClock,
+    /// Each room's last walk size: a broadcast's walk allocates its result once.
+    walk_sizes: Arc<WalkSizes>,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -70,6 +74,7 @@ impl SledStore {
             trees,
             _db: db,
             clock,
+            walk_sizes: Arc::default(),
         })
     }
 
@@ -241,7 +246,7 @@ impl ConnectionStore for SledStore {
             None => Bound::Included(prefix.clone()),
         };
         self.blocking(move |t| {
-            let (members, more) = scan_room(&t.rooms, &prefix, start, now, limit)?;
+            let (members, more) = scan_room(&t.rooms, &prefix, start, now, limit, limit)?;
             Page::keyset(members, more)
         })
         .await
@@ -252,9 +257,12 @@ impl ConnectionStore for SledStore {
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
         let now = self.clock.now_ms();
         let prefix = room_prefix(room);
+        let (sizes, room) = (self.walk_sizes.clone(), room.clone());
         let scan = move |t: &Trees| {
             let start = Bound::Included(prefix.clone());
-            let (members, _) = scan_room(&t.rooms, &prefix, start, now, usize::MAX)?;
+            let capacity = sizes.capacity(&room);
+            let (members, _) = scan_room(&t.rooms, &prefix, start, now, usize::MAX, capacity)?;
+            sizes.record(&room, members.len());
             Ok(members)
         };
         // A broadcast's walk. On a multi-thread runtime it runs in place, its worker handing
@@ -328,8 +336,9 @@ fn scan_room(
     start: Bound<Vec<u8>>,
     now: u64,
     limit: usize,
+    capacity: usize,
 ) -> Result<(Vec<RoomMember>, bool)> {
-    let mut members: Vec<RoomMember> = Vec::new();
+    let mut members: Vec<RoomMember> = Vec::with_capacity(capacity);
     for entry in rooms.range((start, Bound::Unbounded)) {
         let (key, value) = entry.map_err(parse_error)?;
         if !key.starts_with(prefix) {

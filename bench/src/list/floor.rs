@@ -4,7 +4,7 @@
 //!
 //! | backend | floor |
 //! |---|---|
-//! | sled | one `scan_prefix` over the room's index range (live and expired entries) |
+//! | sled | one `scan_prefix` over the room's index range, reading each entry's expiry to keep the live ones (as the SQL floors' `WHERE` does) |
 //! | sqlite | one `SELECT id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` on rusqlite |
 //! | postgres, mysql | the same `SELECT`, one statement on a native sqlx pool |
 //! | s3, oss | `ListObjectsV2` (OSS: `ListObjects`) pages of 1,000 over the room prefix, keys only |
@@ -245,7 +245,7 @@ mod embedded {
     #[cfg(feature = "sled")]
     #[async_trait]
     impl Floor for SledFloor {
-        async fn walk(&self, room: &RoomName, _now_ms: u64) -> Result<FloorWalk> {
+        async fn walk(&self, room: &RoomName, now_ms: u64) -> Result<FloorWalk> {
             let (rooms, prefix) = (self.rooms.clone(), format!("{room}/"));
             tokio::task::spawn_blocking(move || {
                 let mut walk = FloorWalk::default();
@@ -254,8 +254,17 @@ mod embedded {
                         store: "sled",
                         source: Box::new(e),
                     })?;
-                    walk.rows += 1;
-                    walk.bytes += (key.len() + value.len()) as u64;
+                    // The lease filter the SQL floors put in their `WHERE`: a value starts
+                    // with its expiry (big-endian ms). Reading it is what every listing
+                    // must do; a floor that only counted lengths never touched the values.
+                    let live = value
+                        .get(..8)
+                        .and_then(|head| head.try_into().ok())
+                        .is_some_and(|head| now_ms < u64::from_be_bytes(head));
+                    if live {
+                        walk.rows += 1;
+                        walk.bytes += (key.len() + value.len()) as u64;
+                    }
                 }
                 Ok(walk)
             })

@@ -125,6 +125,10 @@ pub struct ListRow {
     pub cost_per_million: Option<f64>,
     /// Time to fill the rooms (N + N/2 + N registrations).
     pub fill_secs: f64,
+    /// Seconds the backend took to come to rest after the fill, before the timed walks
+    /// (sled: flushing its log); 0 where there is nothing to wait for.
+    #[serde(default)]
+    pub settle_secs: f64,
 }
 
 /// Runs the listing benchmark.
@@ -192,6 +196,7 @@ async fn measure(
     let started = Instant::now();
     fill(&*target.store, &room, &other, n, args.fill_concurrency).await?;
     let fill_secs = started.elapsed().as_secs_f64();
+    let settle_secs = settle(target).await?;
     // Past every short lease, long before the long ones.
     clock.advance(Duration::from_secs(2));
     let now = clock.now_ms();
@@ -254,6 +259,7 @@ async fn measure(
             .zip(priced)
             .map(|(price, units)| price.per_million_broadcasts(units)),
         fill_secs,
+        settle_secs,
     })
 }
 
@@ -305,6 +311,16 @@ struct StoreWalk {
 
 /// Reads every live member of `room` as a broadcast does (`list_room`: one call where the
 /// store can, else pages of 1,000).
+/// Lets the backend finish the fill's writes (see [`Target::settle`]); answers the seconds
+/// it took.
+pub(crate) async fn settle(target: &Target) -> Result<f64> {
+    let started = Instant::now();
+    if let Some(settle) = &target.settle {
+        settle().await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 async fn store_walk(store: &dyn ConnectionStore, room: &RoomName) -> Result<StoreWalk> {
     let members = store.list_room(room).await?;
     Ok(StoreWalk {

@@ -129,6 +129,7 @@ async fn measure(
     let room = RoomName::new("bench").expect("valid");
     let other = RoomName::new("other").expect("valid");
     fill(&*target.store, &room, &other, n, args.fill_concurrency).await?;
+    super::settle(target).await?;
     // Past every short lease, long before the long ones.
     clock.advance(Duration::from_secs(2));
     let before = walks(target, &room, n, args.walks).await?;

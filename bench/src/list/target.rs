@@ -24,6 +24,9 @@ pub struct Target {
     /// Measures one eventually consistent scan of the whole table, in read units
     /// (DynamoDB: the "scan on every message" comparison).
     pub scan: Option<ScanCost>,
+    /// Waits until the backend is done with the fill's writes (sled: its log flushed), so
+    /// the timed walks do not share the CPUs with a background writer.
+    pub settle: Option<Settle>,
     /// The provider's list price per request, where one applies.
     pub price: Option<Price>,
     /// Drops what the benchmark wrote (tree, table or prefix).
@@ -44,6 +47,8 @@ pub type RequestCounter = Box<dyn Fn() -> u64 + Send + Sync>;
 pub type ReadUnits = Box<dyn Fn() -> f64 + Send + Sync>;
 /// Scans the whole table once and answers the read units it took.
 pub type ScanCost = Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<f64>> + Send + Sync>;
+/// Brings the backend to rest after a fill.
+pub type Settle = Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
 
 /// How to remove the benchmark's data.
 enum Cleanup {
@@ -150,6 +155,7 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
     let rooms = db
         .open_tree(format!("{namespace}/rooms"))
         .map_err(|e| StoreError::config(format!("sled open_tree: {e}")))?;
+    let flushed = db.clone();
     Ok(Target {
         backend: "sled",
         store: Arc::new(store),
@@ -157,6 +163,15 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         requests: None,
         read_units: None,
         scan: None,
+        settle: Some(Box::new(move || {
+            let db = flushed.clone();
+            Box::pin(async move {
+                db.flush_async()
+                    .await
+                    .map(drop)
+                    .map_err(|e| StoreError::config(format!("sled flush: {e}")))
+            })
+        })),
         price: None,
         cleanup: Cleanup::Sled(db, namespace.to_owned()),
     })
@@ -181,6 +196,7 @@ async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Ta
         requests: None,
         read_units: None,
         scan: None,
+        settle: None,
         price: None,
         cleanup: Cleanup::Redis(store),
     })
@@ -200,6 +216,7 @@ async fn open_dynamodb(url: &str, namespace: &str, clock: SharedClock) -> Result
         }),
         requests: None,
         read_units: Some(Box::new(move || units.read_units())),
+        settle: None,
         scan: Some(Box::new(move || {
             let floor = super::floor::DynamoFloor {
                 client: scanner.raw_client(),
@@ -235,6 +252,7 @@ async fn open_sqlite(url: &str, namespace: &str, clock: SharedClock) -> Result<T
         requests: None,
         read_units: None,
         scan: None,
+        settle: None,
         price: None,
         cleanup: Cleanup::Sqlite(store),
     })
@@ -287,6 +305,7 @@ async fn open_sqlx(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         requests: None,
         read_units: None,
         scan: None,
+        settle: None,
         price: None,
         cleanup: Cleanup::Sqlx(store),
     })
@@ -342,6 +361,7 @@ fn object_target(
         requests: Some(Box::new(move || counts.snapshot().total())),
         read_units: None,
         scan: None,
+        settle: None,
         price: Some(price),
         cleanup: Cleanup::Objects(client, prefix),
     })
