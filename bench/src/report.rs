@@ -185,9 +185,11 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
         md.push_str("## Listing cost: one full walk of a room's live connections\n\n");
         md.push_str(
             "The room holds N live connections plus N/2 expired ones spread among them; \
-             another room holds N more. A walk lists every live member in pages of 1,000, as \
-             a broadcast does. The *floor* is the same listing with the backend's raw client \
-             and no store logic: a sled prefix scan of the room's index range; one `SELECT \
+             another room holds N more; the backend is left to settle after the fill (sled: \
+             its log flushed). A walk lists every live member as a broadcast does \
+             (`list_room`). The *floor* is the same listing with the backend's raw client \
+             and no store logic: a sled prefix scan of the room's index range, reading each \
+             entry's expiry to keep the live ones; one `SELECT \
              id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` \
              (rusqlite, or a native sqlx pool); on Redis, pages of 1,000 ids by `ZRANGE … \
              BYLEX LIMIT` with one `ZMSCORE` of their expiries and one `HMGET` of their \
