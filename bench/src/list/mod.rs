@@ -309,8 +309,6 @@ struct StoreWalk {
     bytes: u64,
 }
 
-/// Reads every live member of `room` as a broadcast does (`list_room`: one call where the
-/// store can, else pages of 1,000).
 /// Lets the backend finish the fill's writes (see [`Target::settle`]); answers the seconds
 /// it took.
 pub(crate) async fn settle(target: &Target) -> Result<f64> {
@@ -321,6 +319,8 @@ pub(crate) async fn settle(target: &Target) -> Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// Reads every live member of `room` as a broadcast does (`list_room`: one call where the
+/// store can, else pages of 1,000).
 async fn store_walk(store: &dyn ConnectionStore, room: &RoomName) -> Result<StoreWalk> {
     let members = store.list_room(room).await?;
     Ok(StoreWalk {
