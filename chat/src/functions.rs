@@ -19,7 +19,7 @@ use store_core::{
 };
 
 use crate::names::anonymous_name;
-use crate::presence::{MAX_PLAIN, Notice, PendingNotices, named, next_window};
+use crate::presence::{Batch, MAX_PLAIN, Notice, PendingNotices, next_window};
 use crate::protocol::{ClientMessage, ServerMessage};
 
 /// Longest chat line, in characters.
@@ -286,22 +286,22 @@ impl ChatFunctions {
         let mut failures = 0;
         loop {
             tokio::time::sleep(window).await;
-            let Some(notices) = self.pending.take(&room) else {
+            let Some(batch) = self.pending.take(&room) else {
                 return;
             };
             let started = std::time::Instant::now();
-            match self.send_notices(&room, &notices).await {
+            match self.send_notices(&room, &batch).await {
                 Ok(()) => failures = 0,
                 // The store is down: the notices wait for the next window (a welcome's
                 // estimate waits for the exact count they bring), a few times at most.
                 Err(err) if failures < MAX_FLUSH_RETRIES => {
                     failures += 1;
                     tracing::warn!(room = room.as_str(), %err, failures, "presence notices not sent; retrying");
-                    self.pending.requeue(&room, notices);
+                    self.pending.requeue(&room, batch);
                 }
                 Err(err) => {
                     failures = 0;
-                    tracing::warn!(room = room.as_str(), %err, dropped = notices.len(), "presence notices not sent; dropped");
+                    tracing::warn!(room = room.as_str(), %err, dropped = batch.len(), "presence notices not sent; dropped");
                 }
             }
             window = next_window(self.presence_window, started.elapsed() * (1 + failures));
@@ -311,29 +311,22 @@ impl ChatFunctions {
     /// One walk; then each notice as its plain frame (up to [`MAX_PLAIN`]; a join not to
     /// the one who joined, when its welcome was exact), or all of them as one `presence`
     /// frame to every member.
-    async fn send_notices(&self, room: &RoomName, notices: &[Notice]) -> Result<(), StoreError> {
+    async fn send_notices(&self, room: &RoomName, batch: &Batch) -> Result<(), StoreError> {
         let (online, everyone) = self.members(room, None).await?;
         self.pending.walked(room, online);
-        if notices.len() > MAX_PLAIN {
-            let (mut joined, mut left) = (Vec::new(), Vec::new());
-            for notice in notices {
-                match notice {
-                    Notice::Joined { name, .. } => joined.push(name.clone()),
-                    Notice::Left { name } => left.push(name.clone()),
-                }
-            }
-            let ((joined, more_joined), (left, more_left)) = (named(joined), named(left));
+        if batch.len() > MAX_PLAIN as u64 {
+            let (joined, left) = batch.names();
             let message = ServerMessage::Presence {
                 joined,
-                more_joined,
+                more_joined: batch.more_joined,
                 left,
-                more_left,
+                more_left: batch.more_left,
                 online,
             };
             return self.deliver(everyone, online, message).await.map(drop);
         }
         let mut online = online;
-        for notice in notices {
+        for notice in &batch.notices {
             let except = match &notice {
                 Notice::Joined {
                     id, exact: true, ..

@@ -3,7 +3,9 @@
 //! Notices are gathered for a short window and sent by one flusher per room: one walk and
 //! one frame per member for everything that happened in the window. A lone notice still goes
 //! out as the plain `join` / `leave` frame, and so do a few (up to [`MAX_PLAIN`], each its
-//! own frame, after one walk); more go as one `presence` frame. The window
+//! own frame, after one walk); more go as one `presence` frame, which names the first
+//! [`MAX_NAMED`] of each kind and counts the rest, so a room's queue never keeps more than
+//! that either, however far behind its flusher falls (see [`Batch`]). The window
 //! grows with the room (at least twice the last flush's time), so flushing never takes more
 //! than about a third of the time, and the last flush after a storm reports the exact count.
 //!
@@ -47,33 +49,90 @@ pub struct PendingNotices {
 /// One room's gathering notices.
 #[derive(Debug)]
 struct RoomQueue {
-    /// In arrival order.
-    notices: Vec<Notice>,
+    /// What the next flush sends (bounded, whatever the rate of joins and leaves).
+    batch: Batch,
     /// The count as last walked or counted, moved by the notices since: what a welcome
     /// says during a storm, instead of counting the room once per join (which is quadratic
     /// again). `None` until known (a queue a leave started).
     online: Option<u64>,
 }
 
+/// What one flush sends: the notices in arrival order, at most [`MAX_NAMED`] joins and
+/// [`MAX_NAMED`] leaves of them, and how many more of each came. A frame never names more
+/// than that, so a room's queue stays this small however far its flushes fall behind (a
+/// node whose store is slow under load once held every notice of every room until the
+/// flusher reached it: memory that grew for as long as the node stayed behind).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Kept in arrival order, for the plain frames of a small batch and the names of a
+    /// `presence` frame.
+    pub notices: Vec<Notice>,
+    /// Joins counted but not kept.
+    pub more_joined: u64,
+    /// Leaves counted but not kept.
+    pub more_left: u64,
+    /// Joins in `notices` (so a push need not count them).
+    kept_joined: usize,
+    /// Leaves in `notices`.
+    kept_left: usize,
+}
+
+impl Batch {
+    /// Adds `notice`: kept while fewer than [`MAX_NAMED`] of its kind are, else counted.
+    pub fn push(&mut self, notice: Notice) {
+        let (kept, more) = match notice {
+            Notice::Joined { .. } => (&mut self.kept_joined, &mut self.more_joined),
+            Notice::Left { .. } => (&mut self.kept_left, &mut self.more_left),
+        };
+        if *kept < MAX_NAMED {
+            *kept += 1;
+            self.notices.push(notice);
+        } else {
+            *more += 1;
+        }
+    }
+
+    /// Adds what came after this batch.
+    pub fn append(&mut self, later: Batch) {
+        for notice in later.notices {
+            self.push(notice);
+        }
+        self.more_joined += later.more_joined;
+        self.more_left += later.more_left;
+    }
+
+    /// Every notice of the batch, kept or counted.
+    pub fn len(&self) -> u64 {
+        self.notices.len() as u64 + self.more_joined + self.more_left
+    }
+
+    /// No notice at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The kept joins' and leaves' names, in order.
+    pub fn names(&self) -> (Vec<String>, Vec<String>) {
+        let (mut joined, mut left) = (Vec::new(), Vec::new());
+        for notice in &self.notices {
+            match notice {
+                Notice::Joined { name, .. } => joined.push(name.clone()),
+                Notice::Left { name } => left.push(name.clone()),
+            }
+        }
+        (joined, left)
+    }
+}
+
 /// Most notices a flush sends as plain `join` / `leave` frames; more make one `presence`
 /// frame.
 pub const MAX_PLAIN: usize = 8;
 
-/// Most notices one flush takes; the rest wait for the next (bounded frames).
-pub const MAX_PER_FLUSH: usize = 1_000;
-
-/// Most names of each kind a `presence` frame lists; the others are counted. A storm's
-/// frame stays about 1 KiB: every member's socket keeps a write buffer as large as the
-/// largest frame it ever held, so a frame naming 1,000 joiners (about 20 KiB) would stay
-/// in the memory of every connection in the room.
+/// Most names of each kind a `presence` frame lists (and a room's queue keeps); the
+/// others are counted. A storm's frame stays about 1 KiB: every member's socket keeps a
+/// write buffer as large as the largest frame it ever held, so a frame naming 1,000
+/// joiners (about 20 KiB) would stay in the memory of every connection in the room.
 pub const MAX_NAMED: usize = 50;
-
-/// The first [`MAX_NAMED`] of `names`, and how many more there were.
-pub fn named(mut names: Vec<String>) -> (Vec<String>, u64) {
-    let more = names.len().saturating_sub(MAX_NAMED);
-    names.truncate(MAX_NAMED);
-    (names, more as u64)
-}
 
 impl PendingNotices {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomName, RoomQueue>> {
@@ -89,15 +148,16 @@ impl PendingNotices {
         self.lock().get(room)?.online.map(|n| n + 1)
     }
 
-    /// Puts `notices` a failed flush took back at the front of `room`'s queue (its
+    /// Puts the `batch` a failed flush took back before what `room` gathered since (its
     /// flusher is still running: it retries them).
-    pub fn requeue(&self, room: &RoomName, notices: Vec<Notice>) {
+    pub fn requeue(&self, room: &RoomName, mut batch: Batch) {
         let mut rooms = self.lock();
         let queue = rooms.entry(room.clone()).or_insert_with(|| RoomQueue {
-            notices: Vec::new(),
+            batch: Batch::default(),
             online: None,
         });
-        queue.notices.splice(0..0, notices);
+        batch.append(std::mem::take(&mut queue.batch));
+        queue.batch = batch;
     }
 
     /// Queues `notice` for `room` (`online`: the count the caller knows, if any); true
@@ -112,31 +172,28 @@ impl PendingNotices {
                     (Notice::Joined { .. }, None, Some(n)) => Some(n + 1),
                     (Notice::Left { .. }, None, Some(n)) => Some(n.saturating_sub(1)),
                 };
-                queue.notices.push(notice);
+                queue.batch.push(notice);
                 false
             }
             None => {
-                let queue = RoomQueue {
-                    notices: vec![notice],
-                    online,
-                };
-                rooms.insert(room.clone(), queue);
+                let mut batch = Batch::default();
+                batch.push(notice);
+                rooms.insert(room.clone(), RoomQueue { batch, online });
                 true
             }
         }
     }
 
-    /// The notices to send now (at most [`MAX_PER_FLUSH`]); `None` when there are none, and
-    /// then the room's flusher must stop (the next notice starts another).
-    pub fn take(&self, room: &RoomName) -> Option<Vec<Notice>> {
+    /// Everything gathered for `room`, to send now; `None` when there is nothing, and then
+    /// the room's flusher must stop (the next notice starts another).
+    pub fn take(&self, room: &RoomName) -> Option<Batch> {
         let mut rooms = self.lock();
         let queue = rooms.get_mut(room)?;
-        if queue.notices.is_empty() {
+        if queue.batch.is_empty() {
             rooms.remove(room);
             return None;
         }
-        let n = queue.notices.len().min(MAX_PER_FLUSH);
-        Some(queue.notices.drain(..n).collect())
+        Some(std::mem::take(&mut queue.batch))
     }
 
     /// A flush walked `room` and found `online` (the connections queued since mostly
@@ -186,7 +243,7 @@ mod tests {
         );
         assert_eq!(pending.estimate_join(&room), Some(12));
         let taken = pending.take(&room).unwrap();
-        assert_eq!(taken, vec![joined(1), joined(2)]);
+        assert_eq!(taken.notices, vec![joined(1), joined(2)]);
         assert!(
             !pending.push(&room, joined(4), None),
             "still flushing: queued"
@@ -199,7 +256,7 @@ mod tests {
             "the walked count, plus one"
         );
         assert_eq!(
-            pending.take(&room).unwrap(),
+            pending.take(&room).unwrap().notices,
             vec![joined(1), joined(2), joined(4)],
             "a failed flush's notices come first again"
         );
@@ -215,16 +272,54 @@ mod tests {
         );
     }
 
+    fn left(n: usize) -> Notice {
+        Notice::Left {
+            name: format!("n{n}"),
+        }
+    }
+
     #[test]
-    fn a_flush_takes_a_bounded_batch() {
+    fn a_queue_keeps_a_bounded_number_of_notices_and_counts_the_rest() {
         let pending = PendingNotices::default();
         let room = RoomName::new("r").unwrap();
-        for n in 0..MAX_PER_FLUSH + 5 {
+        // A flusher that falls far behind: 10,000 joins and 7,000 leaves, interleaved.
+        for n in 0..10_000 {
+            pending.push(&room, joined(n), None);
+            if n % 10 < 7 {
+                pending.push(&room, left(n), None);
+            }
+        }
+        let batch = pending.take(&room).unwrap();
+        assert_eq!(batch.len(), 17_000, "every notice is counted");
+        assert_eq!(batch.notices.len(), 2 * MAX_NAMED, "but few are kept");
+        assert_eq!((batch.more_joined, batch.more_left), (9_950, 6_950));
+        let (joins, leaves) = batch.names();
+        assert_eq!(joins.first().map(String::as_str), Some("n0"), "in order");
+        assert_eq!(joins.len(), MAX_NAMED);
+        assert_eq!(leaves.last(), Some(&"n70".to_owned()));
+        assert!(pending.take(&room).is_none(), "a flush takes everything");
+    }
+
+    #[test]
+    fn a_requeued_batch_goes_first_and_keeps_its_counts() {
+        let pending = PendingNotices::default();
+        let room = RoomName::new("r").unwrap();
+        for n in 0..MAX_NAMED + 3 {
             pending.push(&room, joined(n), None);
         }
-        assert_eq!(pending.take(&room).unwrap().len(), MAX_PER_FLUSH);
-        assert_eq!(pending.take(&room).unwrap().len(), 5);
-        assert_eq!(pending.take(&room), None);
+        let failed = pending.take(&room).unwrap();
+        pending.push(&room, left(1), None);
+        pending.push(&room, joined(999), None);
+        pending.requeue(&room, failed);
+        let batch = pending.take(&room).unwrap();
+        assert_eq!(batch.len(), MAX_NAMED as u64 + 5);
+        assert_eq!(batch.notices.first(), Some(&joined(0)));
+        assert_eq!(
+            batch.notices.last(),
+            Some(&left(1)),
+            "the join after it is counted"
+        );
+        assert_eq!((batch.more_joined, batch.more_left), (4, 0));
     }
 
     #[test]
@@ -239,14 +334,5 @@ mod tests {
             next_window(base, Duration::from_secs(60)),
             Duration::from_secs(5)
         );
-    }
-
-    #[test]
-    fn a_presence_frame_names_a_bounded_number_and_counts_the_rest() {
-        let names: Vec<String> = (0..MAX_NAMED + 7).map(|n| format!("n{n}")).collect();
-        let (listed, more) = named(names.clone());
-        assert_eq!(listed, names[..MAX_NAMED]);
-        assert_eq!(more, 7);
-        assert_eq!(named(vec!["a".into()]), (vec!["a".to_owned()], 0));
     }
 }
