@@ -87,6 +87,10 @@ enum Command {
         /// Gateway nodes over the store (more than one needs --store).
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// Seconds each server sits idle with every client connected before its memory is
+        /// read again (0: not read again).
+        #[arg(long, default_value_t = 15)]
+        settle_secs: u64,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
@@ -216,6 +220,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             presence_window_ms,
             store,
             nodes,
+            settle_secs,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -225,6 +230,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 presence_window_ms,
                 store,
                 nodes,
+                settle_secs,
                 exe: std::env::current_exe()?,
             })
             .await?;

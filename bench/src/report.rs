@@ -651,8 +651,8 @@ fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
 /// One fan-out run as a table.
 fn fanout_table(md: &mut String, fanout: &FanoutReport) {
     md.push_str(
-        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | join s gateway · floor · tuned |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | gateway RSS/conn KiB after idle | join s gateway · floor · tuned |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let or_dash = |value: Option<f64>, digits: usize| {
         value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
@@ -661,7 +661,7 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
         let tuned = row.tuned_floor.as_ref();
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {:.2} · {:.2} · {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {} | {:.2} · {:.2} · {} |",
             row.clients,
             ms(row.gateway.latency.p50_ms),
             ms(row.gateway.latency.p99_ms),
@@ -676,6 +676,10 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
             row.gateway.rss_per_connection_kib,
             row.floor.rss_per_connection_kib,
             or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),
+            match row.gateway.rss_settled_per_connection_kib {
+                Some(kib) => format!("{kib:.1} ({} s)", row.gateway.settle_secs),
+                None => "–".to_owned(),
+            },
             row.gateway.join_secs,
             row.floor.join_secs,
             or_dash(tuned.map(|t| t.join_secs), 2),

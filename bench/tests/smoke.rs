@@ -116,6 +116,7 @@ async fn fanout_through_the_gateway_and_the_floor() {
         presence_window_ms: 50,
         store: None,
         nodes: 1,
+        settle_secs: 1,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
@@ -132,6 +133,12 @@ async fn fanout_through_the_gateway_and_the_floor() {
         assert!(side.deliveries_per_sec > 0.0, "{side:?}");
         assert!(side.rss_base_mib > 0.0, "{side:?}");
         assert!(side.join_secs > 0.0, "{side:?}");
+        assert_eq!(side.settle_secs, 1, "{side:?}");
+        assert!(
+            side.rss_settled_per_connection_kib
+                .is_some_and(f64::is_finite),
+            "{side:?}"
+        );
     }
 }
 

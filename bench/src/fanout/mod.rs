@@ -48,6 +48,9 @@ pub struct FanoutArgs {
     pub store: Option<String>,
     /// Gateway nodes, each its own process over the one store; clients split evenly.
     pub nodes: usize,
+    /// Seconds the servers are left idle with every client connected before their memory
+    /// is read again (0: not read again).
+    pub settle_secs: u64,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -101,6 +104,15 @@ pub struct Side {
     pub deliveries_per_sec: f64,
     /// (RSS with the clients connected − RSS before) / clients, KiB.
     pub rss_per_connection_kib: f64,
+    /// The same after the server sat idle for `settle_secs` with every client still
+    /// connected: what an idle connection keeps once the join's transient memory (freed
+    /// pages the allocator returns after its ~10 s decay, blocking threads that end after
+    /// 10 s idle) is gone. Absent when not measured.
+    #[serde(default)]
+    pub rss_settled_per_connection_kib: Option<f64>,
+    /// Seconds idle before that reading (0 when not measured).
+    #[serde(default)]
+    pub settle_secs: u64,
     /// RSS before any client, MiB.
     pub rss_base_mib: f64,
     /// The join storm: seconds from the first connect until every client was welcomed
@@ -173,11 +185,12 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         machine: Machine::current(),
         command: format!(
             "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {} \
-             --presence-window-ms {}{}",
+             --presence-window-ms {} --settle-secs {}{}",
             sizes.join(","),
             args.messages,
             args.burst,
             args.presence_window_ms,
+            args.settle_secs,
             match &args.store {
                 Some(url) => format!(" --nodes {} --store '{}'", args.nodes, store::redact(url)),
                 None => String::new(),
@@ -231,6 +244,13 @@ async fn measure(
     sender.send(0).await?;
     tracker.completed(0, DELIVERY_LIMIT).await?;
     let rss_connected = rss_of(&servers)?;
+    let per_connection = |rss: u64| rss.saturating_sub(rss_before) as f64 / 1024.0 / n as f64;
+    let rss_settled = if args.settle_secs > 0 {
+        tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+        Some(per_connection(rss_of(&servers)?))
+    } else {
+        None
+    };
 
     let mut latencies = Vec::with_capacity(args.messages);
     for index in 1..=args.messages {
@@ -269,7 +289,9 @@ async fn measure(
         } else {
             0.0
         },
-        rss_per_connection_kib: rss_connected.saturating_sub(rss_before) as f64 / 1024.0 / n as f64,
+        rss_per_connection_kib: per_connection(rss_connected),
+        rss_settled_per_connection_kib: rss_settled,
+        settle_secs: args.settle_secs,
         rss_base_mib: rss_before as f64 / 1024.0 / 1024.0,
         join_secs,
     })
