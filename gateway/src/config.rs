@@ -37,6 +37,7 @@ pub struct Limits {
     /// this much before every read and keeps it for the connection's life, so it is most of
     /// an idle connection's memory and, at 128 KiB, most of a broadcast's CPU. A larger
     /// message is still read whole (the buffer grows to the message's announced length).
+    /// 2 KiB holds a burst of chat-sized frames; a 128 KiB message takes 64 reads.
     pub read_buffer_bytes: usize,
     /// Bytes of outgoing frames gathered before a socket write (every frame is flushed
     /// once queued frames run out, so this only batches bursts).
@@ -57,7 +58,7 @@ impl Default for Limits {
             outbound_queue: 256,
             ping_interval: Duration::from_secs(20),
             function_timeout: Duration::from_secs(5),
-            read_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
             header_timeout: Duration::from_secs(10),
         }

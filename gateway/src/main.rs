@@ -135,7 +135,7 @@ struct Args {
     function_timeout_ms: u64,
     /// Bytes a socket reads at a time (kept per connection; larger messages still arrive
     /// whole).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 2048)]
     read_buffer_bytes: usize,
     /// Bytes of outgoing frames gathered before a socket write.
     #[arg(long, default_value_t = 4096)]

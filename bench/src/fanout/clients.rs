@@ -181,7 +181,7 @@ pub async fn connect_all(
 }
 
 async fn connect(url: &str, tracker: Arc<Tracker>) -> Result<Client, BoxError> {
-    let config = Some(super::socket_config());
+    let config = Some(super::client_socket_config());
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, config, true).await?;
     if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
         tcp.set_nodelay(true)?;

@@ -23,14 +23,22 @@ use server::ServerProcess;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The socket settings of the floor and of the benchmark's clients: the gateway's default
-/// buffer sizes (4 KiB). tungstenite's defaults (128 KiB) zero-fill that much before every
-/// read, which made the clients, not the servers, the largest CPU cost of a run.
+/// The tuned floor's socket settings: the gateway's default buffer sizes.
 pub fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     let limits = gateway::Limits::default();
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(limits.read_buffer_bytes)
         .write_buffer_size(limits.write_buffer_bytes)
+}
+
+/// The benchmark's clients' socket settings: 4 KiB buffers, fixed so that a change to the
+/// gateway's defaults does not change the clients' cost. tungstenite's defaults (128 KiB)
+/// zero-fill that much before every read, which made the clients, not the servers, the
+/// largest CPU cost of a run.
+pub fn client_socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
 }
 
 /// What `bench fanout` was asked.
