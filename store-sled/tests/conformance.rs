@@ -69,3 +69,45 @@ async fn list_room_in_place_equals_a_walk_of_pages() {
     assert_eq!(whole.len(), 2_500 - 834);
     assert_eq!(whole, paged);
 }
+
+/// A current-thread runtime cannot run a read in place (`block_in_place` would panic there):
+/// every read must still answer, whichever way `SledStore` would pick on a multi-thread
+/// runtime (a room never walked, a large room, a small room, a point read).
+#[tokio::test]
+async fn reads_answer_on_a_current_thread_runtime() {
+    use std::time::Duration;
+    use store_core::{ConnectionId, Endpoint, Metadata, Registration, RoomName, SystemClock};
+    let harness = SledHarness::new();
+    let store = harness
+        .open("current_thread", Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (large, small) = (
+        RoomName::new("large").unwrap(),
+        RoomName::new("small").unwrap(),
+    );
+    for (room, members) in [(&large, 1_500), (&small, 10)] {
+        for i in 0..members {
+            let registration = Registration {
+                room: room.clone(),
+                endpoint: Endpoint::new("http://node").unwrap(),
+                metadata: Metadata::default(),
+                ttl: Duration::from_secs(60),
+            };
+            let id = ConnectionId::new(format!("{room}{i:05}")).unwrap();
+            store.register(&id, &registration).await.unwrap();
+        }
+    }
+    // Twice each: the first walk of a room has no size hint, the second has one.
+    for _ in 0..2 {
+        assert_eq!(store.list_room(&large).await.unwrap().len(), 1_500);
+        assert_eq!(store.list_room(&small).await.unwrap().len(), 10);
+    }
+    let id = ConnectionId::new("small00003").unwrap();
+    let record = store
+        .get(&id)
+        .await
+        .unwrap()
+        .expect("a registered connection");
+    assert_eq!(record.room, small);
+}
