@@ -302,7 +302,8 @@ impl ConnectionStore for SledStore {
         .await
     }
 
-    /// One scan, not pages: a walk in pages would take the store once per page.
+    /// One scan, not pages: a walk in pages would make one store call (and one hand-off,
+    /// see `read`) per page.
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
         let now = self.clock.now_ms();
         let prefix = room_prefix(room);
