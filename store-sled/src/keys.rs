@@ -46,7 +46,6 @@ pub(crate) fn room_key(room: &RoomName, id: &ConnectionId) -> Vec<u8> {
     key
 }
 
-/// The id part of a `rooms` key of the room whose prefix is `prefix`.
 /// The id part of a `rooms` key; this store wrote it from a checked id, so it is trusted
 /// (a walk decodes thousands).
 pub(crate) fn id_from_room_key(key: &[u8], prefix: &[u8]) -> Result<ConnectionId> {
@@ -62,18 +61,18 @@ pub(crate) fn room_value(expires_at_ms: u64, endpoint: &Endpoint) -> Vec<u8> {
     value
 }
 
-/// Splits a `rooms` value into expiry and endpoint, sharing `previous` when the endpoint
-/// is the same (members of a room mostly share a node); the endpoint was checked when it
-/// was written, so it is trusted.
-pub(crate) fn decode_room_value(
-    value: &[u8],
-    previous: Option<&Endpoint>,
-) -> Result<(u64, Endpoint)> {
-    let expires =
-        read_expiry(value).ok_or_else(|| corrupt("room value", "shorter than 8 bytes"))?;
-    let endpoint = Endpoint::trusted_reusing(previous, &value[8..])
-        .ok_or_else(|| corrupt("room value", "the endpoint is not UTF-8"))?;
-    Ok((expires, endpoint))
+/// The expiry of a `rooms` value, or a corruption error when it is too short to hold one.
+pub(crate) fn decode_expiry(value: &[u8]) -> Result<u64> {
+    read_expiry(value).ok_or_else(|| corrupt("room value", "shorter than 8 bytes"))
+}
+
+/// The endpoint of a `rooms` value (whose expiry [`decode_expiry`] read), sharing
+/// `previous` when it is the same (members of a room mostly share a node); the endpoint was
+/// checked when it was written, so it is trusted.
+pub(crate) fn decode_endpoint(value: &[u8], previous: Option<&Endpoint>) -> Result<Endpoint> {
+    let bytes = value.get(8..).unwrap_or_default();
+    Endpoint::trusted_reusing(previous, bytes)
+        .ok_or_else(|| corrupt("room value", "the endpoint is not UTF-8"))
 }
 
 /// Just the expiry of a `rooms` value (what `count` needs).
@@ -122,8 +121,12 @@ mod tests {
     #[test]
     fn room_values_round_trip() {
         let endpoint = Endpoint::new("http://n:1").unwrap();
-        let (t, e) = decode_room_value(&room_value(42, &endpoint), None).unwrap();
-        assert_eq!((t, e), (42, endpoint));
-        assert!(decode_room_value(b"short", None).is_err());
+        let value = room_value(42, &endpoint);
+        assert_eq!(decode_expiry(&value).unwrap(), 42);
+        assert_eq!(decode_endpoint(&value, None).unwrap(), endpoint);
+        let shared = decode_endpoint(&value, Some(&endpoint)).unwrap();
+        assert_eq!(shared, endpoint);
+        assert!(decode_expiry(b"short").is_err());
+        assert!(decode_endpoint(&[0, 0, 0, 0, 0, 0, 0, 1, 0xff], None).is_err());
     }
 }

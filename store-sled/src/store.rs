@@ -15,8 +15,8 @@ use store_core::{
 use crate::config::SledConfig;
 use crate::error::{parse_error, parse_transaction_error};
 use crate::keys::{
-    StoredRecord, decode_room_value, expiry_key, id_from_expiry_key, id_from_room_key, read_expiry,
-    room_key, room_prefix, room_value,
+    StoredRecord, decode_endpoint, decode_expiry, expiry_key, id_from_expiry_key, id_from_room_key,
+    read_expiry, room_key, room_prefix, room_value,
 };
 use crate::walk_sizes::WalkSizes;
 
@@ -385,21 +385,28 @@ fn scan_room(
 ) -> Result<(Vec<RoomMember>, bool)> {
     let mut members: Vec<RoomMember> = Vec::with_capacity(capacity);
     for entry in rooms.range((start, Bound::Unbounded)) {
-        let (key, value) = entry.map_err(parse_error)?;
+        // A match, not `map_err(..)?`: the latter moved every entry through a larger
+        // `Result` first, which showed in the profile of a 100,000-member walk.
+        let (key, value) = match entry {
+            Ok(pair) => pair,
+            Err(e) => return Err(parse_error(e)),
+        };
         if !key.starts_with(prefix) {
             break;
         }
-        let previous = members.last().map(|m| &m.endpoint);
-        let (expires_at_ms, endpoint) = decode_room_value(&value, previous)?;
+        // The expiry first: an expired entry (until a sweep, as many as a third of a
+        // room's) is skipped without decoding its endpoint.
+        let expires_at_ms = decode_expiry(&value)?;
         if now >= expires_at_ms {
             continue;
         }
         if members.len() == limit {
             return Ok((members, true));
         }
+        let previous = members.last().map(|m| &m.endpoint);
         members.push(RoomMember {
             id: id_from_room_key(&key, prefix)?,
-            endpoint,
+            endpoint: decode_endpoint(&value, previous)?,
             expires_at_ms,
         });
     }
