@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use conformance::{Harness, fresh_namespace};
+use sqlx::Connection as _;
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, Result, RoomName,
     SharedClock, system_clock,
 };
-use store_sql::{SqlxConfig, SqlxStore};
+use store_sql::{Dialect, SqlxConfig, SqlxStore};
 
 fn postgres_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
@@ -223,13 +224,27 @@ async fn a_table_dropped_by_hand_is_created_again(url: String) {
         .with_namespace(&namespace)
         .unwrap();
     let drop = format!("DROP TABLE {}", config.qualified_table().unwrap());
-    let mut raw = <sqlx::AnyConnection as sqlx::Connection>::connect(config.driver_url())
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(drop))
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    // On a connection of the server's own driver, as an operator's client would.
+    match config.dialect {
+        Dialect::Postgres => {
+            let mut raw = sqlx::PgConnection::connect(config.driver_url())
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut raw)
+                .await
+                .unwrap();
+        }
+        Dialect::Mysql => {
+            let mut raw = sqlx::MySqlConnection::connect(config.driver_url())
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut raw)
+                .await
+                .unwrap();
+        }
+    }
     let again = harness.store(&namespace, system_clock()).await.unwrap();
     assert!(
         again.get(&id).await.unwrap().is_none(),
@@ -243,12 +258,10 @@ async fn a_table_dropped_by_hand_is_created_again(url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_table_dropped_by_hand_is_created_again() {
-    sqlx::any::install_default_drivers();
     a_table_dropped_by_hand_is_created_again(postgres_url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_table_dropped_by_hand_is_created_again() {
-    sqlx::any::install_default_drivers();
     a_table_dropped_by_hand_is_created_again(mysql_url()).await;
 }

@@ -16,6 +16,8 @@ pub(crate) struct Queries {
     pub delete: Arc<str>,
     pub get: Arc<str>,
     pub list: Arc<str>,
+    /// A whole room in one statement (`list_room`).
+    pub room: Arc<str>,
     pub count: Arc<str>,
     pub sweep: Arc<str>,
 }
@@ -53,6 +55,10 @@ impl Queries {
                     "SELECT id, endpoint, expires_at FROM {t} \
                      WHERE room = $1 AND id > $2 AND expires_at > $3 ORDER BY id LIMIT $4"
                 )),
+                room: q(format!(
+                    "SELECT id, endpoint, expires_at FROM {t} \
+                     WHERE room = $1 AND expires_at > $2 ORDER BY id"
+                )),
                 count: q(format!(
                     "SELECT COUNT(*) FROM {t} WHERE room = $1 AND expires_at > $2"
                 )),
@@ -87,6 +93,11 @@ impl Queries {
                 list: q(format!(
                     "SELECT id, endpoint, expires_at FROM {t} FORCE INDEX ({room_index}) \
                      WHERE room = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?"
+                )),
+                // The room's (room, id) range in id order: no sort.
+                room: q(format!(
+                    "SELECT id, endpoint, expires_at FROM {t} FORCE INDEX ({room_index}) \
+                     WHERE room = ? AND expires_at > ? ORDER BY id"
                 )),
                 count: q(format!(
                     "SELECT COUNT(*) FROM {t} WHERE room = ? AND expires_at > ?"

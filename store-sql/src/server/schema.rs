@@ -1,7 +1,7 @@
 //! Versioned migrations, safe when several processes open the same database at once (two
 //! gateway nodes starting together): each dialect serialises them on a server-side lock.
 
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Database, Executor};
 use store_core::Result;
 
 use crate::ident::TableName;
@@ -9,30 +9,33 @@ use crate::ident::TableName;
 use super::config::Dialect;
 use super::dialect::{migrations, qualified};
 use super::error::parse_error;
+use super::pool::{NativePool, on_pool};
 
 /// PostgreSQL advisory-lock key for migrations ("connstor" in ASCII).
+#[cfg(feature = "postgres")]
 const PG_LOCK_KEY: i64 = 0x636f_6e6e_7374_6f72;
 /// MySQL named lock for migrations.
+#[cfg(feature = "mysql")]
 const MYSQL_LOCK: &str = "store_migrations";
 /// Seconds a MySQL opener waits for another's migration.
+#[cfg(feature = "mysql")]
 const MYSQL_LOCK_WAIT_S: i64 = 30;
 
 /// Brings `table` up to the newest migration.
 pub(crate) async fn migrate(
-    pool: &AnyPool,
-    dialect: Dialect,
+    pool: &NativePool,
     schema: Option<&TableName>,
     table: &TableName,
 ) -> Result<()> {
-    let store = dialect.backend();
-    let err = |e| parse_error(store, e);
-    let mut conn = pool.acquire().await.map_err(err)?;
-    match dialect {
-        Dialect::Postgres => {
+    match pool {
+        #[cfg(feature = "postgres")]
+        NativePool::Postgres(pool) => {
+            let dialect = Dialect::Postgres;
+            let err = |e| parse_error(dialect.backend(), e);
             // A transaction-scoped advisory lock: released by commit or rollback, even if
             // this process dies half-way. PostgreSQL DDL is transactional, so a failed
             // migration leaves nothing behind.
-            let mut tx = conn.begin().await.map_err(err)?;
+            let mut tx = pool.begin().await.map_err(err)?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
@@ -46,10 +49,14 @@ pub(crate) async fn migrate(
                 .await
                 .map_err(err)?;
             }
-            apply(&mut tx, dialect, schema, table).await?;
+            apply::<sqlx::Postgres>(&mut *tx, dialect, schema, table).await?;
             tx.commit().await.map_err(err)
         }
-        Dialect::Mysql => {
+        #[cfg(feature = "mysql")]
+        NativePool::Mysql(pool) => {
+            let (dialect, store) = (Dialect::Mysql, Dialect::Mysql.backend());
+            let err = |e| parse_error(store, e);
+            let mut conn = pool.acquire().await.map_err(err)?;
             // MySQL DDL commits implicitly, so a session-level named lock serialises
             // openers instead; it is released below, or when the connection closes.
             let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
@@ -64,7 +71,7 @@ pub(crate) async fn migrate(
                     source: "timed out waiting for another process's migration".into(),
                 });
             }
-            let applied = apply(&mut conn, dialect, schema, table).await;
+            let applied = apply::<sqlx::MySql>(&mut *conn, dialect, schema, table).await;
             let released = sqlx::query("SELECT RELEASE_LOCK(?)")
                 .bind(MYSQL_LOCK)
                 .execute(&mut *conn)
@@ -75,12 +82,22 @@ pub(crate) async fn migrate(
     }
 }
 
-async fn apply(
-    conn: &mut AnyConnection,
+/// Applies the migrations not yet in the ledger, on one connection of either native driver
+/// (the bounds say what the code needs of it: text and integers in, an integer out).
+async fn apply<DB>(
+    conn: &mut DB::Connection,
     dialect: Dialect,
     schema: Option<&TableName>,
     table: &TableName,
-) -> Result<()> {
+) -> Result<()>
+where
+    DB: Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
     let store = dialect.backend();
     let err = |e| parse_error(store, e);
     let ledger = qualified(schema, &TableName::new("store_migrations")?);
@@ -108,7 +125,7 @@ async fn apply(
     // A table dropped by hand (or restored from a backup without it) leaves its ledger
     // rows behind: the ledger would say "done" and every call would fail on a missing
     // table. Forget them, and migrate from the start.
-    if applied > 0 && !table_exists(conn, dialect, schema, table).await? {
+    if applied > 0 && !table_exists::<DB>(conn, dialect, schema, table).await? {
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM {ledger} WHERE table_name = {placeholder}"
         )))
@@ -143,58 +160,59 @@ async fn apply(
 }
 
 /// Whether `table` exists (in `schema`, else where an unqualified name resolves).
-async fn table_exists(
-    conn: &mut AnyConnection,
+async fn table_exists<DB>(
+    conn: &mut DB::Connection,
     dialect: Dialect,
     schema: Option<&TableName>,
     table: &TableName,
-) -> Result<bool> {
-    let err = |e| parse_error(dialect.backend(), e);
-    match dialect {
-        Dialect::Postgres => sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(qualified(schema, table))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(err),
-        Dialect::Mysql => {
-            let found: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = ?",
-            )
-            .bind(table.as_str())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(err)?;
-            Ok(found > 0)
-        }
-    }
+) -> Result<bool>
+where
+    DB: Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let (sql, name) = match dialect {
+        // COUNT of the one regclass: 1 when the name resolves to a table, else 0.
+        Dialect::Postgres => ("SELECT COUNT(to_regclass($1))", qualified(schema, table)),
+        Dialect::Mysql => (
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?",
+            table.to_string(),
+        ),
+    };
+    let found: i64 = sqlx::query_scalar(sql)
+        .bind(name.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| parse_error(dialect.backend(), e))?;
+    Ok(found > 0)
 }
 
 /// Drops `table` and forgets its migrations (tests and tools clean up with it).
 pub(crate) async fn drop_table(
-    pool: &AnyPool,
-    dialect: Dialect,
+    pool: &NativePool,
     schema: Option<&TableName>,
     table: &TableName,
 ) -> Result<()> {
-    let store = dialect.backend();
-    let err = |e| parse_error(store, e);
+    let dialect = pool.dialect();
     let ledger = qualified(schema, &TableName::new("store_migrations")?);
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP TABLE IF EXISTS {}",
-        qualified(schema, table)
-    )))
-    .execute(pool)
-    .await
-    .map_err(err)?;
+    let drop_sql = format!("DROP TABLE IF EXISTS {}", qualified(schema, table));
     let delete = match dialect {
         Dialect::Postgres => format!("DELETE FROM {ledger} WHERE table_name = $1"),
         Dialect::Mysql => format!("DELETE FROM {ledger} WHERE table_name = ?"),
     };
-    sqlx::query(AssertSqlSafe(delete))
-        .bind(table.as_str())
-        .execute(pool)
-        .await
-        .map_err(err)?;
+    on_pool!(pool, pool => async {
+        sqlx::query(AssertSqlSafe(drop_sql)).execute(pool).await?;
+        sqlx::query(AssertSqlSafe(delete))
+            .bind(table.as_str())
+            .execute(pool)
+            .await
+            .map(drop)
+    }
+    .await)
+    .map_err(|e| parse_error(dialect.backend(), e))?;
     Ok(())
 }

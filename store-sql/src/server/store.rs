@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, AssertSqlSafe};
+use sqlx::{AssertSqlSafe, Row};
 use store_core::{
     Connection, ConnectionId, ConnectionStore, Endpoint, Lease, Metadata, Page, PageToken,
     Registration, Result, RoomMember, RoomName, SharedClock, StoreError, check_page_size,
@@ -17,6 +16,7 @@ use crate::ident::TableName;
 use super::config::{Dialect, SqlxConfig};
 use super::dialect::{Queries, qualified};
 use super::error::parse_error;
+use super::pool::{NativePool, on_pool};
 use super::schema::{drop_table, migrate};
 
 /// Rows one `sweep` statement deletes, so it never holds locks on a big table for long.
@@ -25,8 +25,9 @@ const SWEEP_BATCH: i64 = 1_000;
 /// A [`ConnectionStore`] on a SQL server. Cheap to clone; clones share the pool.
 #[derive(Debug, Clone)]
 pub struct SqlxStore {
-    /// The connection pool (bounded acquire timeout: calls never hang on a dead server).
-    pool: AnyPool,
+    /// The connection pool, in the server's own driver (bounded acquire timeout: calls
+    /// never hang on a dead server).
+    pool: NativePool,
     /// Which server, for SQL text and error names.
     dialect: Dialect,
     /// SQL text for this table.
@@ -43,17 +44,9 @@ impl SqlxStore {
     /// Connects, then creates or upgrades the table. A server that cannot be reached is
     /// `Unavailable` after at most the pool's acquire timeout.
     pub async fn open(config: SqlxConfig, clock: SharedClock) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let store = config.dialect.backend();
         let table = config.table_name()?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(config.pool.max_connections)
-            .min_connections(config.pool.min_connections)
-            .acquire_timeout(config.pool.acquire_timeout)
-            .idle_timeout(Some(config.pool.idle_timeout))
-            .connect_lazy(&config.driver_url)
-            .map_err(|e| parse_error(store, e))?;
-        migrate(&pool, config.dialect, config.schema.as_ref(), &table).await?;
+        let pool = NativePool::connect_lazy(&config)?;
+        migrate(&pool, config.schema.as_ref(), &table).await?;
         let queries = Queries::new(
             config.dialect,
             &qualified(config.schema.as_ref(), &table),
@@ -71,7 +64,7 @@ impl SqlxStore {
 
     /// Drops this store's table (for tests and tools; the store is unusable afterwards).
     pub async fn drop_table(&self) -> Result<()> {
-        drop_table(&self.pool, self.dialect, self.schema.as_ref(), &self.table).await
+        drop_table(&self.pool, self.schema.as_ref(), &self.table).await
     }
 
     /// Closes the pool's connections.
@@ -108,15 +101,16 @@ impl ConnectionStore for SqlxStore {
         let expires_at_ms = self.clock.now_ms().saturating_add(ttl);
         let metadata = serde_json::to_string(&registration.metadata)
             .map_err(|e| corrupt(self.backend(), e))?;
-        sqlx::query(AssertSqlSafe(self.queries.upsert.clone()))
+        on_pool!(&self.pool, pool => sqlx::query(AssertSqlSafe(self.queries.upsert.clone()))
             .bind(id.as_str())
             .bind(registration.room.as_str())
             .bind(registration.endpoint.as_str())
             .bind(metadata)
             .bind(to_sql_ms(expires_at_ms))
-            .execute(&self.pool)
+            .execute(pool)
             .await
-            .map_err(self.err())?;
+            .map(drop))
+        .map_err(self.err())?;
         Ok(Lease { expires_at_ms })
     }
 
@@ -127,14 +121,16 @@ impl ConnectionStore for SqlxStore {
         // One conditional UPDATE: a renew racing a remove either lands before the delete
         // or matches no row. (MySQL reports matched rows, not changed rows, via sqlx's
         // FOUND_ROWS flag, so renewing to the same expiry still counts.)
-        let result = sqlx::query(AssertSqlSafe(self.queries.renew.clone()))
+        let renewed =
+            on_pool!(&self.pool, pool => sqlx::query(AssertSqlSafe(self.queries.renew.clone()))
             .bind(to_sql_ms(expires_at_ms))
             .bind(id.as_str())
             .bind(to_sql_ms(now))
-            .execute(&self.pool)
+            .execute(pool)
             .await
+            .map(|done| done.rows_affected()))
             .map_err(self.err())?;
-        if result.rows_affected() == 0 {
+        if renewed == 0 {
             return Err(StoreError::not_found(id.as_str()));
         }
         Ok(Lease { expires_at_ms })
@@ -142,35 +138,38 @@ impl ConnectionStore for SqlxStore {
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
         let now = to_sql_ms(self.clock.now_ms());
-        let err = self.err();
         // Lock the row, read its expiry, delete it: "was it live" and the delete are one
         // atomic step (MySQL has no DELETE … RETURNING).
-        let mut tx = self.pool.begin().await.map_err(&err)?;
-        let expires: Option<i64> = sqlx::query_scalar(AssertSqlSafe(self.queries.lock_row.clone()))
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(&err)?;
-        if expires.is_some() {
-            sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
+        let expires: Option<i64> = on_pool!(&self.pool, pool => async {
+            let mut tx = pool.begin().await?;
+            let expires: Option<i64> =
+                sqlx::query_scalar(AssertSqlSafe(self.queries.lock_row.clone()))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if expires.is_some() {
+                sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(expires)
         }
-        tx.commit().await.map_err(&err)?;
+        .await)
+        .map_err(self.err())?;
         Ok(expires.is_some_and(|expires| now < expires))
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
         let now = to_sql_ms(self.clock.now_ms());
-        let row: Option<(String, String, String, i64)> =
+        let row: Option<(String, String, String, i64)> = on_pool!(&self.pool, pool =>
             sqlx::query_as(AssertSqlSafe(self.queries.get.clone()))
                 .bind(id.as_str())
                 .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(self.err())?;
+                .fetch_optional(pool)
+                .await)
+        .map_err(self.err())?;
         let Some((room, endpoint, metadata, expires)) = row else {
             return Ok(None);
         };
@@ -187,22 +186,50 @@ impl ConnectionStore for SqlxStore {
 
     async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
         check_page_size(limit)?;
-        self.page(room, after, limit).await
+        let now = to_sql_ms(self.clock.now_ms());
+        // '' sorts before every valid id, so "after nothing" is the start of the room.
+        let after = after.map(|t| t.as_str()).unwrap_or_default();
+        let mut previous = None;
+        // One row more than asked tells whether another page follows.
+        let mut members = on_pool!(&self.pool, pool =>
+            sqlx::query(AssertSqlSafe(self.queries.list.clone()))
+                .bind(room.as_str())
+                .bind(after)
+                .bind(now)
+                .bind((limit + 1) as i64)
+                .try_map(|row| decode_member(&row, &mut previous))
+                .fetch_all(pool)
+                .await)
+        .map_err(self.err())?;
+        let more = members.len() > limit;
+        members.truncate(limit);
+        Page::keyset(members, more)
     }
 
-    /// One statement, instead of a round trip per page.
+    /// One statement for the whole room (the `SELECT` a page is, without its keyset bound
+    /// and limit), decoded row by row as it arrives.
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
-        Ok(self.page(room, None, WHOLE_ROOM).await?.members)
+        let now = to_sql_ms(self.clock.now_ms());
+        let mut previous = None;
+        on_pool!(&self.pool, pool =>
+            sqlx::query(AssertSqlSafe(self.queries.room.clone()))
+                .bind(room.as_str())
+                .bind(now)
+                .try_map(|row| decode_member(&row, &mut previous))
+                .fetch_all(pool)
+                .await)
+        .map_err(self.err())
     }
 
     async fn count(&self, room: &RoomName) -> Result<u64> {
         let now = to_sql_ms(self.clock.now_ms());
-        let count: i64 = sqlx::query_scalar(AssertSqlSafe(self.queries.count.clone()))
-            .bind(room.as_str())
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.err())?;
+        let count: i64 = on_pool!(&self.pool, pool =>
+            sqlx::query_scalar(AssertSqlSafe(self.queries.count.clone()))
+                .bind(room.as_str())
+                .bind(now)
+                .fetch_one(pool)
+                .await)
+        .map_err(self.err())?;
         Ok(count as u64)
     }
 
@@ -210,13 +237,14 @@ impl ConnectionStore for SqlxStore {
         let now = to_sql_ms(self.clock.now_ms());
         let mut swept = 0u64;
         loop {
-            let deleted = sqlx::query(AssertSqlSafe(self.queries.sweep.clone()))
-                .bind(now)
-                .bind(SWEEP_BATCH)
-                .execute(&self.pool)
-                .await
-                .map_err(self.err())?
-                .rows_affected();
+            let deleted = on_pool!(&self.pool, pool =>
+                sqlx::query(AssertSqlSafe(self.queries.sweep.clone()))
+                    .bind(now)
+                    .bind(SWEEP_BATCH)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected()))
+            .map_err(self.err())?;
             swept += deleted;
             if deleted < SWEEP_BATCH as u64 {
                 return Ok(swept);
@@ -225,39 +253,31 @@ impl ConnectionStore for SqlxStore {
     }
 }
 
-impl SqlxStore {
-    /// Up to `limit` live members of `room` after `after`, in id order.
-    async fn page(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
-        let now = to_sql_ms(self.clock.now_ms());
-        // '' sorts before every valid id, so "after nothing" is the start of the room.
-        let after = after.map(|t| t.as_str()).unwrap_or_default();
-        // One row more than asked tells whether another page follows.
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as(AssertSqlSafe(self.queries.list.clone()))
-                .bind(room.as_str())
-                .bind(after)
-                .bind(now)
-                .bind((limit + 1) as i64)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.err())?;
-        let more = rows.len() > limit;
-        // Rows this store wrote from checked values: trusted, and members on one node share
-        // one endpoint.
-        let mut members: Vec<RoomMember> = Vec::with_capacity(rows.len().min(limit));
-        for (id, endpoint, expires) in rows.into_iter().take(limit) {
-            let previous = members.last().map(|m| &m.endpoint);
-            let endpoint = Endpoint::trusted_reusing(previous, endpoint.as_bytes())
-                .ok_or_else(|| corrupt(self.backend(), "endpoint is not UTF-8"))?;
-            members.push(RoomMember {
-                id: ConnectionId::trusted(id),
-                endpoint,
-                expires_at_ms: expires as u64,
-            });
+/// One row of a room walk (`id, endpoint, expires_at`) as a member. The row is one this
+/// store wrote from checked values, so it is trusted; the text is read in place, and a
+/// member on the same node as the row before shares its endpoint (`previous`) instead of
+/// copying it.
+fn decode_member<R>(row: &R, previous: &mut Option<Endpoint>) -> sqlx::Result<RoomMember>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: &str = row.try_get(0)?;
+    let text: &str = row.try_get(1)?;
+    let expires: i64 = row.try_get(2)?;
+    let endpoint = match previous {
+        Some(shared) if shared.as_str() == text => shared.clone(),
+        _ => {
+            let endpoint = Endpoint::trusted(text);
+            *previous = Some(endpoint.clone());
+            endpoint
         }
-        Page::keyset(members, more)
-    }
+    };
+    Ok(RoomMember {
+        id: ConnectionId::trusted(id.to_owned()),
+        endpoint,
+        expires_at_ms: expires as u64,
+    })
 }
-
-/// A limit no room reaches: `list_room` reads the room in one statement.
-const WHOLE_ROOM: usize = (i64::MAX - 1) as usize;
