@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use conformance::{Harness, fresh_namespace};
-use sqlx::Connection as _;
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, Result, RoomName,
     SharedClock, system_clock,
@@ -210,6 +209,19 @@ async fn postgres_schema_option_keeps_apps_apart() {
     default_harness.cleanup(&namespace).await.unwrap();
 }
 
+/// Runs `sql` on a fresh connection of driver `C`, outside any store.
+async fn run_by_hand<C>(url: &str, sql: String)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut raw = C::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+}
+
 /// A table dropped by hand under a store (its migration still in the ledger) comes back
 /// when a store opens it again, instead of every call failing on a missing table.
 async fn a_table_dropped_by_hand_is_created_again(url: String) {
@@ -226,24 +238,8 @@ async fn a_table_dropped_by_hand_is_created_again(url: String) {
     let drop = format!("DROP TABLE {}", config.qualified_table().unwrap());
     // On a connection of the server's own driver, as an operator's client would.
     match config.dialect {
-        Dialect::Postgres => {
-            let mut raw = sqlx::PgConnection::connect(config.driver_url())
-                .await
-                .unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut raw)
-                .await
-                .unwrap();
-        }
-        Dialect::Mysql => {
-            let mut raw = sqlx::MySqlConnection::connect(config.driver_url())
-                .await
-                .unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut raw)
-                .await
-                .unwrap();
-        }
+        Dialect::Postgres => run_by_hand::<sqlx::PgConnection>(config.driver_url(), drop).await,
+        Dialect::Mysql => run_by_hand::<sqlx::MySqlConnection>(config.driver_url(), drop).await,
     }
     let again = harness.store(&namespace, system_clock()).await.unwrap();
     assert!(

@@ -125,15 +125,23 @@ where
     // A table dropped by hand (or restored from a backup without it) leaves its ledger
     // rows behind: the ledger would say "done" and every call would fail on a missing
     // table. Forget them, and migrate from the start.
-    if applied > 0 && !table_exists::<DB>(conn, dialect, schema, table).await? {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {ledger} WHERE table_name = {placeholder}"
-        )))
-        .bind(table.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(err)?;
-        applied = 0;
+    if applied > 0 {
+        let (count_sql, name) = table_count_query(dialect, schema, table);
+        let found: i64 = sqlx::query_scalar(count_sql)
+            .bind(name.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(err)?;
+        if found == 0 {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {ledger} WHERE table_name = {placeholder}"
+            )))
+            .bind(table.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
+            applied = 0;
+        }
     }
     let insert = match dialect {
         Dialect::Postgres => format!("INSERT INTO {ledger} (table_name, version) VALUES ($1, $2)"),
@@ -159,22 +167,14 @@ where
     Ok(())
 }
 
-/// Whether `table` exists (in `schema`, else where an unqualified name resolves).
-async fn table_exists<DB>(
-    conn: &mut DB::Connection,
+/// The statement that counts `table` (1 when it exists in `schema`, else where an
+/// unqualified name resolves; 0 when it does not), and the name it binds.
+fn table_count_query(
     dialect: Dialect,
     schema: Option<&TableName>,
     table: &TableName,
-) -> Result<bool>
-where
-    DB: Database,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
-    let (sql, name) = match dialect {
+) -> (&'static str, String) {
+    match dialect {
         // COUNT of the one regclass: 1 when the name resolves to a table, else 0.
         Dialect::Postgres => ("SELECT COUNT(to_regclass($1))", qualified(schema, table)),
         Dialect::Mysql => (
@@ -182,13 +182,7 @@ where
              WHERE table_schema = DATABASE() AND table_name = ?",
             table.to_string(),
         ),
-    };
-    let found: i64 = sqlx::query_scalar(sql)
-        .bind(name.as_str())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| parse_error(dialect.backend(), e))?;
-    Ok(found > 0)
+    }
 }
 
 /// Drops `table` and forgets its migrations (tests and tools clean up with it).

@@ -13,7 +13,7 @@ use store_core::{
 
 use crate::ident::TableName;
 
-use super::config::{Dialect, SqlxConfig};
+use super::config::SqlxConfig;
 use super::dialect::{Queries, qualified};
 use super::error::parse_error;
 use super::pool::{NativePool, on_pool};
@@ -27,9 +27,8 @@ const SWEEP_BATCH: i64 = 1_000;
 pub struct SqlxStore {
     /// The connection pool, in the server's own driver (bounded acquire timeout: calls
     /// never hang on a dead server).
+    /// Its variant is the server (`NativePool::dialect`), for error names.
     pool: NativePool,
-    /// Which server, for SQL text and error names.
-    dialect: Dialect,
     /// SQL text for this table.
     queries: Arc<Queries>,
     /// The table's schema, for `drop_table`.
@@ -54,7 +53,6 @@ impl SqlxStore {
         );
         Ok(SqlxStore {
             pool,
-            dialect: config.dialect,
             queries: Arc::new(queries),
             schema: config.schema,
             table,
@@ -73,7 +71,7 @@ impl SqlxStore {
     }
 
     fn err(&self) -> impl Fn(sqlx::Error) -> StoreError + use<> {
-        let store = self.dialect.backend();
+        let store = self.backend();
         move |e| parse_error(store, e)
     }
 }
@@ -93,7 +91,7 @@ fn corrupt(store: &'static str, detail: impl std::fmt::Display) -> StoreError {
 #[async_trait]
 impl ConnectionStore for SqlxStore {
     fn backend(&self) -> &'static str {
-        self.dialect.backend()
+        self.pool.dialect().backend()
     }
 
     async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
