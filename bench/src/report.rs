@@ -191,7 +191,8 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              and no store logic: a sled prefix scan of the room's index range, reading each \
              entry's expiry to keep the live ones; one `SELECT \
              id, endpoint, expires_at … WHERE room = ? AND expires_at > ? ORDER BY id` \
-             (rusqlite, or a native sqlx pool); on Redis, pages of 1,000 ids by `ZRANGE … \
+             (rusqlite, or a native sqlx pool; PostgreSQL's with the store's `expires_at + 0`, \
+             which keeps the expiry index out of its plan); on Redis, pages of 1,000 ids by `ZRANGE … \
              BYLEX LIMIT` with one `ZMSCORE` of their expiries and one `HMGET` of their \
              endpoints each (plain commands, no script, no filtering); \
              `ListObjectsV2` pages over the room prefix; on DynamoDB, the store's strongly \
