@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p bench -- list --store sled:///tmp/b --n 100,1000,10000,100000
 //! cargo run --release -p bench -- fanout --clients 100,1000,5000
+//! cargo run --release -p bench -- hostile --clients 200
 //! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
 //! ```
 //!
@@ -16,11 +17,13 @@
 //! - `list`: the listing benchmark (stores, floors, prices).
 //! - `fanout`: the broadcast benchmark (servers in child processes, clients).
 //! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
+//! - `hostile`: the most memory one hostile client of each kind pins on a node.
 //! - `report`: results → `BENCHMARKS.md` and plots.
 //! - `stats`: percentiles. `machine`: where a run happened.
 
 pub mod churn;
 pub mod fanout;
+pub mod hostile;
 pub mod list;
 pub mod machine;
 pub mod report;

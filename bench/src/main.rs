@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bench::churn::{self, ChurnArgs};
 use bench::fanout::{self, FanoutArgs};
+use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
 use bench::report::{self, Results};
@@ -116,6 +117,17 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The most memory one hostile client of each kind pins on a node with the default
+    /// limits.
+    Hostile {
+        /// Clients of each kind at once (20 at most for the kind that is pushed 128 KiB
+        /// frames).
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Where to write the JSON result.
+        #[arg(long, default_value = "bench/results/hostile.json")]
+        out: PathBuf,
+    },
     /// Write BENCHMARKS.md and PNG plots from the JSON results.
     Report {
         /// The results directory.
@@ -141,6 +153,10 @@ enum Command {
         /// Serve the node's metrics on its push listener.
         #[arg(long)]
         metrics: bool,
+        /// The binary's default limits (rate, queues, timeouts) instead of limits opened
+        /// up for throughput.
+        #[arg(long)]
+        default_limits: bool,
     },
     /// (internal) The bare broadcast server `fanout` compares with.
     #[command(hide = true)]
@@ -247,7 +263,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
             store,
             presence_window_ms,
             metrics,
-        } => fanout::server::serve_gateway(&store, presence_window_ms, metrics).await,
+            default_limits,
+        } => {
+            fanout::server::serve_gateway(&store, presence_window_ms, metrics, default_limits).await
+        }
+        Command::Hostile { clients, out } => {
+            let report = hostile::run(&HostileArgs {
+                clients,
+                exe: std::env::current_exe()?,
+            })
+            .await?;
+            write_json(&out, &report)
+        }
         Command::Churn {
             store,
             clients,

@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use crate::churn::ChurnReport;
 use crate::fanout::FanoutReport;
+use crate::hostile::HostileReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
 
@@ -30,6 +31,8 @@ pub struct Results {
     pub sweeps: Vec<SweepReport>,
     /// `churn-*.json`: a node's memory under long connect/disconnect churn, per backend.
     pub churns: Vec<ChurnReport>,
+    /// `hostile.json`: what one hostile client of each kind pins.
+    pub hostile: Option<HostileReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -65,6 +68,9 @@ impl Results {
                 results
                     .churns
                     .push(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name == "hostile.json" {
+                let text = std::fs::read_to_string(&path)?;
+                results.hostile = Some(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "notes.md" {
                 results.notes = Some(std::fs::read_to_string(&path)?);
             } else if name == "fanout.json" {
@@ -307,6 +313,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
             md.push('\n');
         }
     }
+    if let Some(hostile) = &results.hostile {
+        hostile_table(&mut md, hostile);
+    }
     if !plots.is_empty() {
         md.push_str("## Plots\n\n");
         for (title, path) in plots {
@@ -535,6 +544,36 @@ fn provenance(fanout: &FanoutReport) -> String {
         fanout.machine.commit,
         fanout.command
     )
+}
+
+/// What one hostile client of each kind pins on a node with the default limits.
+fn hostile_table(md: &mut String, hostile: &HostileReport) {
+    let _ = writeln!(
+        md,
+        "## What one hostile client can pin\n\n\
+         A fresh node per kind (the chat in process, the binary's default limits: 128 KiB \
+         messages, 20 frames a second, a queue of 256 frames, 10 s write and request-head \
+         deadlines), N clients of the kind at once; KiB per client = (the node's peak RSS − \
+         its RSS before they came) / N. The peak includes everything the node did for them \
+         (handshakes, the chat's work, the store).\n\n\
+         Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n",
+        hostile.machine.describe(),
+        hostile.machine.date,
+        hostile.machine.commit,
+        hostile.command
+    );
+    md.push_str(
+        "| kind | what it does | clients | RSS before KiB | peak KiB | KiB per client |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for row in &hostile.rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.1} |",
+            row.kind, row.does, row.clients, row.before_kib, row.peak_kib, row.kib_per_client
+        );
+    }
+    md.push('\n');
 }
 
 /// A node's memory under long churn, a table per backend.

@@ -43,8 +43,19 @@ pub struct Limits {
     /// once queued frames run out, so this only batches bursts).
     pub write_buffer_bytes: usize,
     /// How long a client may take to send a whole request head (a handshake, a push call)
-    /// once its connection is ready for one; then it is closed (slowloris).
+    /// once its connection is ready for one; then it is closed (slowloris). A push call's
+    /// body must arrive whole within as long again once its head is in (else 408, closed).
     pub header_timeout: Duration,
+    /// How long a write to a client may stay pending (the client takes nothing of it);
+    /// then the connection is closed as too slow (4408, or dropped when not even a close
+    /// frame can go). Without it one client that stops reading pins its session.
+    pub write_timeout: Duration,
+    /// Bytes of push request bodies held at once for callers not yet authenticated (a
+    /// Signature V4 covers the body, so the body is read before the signature is checked);
+    /// a signed call that would go over is answered 503 at once, without reading. Also the
+    /// largest body such a call may have (413 above it). Without it anyone who knows the
+    /// access key id (it travels in clear) could make the node hold bodies.
+    pub pre_auth_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +72,8 @@ impl Default for Limits {
             read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
             header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            pre_auth_body_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -138,6 +151,58 @@ pub struct SigV4Key {
     pub secret_access_key: String,
 }
 
+impl SigV4Key {
+    /// A key from its id and secret; `Err` when either is empty or only whitespace (an
+    /// empty secret lets anyone who knows the id sign, and the id travels in clear).
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Result<Self, CredentialError> {
+        let key = SigV4Key {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+        };
+        key.validate()?;
+        Ok(key)
+    }
+
+    /// `Err` when the id or the secret is empty or only whitespace.
+    pub fn validate(&self) -> Result<(), CredentialError> {
+        if is_blank(&self.access_key_id) {
+            return Err(CredentialError::EmptyAccessKeyId);
+        }
+        if is_blank(&self.secret_access_key) {
+            return Err(CredentialError::EmptySecret);
+        }
+        Ok(())
+    }
+}
+
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// Why push API credentials were refused: each of these would let callers in that hold no
+/// secret, so a node refuses to start with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// The bearer token is empty or only whitespace.
+    #[error("the push token is empty: set a real one, or none")]
+    EmptyToken,
+    /// The AWS access key id is empty or only whitespace.
+    #[error("the AWS access key id is empty")]
+    EmptyAccessKeyId,
+    /// The AWS secret access key is empty or only whitespace.
+    #[error("the AWS secret access key is empty: anyone could sign with it")]
+    EmptySecret,
+    /// An access key id was given without its secret.
+    #[error("an AWS access key id without its secret access key")]
+    MissingSecret,
+    /// A secret was given without its access key id.
+    #[error("an AWS secret access key without its access key id")]
+    MissingAccessKeyId,
+}
+
 impl fmt::Debug for SigV4Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigV4Key")
@@ -167,6 +232,34 @@ impl fmt::Debug for PushAuth {
 }
 
 impl PushAuth {
+    /// The credentials as flags or environment variables give them: a token, and an AWS
+    /// key id and secret (both or neither); `Err` when any given one is empty or only
+    /// whitespace, or one of the key's halves comes without the other.
+    pub fn new(
+        token: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    ) -> Result<Self, CredentialError> {
+        let sigv4 = match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => Some(SigV4Key::new(id, secret)?),
+            (Some(_), None) => return Err(CredentialError::MissingSecret),
+            (None, Some(_)) => return Err(CredentialError::MissingAccessKeyId),
+            (None, None) => None,
+        };
+        let auth = PushAuth { token, sigv4 };
+        auth.validate()?;
+        Ok(auth)
+    }
+
+    /// `Err` when a credential is set but empty or only whitespace (for a `PushAuth` built
+    /// field by field; [`PushAuth::new`] checks it).
+    pub fn validate(&self) -> Result<(), CredentialError> {
+        if self.token.as_deref().is_some_and(is_blank) {
+            return Err(CredentialError::EmptyToken);
+        }
+        self.sigv4.as_ref().map_or(Ok(()), SigV4Key::validate)
+    }
+
     /// True when any credential is demanded.
     pub fn is_required(&self) -> bool {
         self.token.is_some() || self.sigv4.is_some()

@@ -185,21 +185,6 @@ pub fn refuse_if_full(gateway: &Gateway) -> Option<Response> {
     })
 }
 
-/// `ws` with the node's frame limit (the socket layer refuses frames far over it, and the
-/// session closes with 1009 for anything over it) and its socket buffer sizes.
-pub fn sized(ws: WebSocketUpgrade, gateway: &Gateway) -> WebSocketUpgrade {
-    let limits = &gateway.config.limits;
-    let max = limits.max_message_bytes;
-    let write = limits.write_buffer_bytes;
-    ws.max_message_size(max + 1024)
-        .max_frame_size(max + 1024)
-        .read_buffer_size(limits.read_buffer_bytes.max(1))
-        .write_buffer_size(write)
-        // Above the gathering size, or the library refuses the setting; a client that
-        // stops reading is cut off by the outbound queue, not by this.
-        .max_write_buffer_size(usize::MAX)
-}
-
 /// `GET /ws`: register, then upgrade or refuse.
 pub async fn upgrade(
     State((gateway, shutdown)): State<AppState>,
@@ -248,7 +233,7 @@ async fn accept(
         info,
         alive: Some(alive),
     };
-    let mut ws = sized(ws, &gateway);
+    let mut ws = crate::socket::sized(ws, &gateway.config.limits);
     if let Some(chosen) = reply.subprotocol {
         // A function may answer the client's whole list (Tencent's sample echoes it): the
         // first of them the client offered is the one.
@@ -261,7 +246,7 @@ async fn accept(
 
 /// The handshake's answer to a register that did not accept. The details (function URLs)
 /// go to the log, never to the client.
-fn refusal(info: &ConnectionInfo, outcome: Result<Reply, InvokeError>) -> Response {
+pub(crate) fn refusal(info: &ConnectionInfo, outcome: Result<Reply, InvokeError>) -> Response {
     metrics::handshake(match &outcome {
         Ok(_) => "refused",
         Err(InvokeError::TimedOut(_)) => "timed_out",

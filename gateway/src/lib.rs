@@ -10,6 +10,8 @@
 //! - `dialect/`: one module per cloud: its events, answers, push routes and errors.
 //! - `functions/`: invoking the functions (linked in, or over HTTP by route).
 //! - `handshake`: register before the upgrade; the handshake's answer is register's.
+//! - `socket`: one upgraded WebSocket: writes under a deadline, a bounded write buffer,
+//!   the close handshake and close codes as RFC 6455 says.
 //! - `session`: one upgraded connection (limits, pings, timeouts, cleanup).
 //! - `transport`: a connection's messages through transport, on a task started lazily.
 //! - `hub`: the connections this node holds (bounded outbound queues).
@@ -27,6 +29,9 @@ mod auth;
 mod config;
 pub mod dialect;
 mod functions;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod hub;
 mod ids;
@@ -37,6 +42,7 @@ mod push_api;
 mod serve;
 mod session;
 mod sessions;
+mod socket;
 mod transport;
 
 use std::net::SocketAddr;
@@ -53,7 +59,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::{
-    AliyunConfig, FunctionMode, GatewayConfig, HttpRoutes, Limits, Naming, PushAuth, SigV4Key,
+    AliyunConfig, CredentialError, FunctionMode, GatewayConfig, HttpRoutes, Limits, Naming,
+    PushAuth, SigV4Key,
 };
 pub use dialect::{Dialect, NodeInfo};
 pub use functions::{Functions, InvokeError, RouteSelection};
@@ -66,13 +73,18 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// Server going away (graceful shutdown, idle timeout, lost pongs).
     pub const GOING_AWAY: u16 = 1001;
+    /// Protocol error (reserved bits, an unmasked frame, a bad opcode or close payload).
+    pub const PROTOCOL: u16 = 1002;
+    /// A text message (or close reason) that is not UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// Policy violation (rate limit, too many messages in flight).
     pub const POLICY: u16 = 1008;
     /// Message too big.
     pub const TOO_BIG: u16 = 1009;
     /// Server error (a Tencent transport function failed).
     pub const SERVER_ERROR: u16 = 1011;
-    /// The client did not read fast enough.
+    /// The client did not read fast enough (its outbound queue filled, or a write to it
+    /// outlived the write deadline).
     pub const TOO_SLOW: u16 = 4408;
 }
 
@@ -105,6 +117,11 @@ impl Gateway {
             &config.naming.stage,
             &config.naming.api_id,
         );
+        // An empty credential would let in anyone who knows its id (or nothing at all).
+        config
+            .push_auth
+            .validate()
+            .map_err(|e| format!("push API credentials: {e}"))?;
         let functions = Functions::new(&config.functions, node)?;
         // No redirects: a backend's 3xx goes back to the device, never to another host.
         let http = reqwest::Client::builder()

@@ -21,7 +21,7 @@ use clap::Parser;
 use clap::builder::PossibleValuesParser;
 use gateway::{
     AliyunConfig, FunctionMode, Gateway, GatewayConfig, HttpRoutes, Hub, Limits, Naming,
-    NodePusher, PushAuth, RouteSelection, SigV4Key, dialect,
+    NodePusher, PushAuth, RouteSelection, dialect,
 };
 use lifecycle::HttpPusher;
 use store_core::ConnectionStore;
@@ -141,9 +141,17 @@ struct Args {
     #[arg(long, default_value_t = 4096)]
     write_buffer_bytes: usize,
     /// Seconds a client may take to send a whole request head (a handshake, a push call);
-    /// then its connection is closed.
+    /// then its connection is closed. A push call's body gets as long again (then 408).
     #[arg(long, default_value_t = 10)]
     header_timeout_secs: u64,
+    /// Bytes of push request bodies held at once before their Signature V4 is checked
+    /// (more: 503 at once); also the largest such body (413).
+    #[arg(long, default_value_t = 32 * 1024 * 1024)]
+    pre_auth_body_bytes: usize,
+    /// Seconds a write to a client may stay pending (it takes nothing); then it is closed
+    /// as too slow (4408).
+    #[arg(long, default_value_t = 10)]
+    write_timeout_secs: u64,
     /// Threads for blocking store calls (sled, SQLite) at most.
     #[arg(long, default_value_t = 16)]
     blocking_threads: usize,
@@ -284,16 +292,17 @@ async fn sweep(url: &str) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = gateway::metrics::install()?;
-    let push_auth = PushAuth {
-        token: args.push_token.clone(),
-        sigv4: match (&args.aws_access_key_id, &args.aws_secret_access_key) {
-            (Some(id), Some(secret)) => Some(SigV4Key {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-            }),
-            _ => None,
-        },
-    };
+    let push_auth = PushAuth::new(
+        args.push_token.clone(),
+        args.aws_access_key_id.clone(),
+        args.aws_secret_access_key.clone(),
+    )
+    .map_err(|e| {
+        format!(
+            "push API credentials: {e} (--push-token / PUSH_TOKEN, --aws-access-key-id / \
+             PUSH_AWS_ACCESS_KEY_ID, --aws-secret-access-key / PUSH_AWS_SECRET_ACCESS_KEY)"
+        )
+    })?;
     if !args.push_listen.ip().is_loopback() && !push_auth.is_required() {
         return Err(
             "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN) \
@@ -371,6 +380,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             read_buffer_bytes: args.read_buffer_bytes,
             write_buffer_bytes: args.write_buffer_bytes,
             header_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+            write_timeout: Duration::from_secs(args.write_timeout_secs.max(1)),
+            pre_auth_body_bytes: args.pre_auth_body_bytes,
             ..Limits::default()
         },
         metrics: Some(metrics),

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, WebSocket};
 use lifecycle::{ConnectionInfo, EventKind, Payload};
 use tokio::sync::{mpsc, watch};
 
@@ -14,25 +13,12 @@ use crate::close_code;
 use crate::handshake::{Pending, event};
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
+pub use crate::socket::Ending;
+use crate::socket::{Event, Socket};
 use crate::transport::Transport;
 
-/// Sends a close frame (the reason cut to the 123 bytes a close frame holds).
-pub async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    // A close reason is at most 123 bytes on the wire.
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(reason[..end].to_owned()),
-        })))
-        .await;
-}
-
 /// A token bucket: `rate` per second, bursts of `2 * rate`.
-struct RateLimit {
+pub(crate) struct RateLimit {
     /// Tokens left.
     tokens: f64,
     /// Refill per second.
@@ -42,7 +28,7 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(rate: u32) -> Self {
+    pub(crate) fn new(rate: u32) -> Self {
         let rate = f64::from(rate.max(1));
         RateLimit {
             tokens: rate * 2.0,
@@ -51,7 +37,7 @@ impl RateLimit {
         }
     }
 
-    fn allow(&mut self) -> bool {
+    pub(crate) fn allow(&mut self) -> bool {
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
             .min(self.rate * 2.0);
@@ -87,11 +73,12 @@ pub async fn cleanup(gateway: &Gateway, info: &Arc<ConnectionInfo>, code: u16, r
 /// Runs one upgraded connection until something ends it, then cleans up.
 pub async fn run(
     pending: Pending,
-    mut socket: WebSocket,
+    socket: WebSocket,
     handle: Handle,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (gateway, info, _alive) = pending.start();
+    let mut socket = Socket::new(socket, &gateway.config.limits);
     let held = handle.held.clone();
     let mut transport = Transport::new(gateway.clone(), info.clone());
     let ending = pump(
@@ -105,23 +92,12 @@ pub async fn run(
     )
     .await;
     // The client hears why at once; cleanup waits for the message in flight, if any.
-    say_goodbye(&mut socket, &PLAIN, &ending).await;
+    socket.close(&ending, (PLAIN.farewell)(&ending)).await;
     transport.finish().await;
     gateway.hub.remove_held(&held);
     crate::metrics::closed(ending.code);
     tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
     cleanup(&gateway, &info, ending.code, &ending.reason).await;
-}
-
-/// How a connection ended.
-#[derive(Debug)]
-pub struct Ending {
-    /// The close code cleanup reports (the client's, ours, or 1006).
-    pub code: u16,
-    /// Why.
-    pub reason: String,
-    /// The close frame to send, if the socket can still take one.
-    pub send_close: Option<(u16, String)>,
 }
 
 /// How frames look on one kind of channel.
@@ -146,68 +122,46 @@ fn plain_frame(frame: Outbound) -> Message {
     }
 }
 
-/// Sends `ending`'s farewell and close frame, if the socket can still take them.
-pub async fn say_goodbye(socket: &mut WebSocket, framing: &Framing, ending: &Ending) {
-    if let Some((code, reason)) = &ending.send_close {
-        if let Some(farewell) = (framing.farewell)(ending) {
-            let _ = socket.send(farewell).await;
-        }
-        close(socket, *code, reason).await;
-    }
-}
-
-impl Ending {
-    /// We close with `code` / `reason`.
-    pub fn ours(code: u16, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
-        Ending {
-            code,
-            send_close: Some((code, reason.clone())),
-            reason,
-        }
-    }
-}
-
 /// Frames written per socket flush at most, so one busy connection still yields.
 const FRAMES_PER_FLUSH: usize = 64;
 
-/// Writes `first` and whatever else is already queued with one flush (up to
-/// [`FRAMES_PER_FLUSH`] frames, and no more once `gather` bytes are in): a client that fell
-/// behind during a burst catches up in a few writes, not one write per frame. The byte
-/// bound matters for memory: the socket's write buffer grows to the most ever gathered in
-/// it and never shrinks, so gathering 64 frames for a slow reader would leave every
-/// connection holding 64 frames' worth for good.
+/// Feeds `first` and whatever else is already queued for one flush (up to
+/// [`FRAMES_PER_FLUSH`] frames, no more once `gather` bytes are in, and only while the
+/// socket takes them without waiting): a client that fell behind during a burst catches up
+/// in a few writes, not one write per frame. The byte bound matters for memory: the
+/// socket's write buffer grows to the most ever gathered in it and never shrinks, so
+/// gathering 64 frames for a slow reader would leave every connection holding 64 frames'
+/// worth for good.
 async fn write_queued(
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     first: Outbound,
     queue: &mut mpsc::Receiver<Outbound>,
     framing: &Framing,
     gather: usize,
-) -> Result<(), axum::Error> {
+) -> Result<(), Ending> {
     let mut gathered = first.len();
-    socket.feed((framing.pushed)(first)).await?;
-    for _ in 1..FRAMES_PER_FLUSH {
-        if gathered >= gather {
-            break;
+    let mut frames = 1;
+    let more = || {
+        if gathered >= gather || frames >= FRAMES_PER_FLUSH {
+            return None;
         }
-        match queue.try_recv() {
-            Ok(frame) => {
-                gathered += frame.len();
-                socket.feed((framing.pushed)(frame)).await?;
-            }
-            Err(_) => break,
-        }
-    }
-    socket.flush().await
+        let frame = queue.try_recv().ok()?;
+        gathered += frame.len();
+        frames += 1;
+        Some((framing.pushed)(frame))
+    };
+    socket.feed((framing.pushed)(first), more).await
 }
 
 /// Moves frames both ways until the connection should end: client frames (within the
 /// limits) to `inbound` (`Full`: too many in flight; `Closed`: a function closed the
 /// connection), pushed frames through `framing`, and `raw` frames (a dialect's own answers)
-/// as they are.
+/// as they are. Nothing here waits on the client: a write in progress is one more thing
+/// the loop watches (its deadline beside kicks, timers and shutdown), and while it is in
+/// progress nothing more is fed (pushed frames wait in their bounded queue).
 pub async fn pump(
     gateway: &Gateway,
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     mut handle: Handle,
     mut inbound: impl FnMut(Payload) -> Result<(), mpsc::error::TrySendError<Payload>>,
     shutdown: &mut watch::Receiver<bool>,
@@ -216,50 +170,51 @@ pub async fn pump(
 ) -> Ending {
     let limits = &gateway.config.limits;
     let started = tokio::time::Instant::now();
-    // Both timers live across iterations: frames touch neither (re-arming them per frame
-    // was a large share of a broadcast's CPU). A message in only notes the time; when
-    // `idle` fires early because of it, it is moved on then.
+    // The timers live across iterations: frames touch none of them (re-arming them per
+    // frame was a large share of a broadcast's CPU). A message in only notes the time;
+    // when `idle` fires early because of it, it is moved on then. The write deadline is
+    // armed when a write starts and nothing already watches it, and moved on when it fires
+    // early (a write that finished, then a later one), so a busy connection re-arms it
+    // about once a deadline, not once a write.
     let age = tokio::time::sleep_until(started + limits.max_connection_age);
     let idle = tokio::time::sleep_until(started + limits.idle_timeout);
+    let write_check = tokio::time::sleep_until(started);
+    let mut write_watched = false;
     // Registered once, for the same reason.
     let kick = handle.kick.clone();
     let kicked = kick.notified();
-    tokio::pin!(age, idle, kicked);
+    tokio::pin!(age, idle, write_check, kicked);
     let mut last_in = started;
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.reset();
     let mut unanswered_pings = 0u32;
     let mut rate = RateLimit::new(limits.messages_per_second);
     loop {
+        if !write_watched && let Some(due) = socket.write_due() {
+            write_check.as_mut().reset(due);
+            write_watched = true;
+        }
         tokio::select! {
-            incoming = socket.next() => {
-                let message = match incoming {
-                    None => return Ending { code: 1006, reason: "connection lost".into(), send_close: None },
-                    // Frames over the size limit surface here as protocol errors.
-                    Some(Err(err)) => {
-                        tracing::debug!(%err, "websocket read failed");
-                        return Ending::ours(close_code::TOO_BIG, "message too big or malformed");
-                    }
-                    Some(Ok(message)) => message,
+            event = socket.next() => {
+                let message = match event {
+                    Event::Frame(message) => message,
+                    Event::Flushed => continue,
+                    Event::Ended(ending) => return ending,
                 };
+                // Every frame counts, control frames too: a ping flood is a flood.
+                if !rate.allow() {
+                    return Ending::ours(close_code::POLICY, "rate limit exceeded");
+                }
                 let payload = match message {
                     Message::Text(text) => Payload::Text(text.to_string()),
                     Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
                     Message::Pong(_) => { unanswered_pings = 0; continue; }
-                    Message::Ping(_) => continue,
-                    Message::Close(frame) => {
-                        let (code, reason) = match frame {
-                            Some(frame) => (frame.code, frame.reason.to_string()),
-                            None => (1005, "Client-side close frame status not set".to_owned()),
-                        };
-                        return Ending { code, reason, send_close: Some((close_code::NORMAL, "closed by client".into())) };
-                    }
+                    // Answered by the WebSocket library (the latest ping only, while the
+                    // client reads nothing).
+                    Message::Ping(_) | Message::Close(_) => continue,
                 };
                 if payload.len() > limits.max_message_bytes {
                     return Ending::ours(close_code::TOO_BIG, "message too big");
-                }
-                if !rate.allow() {
-                    return Ending::ours(close_code::POLICY, "rate limit exceeded");
                 }
                 last_in = tokio::time::Instant::now();
                 unanswered_pings = 0;
@@ -277,10 +232,10 @@ pub async fn pump(
                     }
                 }
             }
-            frame = handle.rx.recv() => {
+            frame = handle.rx.recv(), if !socket.is_flushing() => {
                 let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                if write_queued(socket, frame, &mut handle.rx, framing, limits.write_buffer_bytes).await.is_err() {
-                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
+                if let Err(ending) = write_queued(socket, frame, &mut handle.rx, framing, limits.write_buffer_bytes).await {
+                    return ending;
                 }
             }
             // A plain connection has no raw frames (and no channel for them: memory).
@@ -289,18 +244,28 @@ pub async fn pump(
                     Some(raw) => raw.recv().await,
                     None => std::future::pending().await,
                 }
-            } => {
-                if socket.send(message).await.is_err() {
-                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
+            }, if !socket.is_flushing() => {
+                if let Err(ending) = socket.feed(message, || None).await {
+                    return ending;
                 }
             }
             _ = ping.tick() => {
+                // A write still pending is watched by its own deadline.
+                if socket.is_flushing() {
+                    continue;
+                }
                 if unanswered_pings >= 2 {
                     return Ending::ours(close_code::GOING_AWAY, "no pong: connection lost");
                 }
                 unanswered_pings += 1;
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return Ending { code: 1006, reason: "write failed".into(), send_close: None };
+                if let Err(ending) = socket.feed(Message::Ping(Default::default()), || None).await {
+                    return ending;
+                }
+            }
+            () = &mut write_check, if write_watched => {
+                write_watched = false;
+                if socket.write_due().is_some_and(|due| due <= tokio::time::Instant::now()) {
+                    return Ending::too_slow();
                 }
             }
             () = &mut kicked => {

@@ -28,14 +28,16 @@ async fn stdin_closed() {
     while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
-/// The gateway as a user runs it, with the in-process chat functions, limits opened up so
-/// the benchmark measures the path, not the throttles; with `metrics`, the node's
-/// Prometheus metrics on its push listener, as the binary serves them. Prints
+/// The gateway as a user runs it, with the in-process chat functions and limits opened up
+/// (`throughput_limits`); with `metrics`, the node's
+/// Prometheus metrics on its push listener, as the binary serves them; with
+/// `default_limits`, the binary's limits as they are (for `bench hostile`). Prints
 /// `ready <app> <push>`.
 pub async fn serve_gateway(
     store_url: &str,
     presence_window_ms: u64,
     metrics: bool,
+    default_limits: bool,
 ) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
@@ -49,7 +51,23 @@ pub async fn serve_gateway(
     let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600))
         .with_presence_window(Duration::from_millis(presence_window_ms));
     let mut config = GatewayConfig::local(push.local_addr()?, Arc::new(chat));
-    config.limits = Limits {
+    config.limits = if default_limits {
+        Limits::default()
+    } else {
+        throughput_limits()
+    };
+    if metrics {
+        config.metrics = Some(gateway::metrics::install()?);
+    }
+    let gateway = Arc::new(Gateway::with_hub(config, hub)?);
+    println!("ready {} {}", app.local_addr()?, push.local_addr()?);
+    gateway::run(gateway, app, push, stdin_closed()).await?;
+    Ok(())
+}
+
+/// Limits opened up so the benchmark measures the path, not the throttles.
+fn throughput_limits() -> Limits {
+    Limits {
         idle_timeout: Duration::from_secs(3600),
         messages_per_second: 1_000_000,
         max_connections: 50_000,
@@ -59,14 +77,7 @@ pub async fn serve_gateway(
         // gateway's.
         outbound_queue: 16_384,
         ..Limits::default()
-    };
-    if metrics {
-        config.metrics = Some(gateway::metrics::install()?);
     }
-    let gateway = Arc::new(Gateway::with_hub(config, hub)?);
-    println!("ready {} {}", app.local_addr()?, push.local_addr()?);
-    gateway::run(gateway, app, push, stdin_closed()).await?;
-    Ok(())
 }
 
 /// The floor: accept, greet, and forward every text frame to every other connection through
@@ -225,12 +236,22 @@ impl ServerProcess {
 
     /// The child's resident set size, bytes (from `/proc/<pid>/status`).
     pub fn rss_bytes(&self) -> Result<u64, BoxError> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// The most the child has ever held resident, bytes.
+    pub fn peak_rss_bytes(&self) -> Result<u64, BoxError> {
+        self.status_bytes("VmHWM")
+    }
+
+    /// A KiB figure of the child's `/proc/<pid>/status`, in bytes.
+    fn status_bytes(&self, field: &str) -> Result<u64, BoxError> {
         let pid = self.child.id().ok_or("the server has exited")?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let kib: u64 = status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .ok_or("no VmRSS in /proc status")?
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .ok_or_else(|| format!("no {field} in /proc status"))?
             .trim()
             .trim_end_matches("kB")
             .trim()

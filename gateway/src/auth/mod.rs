@@ -5,7 +5,7 @@
 //! - `mod.rs`: [`check`], deciding on a request's headers (and body, for a signature).
 //! - `sigv4.rs`: verifying a Signature V4 `Authorization` header.
 
-mod sigv4;
+pub(crate) mod sigv4;
 
 use axum::http::{HeaderMap, Method, header};
 use subtle::ConstantTimeEq;
@@ -22,11 +22,15 @@ pub fn is_signed(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with(sigv4::ALGORITHM))
 }
 
-/// True when `headers` carries the bearer token (compared in constant time).
+/// True when `headers` carries the bearer token (compared in constant time). An empty
+/// token (a `PushAuth` built around [`PushAuth::validate`]) matches nothing.
 pub fn has_token(auth: &PushAuth, headers: &HeaderMap) -> bool {
     let Some(token) = &auth.token else {
         return false;
     };
+    if token.trim().is_empty() {
+        return false;
+    }
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -42,6 +46,8 @@ pub fn precheck_signature(auth: &PushAuth, headers: &HeaderMap) -> Result<sigv4:
     let Some(key) = &auth.sigv4 else {
         return Err("this node accepts no AWS signatures (no key configured)".into());
     };
+    // An empty id or secret would let anyone sign: such a key verifies nothing.
+    key.validate().map_err(|e| e.to_string())?;
     sigv4::precheck(key, SERVICE, headers, std::time::SystemTime::now())
 }
 

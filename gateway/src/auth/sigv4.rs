@@ -51,16 +51,16 @@ pub struct SignedRequest<'a> {
 
 /// The fields of the `Authorization` header.
 #[derive(Debug)]
-struct Authorization<'a> {
+pub(crate) struct Authorization<'a> {
     /// `AKID/20261122/us-east-1/execute-api/aws4_request`.
-    credential: &'a str,
+    pub(crate) credential: &'a str,
     /// `host;x-amz-date`.
-    signed_headers: &'a str,
+    pub(crate) signed_headers: &'a str,
     /// Hex.
-    signature: &'a str,
+    pub(crate) signature: &'a str,
 }
 
-fn parse_authorization(value: &str) -> Result<Authorization<'_>, String> {
+pub(crate) fn parse_authorization(value: &str) -> Result<Authorization<'_>, String> {
     let rest = value
         .strip_prefix(ALGORITHM)
         .ok_or("not an AWS4-HMAC-SHA256 authorization")?;
@@ -94,7 +94,7 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// `YYYYMMDDTHHMMSSZ` as a time.
-fn parse_amz_date(text: &str) -> Result<SystemTime, String> {
+pub(crate) fn parse_amz_date(text: &str) -> Result<SystemTime, String> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let at = time::PrimitiveDateTime::parse(text, format)
         .map_err(|e| format!("x-amz-date `{text}`: {e}"))?
@@ -103,7 +103,7 @@ fn parse_amz_date(text: &str) -> Result<SystemTime, String> {
 }
 
 /// The path with `.` and `..` segments resolved, as signers normalize it (non-S3).
-fn remove_dot_segments(path: &str) -> String {
+pub(crate) fn remove_dot_segments(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -126,7 +126,7 @@ fn remove_dot_segments(path: &str) -> String {
     normalized
 }
 
-fn canonical_query(query: Option<&str>) -> String {
+pub(crate) fn canonical_query(query: Option<&str>) -> String {
     let mut pairs: Vec<(String, String)> = query
         .unwrap_or("")
         .split('&')
@@ -148,7 +148,7 @@ fn canonical_query(query: Option<&str>) -> String {
         .join("&")
 }
 
-fn canonical_headers(headers: &HeaderMap, signed: &str) -> Result<String, String> {
+pub(crate) fn canonical_headers(headers: &HeaderMap, signed: &str) -> Result<String, String> {
     let mut out = String::new();
     for name in signed.split(';') {
         let values: Vec<String> = headers

@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - `mod.rs`: the [`Dialect`] and [`FunctionShapes`] traits, [`NodeInfo`], [`PushError`],
-//!   the registry [`ALL`].
+//!   [`json_frame_limit`], the registry [`ALL`].
 //! - `aws/`: AWS API Gateway WebSocket + Lambda: events, Lambda proxy answers,
 //!   `@connections` (with or without a stage), REST-JSON errors.
 //! - `tencent/`: Tencent API Gateway + SCF: register/transport/cleanup events, `errNo`
@@ -92,6 +92,14 @@ pub enum PushError {
     LimitExceeded(String),
     /// The request is malformed (400).
     BadRequest(String),
+    /// The request's body is over what its route can legitimately take (413), given as its
+    /// limit: refused before it is read, or cut off there.
+    BodyTooLarge(usize),
+    /// The request's body did not arrive whole in time (408); the connection is closed.
+    TimedOut,
+    /// The node cannot take the request now (503): too many unauthenticated bodies are
+    /// being read.
+    Unavailable(String),
 }
 
 impl PushError {
@@ -103,6 +111,9 @@ impl PushError {
             PushError::PayloadTooLarge(_) => 413,
             PushError::LimitExceeded(_) => 429,
             PushError::BadRequest(_) => 400,
+            PushError::BodyTooLarge(_) => 413,
+            PushError::TimedOut => 408,
+            PushError::Unavailable(_) => 503,
         }
     }
 
@@ -112,10 +123,15 @@ impl PushError {
             PushError::Gone => "no such connection on this node".to_owned(),
             PushError::Forbidden(why)
             | PushError::LimitExceeded(why)
-            | PushError::BadRequest(why) => why.clone(),
+            | PushError::BadRequest(why)
+            | PushError::Unavailable(why) => why.clone(),
             PushError::PayloadTooLarge(limit) => {
                 format!("the payload is over the frame limit of {limit} bytes")
             }
+            PushError::BodyTooLarge(limit) => {
+                format!("the request body is over this route's limit of {limit} bytes")
+            }
+            PushError::TimedOut => "the request body did not arrive in time".to_owned(),
         }
     }
 }
@@ -142,6 +158,24 @@ pub trait Dialect: Debug + Send + Sync + 'static {
 
     /// `error` in its shape.
     fn push_error(&self, error: &PushError) -> Response;
+
+    /// The largest request body its push routes can legitimately take when frames are at
+    /// most `max_frame` bytes; a longer one is refused (413) before or while it is read.
+    /// The default: the body is the frame itself.
+    fn push_body_limit(&self, max_frame: usize) -> usize {
+        max_frame
+    }
+}
+
+/// Bytes a JSON request carrying one frame of `max_frame` bytes as a string may take: every
+/// byte of a text escaped (`\u001f`, six bytes: more than base64's four per three), plus
+/// an envelope (keys, an id, whitespace) of a few KiB.
+pub fn json_frame_limit(max_frame: usize) -> usize {
+    /// Bytes a JSON string may take per byte of the text it carries.
+    const ESCAPED: usize = 6;
+    /// Bytes for everything around the frame.
+    const ENVELOPE: usize = 4 * 1024;
+    max_frame.saturating_mul(ESCAPED).saturating_add(ENVELOPE)
 }
 
 /// How one dialect's HTTP functions see events and answer them.

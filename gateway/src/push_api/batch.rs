@@ -1,5 +1,7 @@
 //! `POST /batch`: one payload to many connections of this node, one result each — the call
 //! the chat's broadcasts use (a cloud would take one `@connections` call per recipient).
+//! A batch names at most [`MAX_BATCH_IDS`] ids (parsing stops past them), each delivered
+//! to once.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,11 +12,45 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lifecycle::{BatchOutcome, BatchRequest, BatchResult, Delivery};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::PushState;
+use super::ids::{capped_strings, distinct_capped};
 use crate::dialect::PushError;
 use crate::hub::Outbound;
+
+/// Most ids one batch names: ten times a node's default connection limit, as a batch
+/// names connections of one node (a room's members there).
+pub const MAX_BATCH_IDS: usize = 100_000;
+
+/// The largest body a batch of frames of at most `max_frame` bytes can legitimately
+/// have: [`MAX_BATCH_IDS`] quoted ids of the longest length with their commas, and the
+/// frame as a JSON string.
+pub fn body_limit(max_frame: usize) -> usize {
+    /// Bytes around each id: its quotes, a comma, a space.
+    const PER_ID: usize = 4;
+    let ids = MAX_BATCH_IDS * (store_core::MAX_ID_LEN + PER_ID);
+    ids.saturating_add(crate::dialect::json_frame_limit(max_frame))
+}
+
+/// A batch body as this route reads it: [`BatchRequest`] with its ids counted as they
+/// are parsed.
+#[derive(Debug, Deserialize)]
+struct CappedBatch {
+    /// Recipients: parsing stops past [`MAX_BATCH_IDS`].
+    #[serde(deserialize_with = "capped_strings::<_, MAX_BATCH_IDS>")]
+    ids: Vec<String>,
+    /// The payload (base64 when `data_type` is `binary`).
+    data: String,
+    /// `text` (the default) or `binary`.
+    #[serde(default = "text_type", rename = "dataType")]
+    data_type: String,
+}
+
+fn text_type() -> String {
+    "text".to_owned()
+}
 
 /// The route.
 pub fn routes() -> Router<PushState> {
@@ -54,22 +90,35 @@ pub fn frame_of(request: &BatchRequest, max_frame: usize) -> Result<Outbound, Pu
 }
 
 async fn batch(State(state): State<PushState>, body: Bytes) -> Response {
-    let request: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
+    let request = match serde_json::from_slice::<CappedBatch>(&body) {
+        Ok(CappedBatch {
+            ids,
+            data,
+            data_type,
+        }) => BatchRequest {
+            ids,
+            data,
+            data_type,
+        },
         Err(e) => return error(&PushError::BadRequest(format!("batch body: {e}"))),
     };
     let frame = match frame_of(&request, state.max_frame) {
         Ok(frame) => frame,
         Err(why) => return error(&why),
     };
+    // Already capped by the parser: this only drops repeats (each gets one frame).
+    let ids = match distinct_capped(request.ids.iter().map(String::as_str), MAX_BATCH_IDS) {
+        Ok(ids) => ids,
+        Err(why) => return error(&PushError::BadRequest(why.to_string())),
+    };
     let mut outcome = BatchOutcome::default();
     state
         .hub
-        .send_many(request.ids.iter().map(String::as_str), &frame, &mut outcome);
+        .send_many(ids.iter().copied(), &frame, &mut outcome);
     // The wire answer names every recipient; only the undelivered were recorded.
     let mut result = BatchResult::default();
-    for id in request.ids {
-        result.results.insert(id, Delivery::Sent);
+    for id in ids {
+        result.results.insert(id.to_owned(), Delivery::Sent);
     }
     result.results.extend(outcome.undelivered);
     Json(result).into_response()

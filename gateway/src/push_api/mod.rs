@@ -10,29 +10,45 @@
 //! | `DELETE [/{stage}]/@connections/{id}` | AWS DeleteConnection | 204 |
 //! | `POST /batch` | ours | `{"results":{id:"sent"\|"gone"\|"overflow"}}` |
 //!
+//! Every body is read here, before its route sees it: at most the largest request the
+//! route can legitimately take ([`Dialect::push_body_limit`]: the frame limit where the
+//! body is the frame, six times it plus an envelope where the frame travels as a JSON
+//! string, and [`batch::body_limit`] for `/batch`), so a `Content-Length` over it is a 413
+//! before a byte is read and a chunked body is cut off there with 413; and it must arrive
+//! whole within [`Limits::header_timeout`](crate::Limits) of the head, else 408 and the
+//! connection is closed. A Signature V4 covers the body, so a signed caller's body is read
+//! before it is known to hold the key: those bodies share one budget of
+//! [`Limits::pre_auth_body_bytes`](crate::Limits) (a call that does not fit is answered 503
+//! at once, unread, and its body may be no longer than the budget), and only after the
+//! cheap checks (key id, scope, date) passed. A bearer token is checked on the head alone.
+//!
 //! # Layout
 //! - `mod.rs`: [`PushState`], [`router`], the credential check (bearer token or SigV4).
+//! - `body.rs`: reading a body under its limit and deadline; the pre-authentication budget.
+//! - `ids.rs`: lists of ids, capped before any work and de-duplicated in linear time.
 //! - `batch.rs`: `POST /batch`, one payload to many connections.
 
 pub(crate) mod batch;
+mod body;
+pub(crate) mod ids;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Gateway;
 use crate::auth;
 use crate::config::PushAuth;
 use crate::dialect::{self, Dialect, PushError};
 use crate::hub::Hub;
-
-/// Largest push request body read (a batch to thousands of ids); single frames are held to
-/// the frame limit by each route.
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
+use body::{BodyError, PreAuthBudget, Reading};
 
 /// What the push routes need.
 #[derive(Debug, Clone)]
@@ -61,6 +77,14 @@ impl Shape {
             Shape::Native => batch::error(error),
         }
     }
+
+    /// The largest body these routes can legitimately take with frames of `max_frame`.
+    fn body_limit(self, max_frame: usize) -> usize {
+        match self {
+            Shape::Dialect(dialect) => dialect.push_body_limit(max_frame),
+            Shape::Native => batch::body_limit(max_frame),
+        }
+    }
 }
 
 /// The credential check's state.
@@ -70,15 +94,58 @@ struct Guard {
     auth: Arc<PushAuth>,
     /// How a refusal looks.
     shape: Shape,
+    /// The largest body these routes take: longer is refused (413), not read.
+    body_limit: usize,
+    /// How long a body may take to arrive whole (slow bodies would hold a task and their
+    /// bytes for ever).
+    body_deadline: Duration,
+    /// Bytes held for signed callers not yet verified, shared by every route.
+    pre_auth: PreAuthBudget,
+}
+
+impl Guard {
+    /// How a body with `headers` is read, under `limit`.
+    fn reading(&self, headers: &HeaderMap, limit: usize) -> Reading {
+        let expects_continue = headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        Reading {
+            limit,
+            deadline: self.body_deadline,
+            drain: !expects_continue,
+        }
+    }
+
+    /// `why` in the routes' shape; a body error closes the connection (what is left of the
+    /// body is never kept).
+    fn refuse_body(&self, why: BodyError) -> Response {
+        let mut response = self.shape.error(&why.push_error());
+        let close = HeaderValue::from_static("close");
+        response.headers_mut().insert(header::CONNECTION, close);
+        response
+    }
+
+    /// A refused signature, with `why` for the log only.
+    fn refuse_signature(&self, why: &str) -> Response {
+        tracing::debug!(%why, "push call refused");
+        let refusal = PushError::Forbidden("the signature was refused".into());
+        self.shape.error(&refusal)
+    }
 }
 
 /// The push-back routes of every dialect and the batch call.
 pub fn router(state: PushState, auth: PushAuth) -> Router {
     let auth = Arc::new(auth);
+    let limits = &state.gateway.config.limits;
+    let pre_auth = PreAuthBudget::new(limits.pre_auth_body_bytes);
+    let (max_frame, body_deadline) = (state.max_frame, limits.header_timeout);
     let guarded = |routes: Router<PushState>, shape: Shape| {
         let guard = Guard {
             auth: auth.clone(),
             shape,
+            body_limit: shape.body_limit(max_frame),
+            body_deadline,
+            pre_auth: pre_auth.clone(),
         };
         routes.route_layer(middleware::from_fn_with_state(guard, check))
     };
@@ -86,51 +153,83 @@ pub fn router(state: PushState, auth: PushAuth) -> Router {
     for dialect in dialect::ALL {
         router = router.merge(guarded(dialect.push_routes(), Shape::Dialect(*dialect)));
     }
-    router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+    // The guard has read every body (within its route's limit) before the routes run.
+    router.layer(DefaultBodyLimit::disable()).with_state(state)
 }
 
 /// Lets a request through with the bearer token or a valid SigV4 signature (when any
-/// credential is configured); refuses it in the route's dialect otherwise.
+/// credential is configured), its body read whole within the limit and the deadline;
+/// refuses it in the route's dialect otherwise.
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     if !guard.auth.is_required() || auth::has_token(&guard.auth, request.headers()) {
-        return next.run(request).await;
+        return pass_trusted(&guard, request, next).await;
     }
     if !auth::is_signed(request.headers()) {
         return guard.shape.error(&PushError::Forbidden(
             "missing credentials: a bearer token or an AWS Signature V4".into(),
         ));
     }
-    // Key, scope and date first: a caller without them gets nothing buffered.
-    let refused = |why: String| {
-        tracing::debug!(%why, "push call refused");
-        guard
-            .shape
-            .error(&PushError::Forbidden("the signature was refused".into()))
-    };
+    pass_signed(&guard, request, next).await
+}
+
+/// A call whose credentials are known good (or not asked for): its body, then its route.
+async fn pass_trusted(guard: &Guard, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let reading = guard.reading(&parts.headers, guard.body_limit);
+    match body::read(body, reading).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(why) => guard.refuse_body(why),
+    }
+}
+
+/// A call with a Signature V4: the checks that need no body (key, scope, date: a caller
+/// without them gets nothing buffered), its body within the budget, the signature over it,
+/// then its route.
+async fn pass_signed(guard: &Guard, request: Request, next: Next) -> Response {
     let claim = match auth::precheck_signature(&guard.auth, request.headers()) {
         Ok(claim) => claim,
-        Err(why) => return refused(why),
+        Err(why) => return guard.refuse_signature(&why),
     };
-    // The signature covers the body: read it, check, and hand the same bytes on.
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return guard.shape.error(&PushError::PayloadTooLarge(BODY_LIMIT));
+    let reading = guard.reading(&parts.headers, guard.pre_auth.limit(guard.body_limit));
+    let (bytes, room) = match read_unverified(guard, body, reading).await {
+        Ok(read) => read,
+        Err(why) => return guard.refuse_body(why),
     };
     let path = (parts.uri.path(), parts.uri.query());
-    match auth::check_signature(
-        &guard.auth,
-        &claim,
-        &parts.method,
-        path,
-        &parts.headers,
-        &bytes,
-    ) {
+    let (method, headers) = (&parts.method, &parts.headers);
+    let verified = auth::check_signature(&guard.auth, &claim, method, path, headers, &bytes);
+    // Verified or not, the body is no longer a stranger's.
+    drop(room);
+    match verified {
         Ok(()) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(why) => refused(why),
+        Err(why) => guard.refuse_signature(&why),
     }
+}
+
+/// The body of a call whose signature is still unchecked, with its room in the budget
+/// (held until the signature is checked): refused (413) when it declares more than the
+/// route or the budget allows, refused at once (503) when the budget has not that much
+/// room left, else read under the limit and the deadline.
+async fn read_unverified(
+    guard: &Guard,
+    body: Body,
+    reading: Reading,
+) -> Result<(Bytes, OwnedSemaphorePermit), BodyError> {
+    let room = body::check_declared(&body, reading.limit)
+        .and_then(|()| guard.pre_auth.reserve(&body, reading.limit));
+    let room = match room {
+        Ok(room) => room,
+        Err(why) => {
+            body::refused(body.into_data_stream(), reading);
+            return Err(why);
+        }
+    };
+    Ok((body::read(body, reading).await?, room))
 }

@@ -2,10 +2,12 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod garage;
 pub mod output;
 pub mod postgres;
 pub mod python;
+pub mod raw;
 pub mod ws;
 
 use std::net::SocketAddr;

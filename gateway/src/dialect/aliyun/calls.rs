@@ -2,6 +2,11 @@
 //! with `x-ca-deviceid` (as Alibaba's gateway does), or, without backends, handed to the
 //! node's functions as lifecycle events (`REGISTER` → connect, `UNREGISTER` → disconnect,
 //! any other API → a message routed by its path).
+//!
+//! An API path is the client's: it is refused (400) with a control character (raw or
+//! percent-encoded: the URL parser would drop a tab or newline after the check), a dot
+//! segment or a backslash, and the path the backend request will carry is checked again,
+//! after URL parsing, to lie under the backend URL's own path.
 
 use std::sync::Arc;
 
@@ -156,28 +161,61 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
 
 /// `base` with the call's `path` under its own path. Only the path comes from the client:
 /// it is set as a path, never parsed as part of a URL, so it cannot change the host
-/// (`@evil.example/x`, `//evil.example`).
+/// (`@evil.example/x`, `//evil.example`). The path the request will carry (after the URL
+/// parser dropped tabs and newlines and resolved dot segments) is checked again: it must
+/// still lie under the base path, with no dot segment.
 fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static str> {
     let mut url = reqwest::Url::parse(base).map_err(|_| "the backend URL is malformed")?;
     if let Some(path) = path {
         check_path(path)?;
-        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
-        url.set_path(&joined);
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{path}"));
+        check_sent_path(url.path(), &base_path)?;
     }
     Ok(url)
 }
 
-/// An API path: starts with `/`, and has no `.`/`..` segment (even percent-encoded) nor
+/// An API path: starts with `/`, has no control character (a byte below 0x20, or 0x7f;
+/// raw or percent-encoded: the URL parser drops tabs and newlines, which would join the
+/// dots around them into a `..`), no `.`/`..` segment (even percent-encoded) and no
 /// backslash, so it cannot climb out of the backend's base path.
 fn check_path(path: &str) -> Result<(), &'static str> {
     if !path.starts_with('/') {
         return Err("an API path starts with /");
     }
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    if decoded.contains('\\') || decoded.split('/').any(|s| s == "." || s == "..") {
+    if has_control(path.as_bytes()) {
+        return Err("an API path has no control characters");
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(path).collect();
+    if has_control(&decoded) {
+        return Err("an API path has no control characters, even percent-encoded");
+    }
+    if has_dot_segment(&String::from_utf8_lossy(&decoded)) {
         return Err("an API path has no . or .. segments");
     }
     Ok(())
+}
+
+/// The path a backend request will carry, as the URL parser made it: under `base_path`
+/// (without its trailing `/`), and without a dot segment.
+fn check_sent_path(sent: &str, base_path: &str) -> Result<(), &'static str> {
+    let under_base = sent
+        .strip_prefix(base_path)
+        .is_some_and(|rest| rest.starts_with('/'));
+    let decoded = percent_encoding::percent_decode_str(sent).decode_utf8_lossy();
+    if !under_base || has_dot_segment(&decoded) || has_control(decoded.as_bytes()) {
+        return Err("an API path stays under the backend's base path");
+    }
+    Ok(())
+}
+
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == 0x7f)
+}
+
+/// A `.` or `..` segment, or a backslash (some servers read it as `/`).
+fn has_dot_segment(path: &str) -> bool {
+    path.contains('\\') || path.split('/').any(|s| s == "." || s == "..")
 }
 
 async fn as_event(gateway: &Gateway, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
@@ -270,5 +308,39 @@ mod tests {
         ] {
             assert!(url(escaping).is_err(), "{escaping}");
         }
+    }
+
+    /// The URL parser drops tabs and newlines: `.\t.` would become `..` after the check.
+    #[test]
+    fn control_characters_are_refused_raw_or_encoded() {
+        let url = |path| backend_url("http://10.0.0.1:9000/api", Some(path));
+        for hostile in [
+            "/.\t./admin",
+            "/..\t/admin",
+            "/%2e\t%2e/admin",
+            "/.\n./admin",
+            "/.\r./admin",
+            "/%2e%09%2e/admin",
+            "/a%0d%0a/b",
+            "/x\u{7f}",
+            "/x%7F",
+            "/x%00",
+        ] {
+            assert!(url(hostile).is_err(), "{hostile:?}");
+        }
+        assert_eq!(
+            url("/chat/a%20b").unwrap().as_str(),
+            "http://10.0.0.1:9000/api/chat/a%20b"
+        );
+    }
+
+    #[test]
+    fn the_sent_path_must_stay_under_the_base() {
+        use super::check_sent_path;
+        assert!(check_sent_path("/api/chat", "/api").is_ok());
+        assert!(check_sent_path("/chat", "").is_ok());
+        assert!(check_sent_path("/admin", "/api").is_err());
+        assert!(check_sent_path("/apix/chat", "/api").is_err());
+        assert!(check_sent_path("/api/%2e%2e/x", "/api").is_err());
     }
 }

@@ -16,7 +16,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use base64::Engine;
-use futures::StreamExt;
 use lifecycle::{ConnectionInfo, EventKind, Payload};
 use store_core::{ConnectionId, Endpoint, ErrorKind, Metadata, Registration, RoomName};
 use tokio::sync::{mpsc, watch};
@@ -26,11 +25,12 @@ use super::calls::{self, Outcome};
 use super::frames::{self, CallKind, ClientFrame};
 use crate::Gateway;
 use crate::close_code;
-use crate::handshake::{AppState, connection_info, event, refuse_if_full, sized, span_of};
+use crate::handshake::{AppState, connection_info, event, refuse_if_full, span_of};
 use crate::hub::{HeldConnection, Kick, Outbound};
 use crate::ids::new_id;
-use crate::session::{self, Ending, Framing};
+use crate::session::{self, Framing, RateLimit};
 use crate::sessions::SessionGuard;
+use crate::socket::{self, Ending, Event, Socket};
 
 /// The room of a device whose channel URL names none.
 const DEFAULT_ROOM: &str = "lobby";
@@ -74,56 +74,64 @@ pub async fn upgrade(
     let alive = gateway.sessions.enter();
     // Its `id` becomes the device's once it binds.
     let span = span_of(&base);
-    sized(ws, &gateway)
+    socket::sized(ws, &gateway.config.limits)
         .on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive).instrument(span))
 }
 
-async fn send(socket: &mut WebSocket, text: String) -> bool {
-    socket.send(Message::Text(text.into())).await.is_ok()
+async fn send(socket: &mut Socket, text: String) -> Result<(), Ending> {
+    socket.send(Message::Text(text.into())).await
 }
 
-/// Reads frames until one binds a device (`RG#` with a valid id); `None` when the
-/// connection ends first, or does not bind within the idle timeout (every wait, sends
-/// included, is inside that bound).
+/// Reads frames until one binds a device (`RG#` with a valid id); how the connection
+/// ended when it ends first, or does not bind within the idle timeout (every wait, sends
+/// included, is inside that bound), or sends frames (pings too) faster than the rate
+/// limit.
 async fn bind(
     gateway: &Gateway,
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     shutdown: &mut watch::Receiver<bool>,
-) -> Option<ConnectionId> {
-    let deadline = tokio::time::Instant::now() + gateway.config.limits.idle_timeout;
+) -> Result<ConnectionId, Ending> {
+    let limits = &gateway.config.limits;
+    let deadline = tokio::time::Instant::now() + limits.idle_timeout;
+    let mut rate = RateLimit::new(limits.messages_per_second);
     let binding = async {
         loop {
-            let text = match socket.next().await? {
-                Ok(Message::Text(text)) => text,
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => continue,
+            let message = match socket.next().await {
+                Event::Frame(message) => message,
+                Event::Flushed => continue,
+                Event::Ended(ending) => return Err(ending),
+            };
+            if !rate.allow() {
+                return Err(Ending::ours(close_code::POLICY, "rate limit exceeded"));
+            }
+            let Message::Text(text) = message else {
+                continue;
             };
             match frames::parse(&text) {
                 Ok(ClientFrame::Register(device)) => match ConnectionId::new(device) {
-                    Ok(id) => return Some(id),
+                    Ok(id) => return Ok(id),
                     Err(err) => {
                         let why = format!("bad device id: {err}");
-                        send(socket, frames::register_failed(&why)).await;
+                        send(socket, frames::register_failed(&why)).await?;
                     }
                 },
                 Ok(ClientFrame::Call(call)) => {
                     let why = "bind a device first: RG#<deviceId>";
-                    send(socket, frames::error_answer(401, call.seq(), why)).await;
+                    send(socket, frames::error_answer(401, call.seq(), why)).await?;
                 }
                 Ok(_) => {}
                 Err(why) => {
-                    send(
-                        socket,
-                        frames::error_answer(400, frames::seq_of(&text), &why),
-                    )
-                    .await;
+                    let answer = frames::error_answer(400, frames::seq_of(&text), &why);
+                    send(socket, answer).await?;
                 }
             }
         }
     };
     tokio::select! {
-        bound = tokio::time::timeout_at(deadline, binding) => bound.ok().flatten(),
-        _ = shutdown.changed() => None,
+        bound = tokio::time::timeout_at(deadline, binding) => bound.unwrap_or_else(|_| {
+            Err(Ending::ours(close_code::GOING_AWAY, "idle timeout: no RG# came"))
+        }),
+        _ = shutdown.changed() => Err(Ending::ours(close_code::GOING_AWAY, "server shutting down")),
     }
 }
 
@@ -213,13 +221,20 @@ async fn forget(gateway: &Gateway, held: &Arc<HeldConnection>) {
 /// Runs one channel connection.
 async fn run(
     gateway: Arc<Gateway>,
-    mut socket: WebSocket,
+    socket: WebSocket,
     base: ConnectionInfo,
     mut shutdown: watch::Receiver<bool>,
     _alive: SessionGuard,
 ) {
-    let Some(device) = bind(&gateway, &mut socket, &mut shutdown).await else {
-        return;
+    let mut socket = Socket::new(socket, &gateway.config.limits);
+    let device = match bind(&gateway, &mut socket, &mut shutdown).await {
+        Ok(device) => device,
+        Err(ending) => {
+            crate::metrics::closed(ending.code);
+            tracing::debug!(code = ending.code, reason = %ending.reason, "closed before binding");
+            socket.close(&ending, None).await;
+            return;
+        }
     };
     let info = Arc::new(ConnectionInfo {
         id: device.as_str().to_owned(),
@@ -228,7 +243,7 @@ async fn run(
     tracing::Span::current().record("id", info.id.as_str());
     // Checked before any older connection of the device is replaced.
     if let Err(why) = registration(&gateway, &info) {
-        send(&mut socket, frames::register_failed(&why)).await;
+        let _ = send(&mut socket, frames::register_failed(&why)).await;
         return;
     }
     let replaced = Kick::new(
@@ -238,25 +253,27 @@ async fn run(
     let queue = gateway.config.limits.outbound_queue;
     let Some(handle) = gateway.hub.insert_device(info.clone(), queue, replaced) else {
         let why = "that id belongs to another connection";
-        send(&mut socket, frames::register_failed(why)).await;
+        let _ = send(&mut socket, frames::register_failed(why)).await;
         return;
     };
     let held = handle.held.clone();
     if let Err(why) = record(&gateway, &info).await {
         tracing::warn!(device = %info.id, %why, "binding the device failed");
         gateway.hub.remove_held(&held);
-        send(
-            &mut socket,
-            frames::register_failed("the device could not be recorded"),
-        )
-        .await;
-        session::close(&mut socket, close_code::SERVER_ERROR, "device not recorded").await;
+        let failed = frames::register_failed("the device could not be recorded");
+        if send(&mut socket, failed).await.is_ok() {
+            let ending = Ending::ours(close_code::SERVER_ERROR, "device not recorded");
+            socket.close(&ending, None).await;
+        }
         return;
     }
     let credential = new_id();
     let keepalive = gateway.config.aliyun.keepalive.as_millis();
-    if !send(&mut socket, frames::registered(&credential, keepalive)).await {
-        finish(&gateway, &held, false).await;
+    if send(&mut socket, frames::registered(&credential, keepalive))
+        .await
+        .is_err()
+    {
+        finish(&gateway, &held, false, &Ending::lost("write failed")).await;
         return;
     }
     tracing::debug!(device = %info.id, "device bound");
@@ -282,7 +299,7 @@ async fn run(
         &FRAMING,
     )
     .await;
-    session::say_goodbye(&mut socket, &FRAMING, &ending).await;
+    socket.close(&ending, farewell(&ending)).await;
     // Nothing reads answers any more: frames still queued are dropped, and the one in
     // flight finishes without waiting on a full queue.
     ended.store(true, Ordering::Relaxed);
@@ -290,20 +307,20 @@ async fn run(
     let registered = calls.await.unwrap_or(false);
     crate::metrics::closed(ending.code);
     tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
-    finish(&gateway, &held, registered).await;
+    finish(&gateway, &held, registered, &ending).await;
 }
 
-/// The socket is gone: unless a newer connection of the device took over, the app hears
-/// of it (functions run as events) and the record goes.
-async fn finish(gateway: &Gateway, held: &Arc<HeldConnection>, registered: bool) {
+/// The socket is gone (as `ending` says): unless a newer connection of the device took
+/// over, the app hears of it (functions run as events) and the record goes.
+async fn finish(gateway: &Gateway, held: &Arc<HeldConnection>, registered: bool, ending: &Ending) {
     if !gateway.hub.remove_held(held) {
         return;
     }
     let info = &held.info;
     if registered && !gateway.config.aliyun.has_backends() {
         let kind = EventKind::Disconnect {
-            status_code: 1006,
-            reason: "the device's connection ended".into(),
+            status_code: ending.code,
+            reason: ending.reason.clone(),
         };
         let timeout = gateway.config.limits.function_timeout;
         if let Err(err) = gateway

@@ -21,9 +21,9 @@
 //! - `calls.rs`: API calls, forwarded to HTTP backends or handed to the functions.
 //! - `notify.rs`: the notify API on the push listener.
 
-mod calls;
+pub(crate) mod calls;
 pub mod channel;
-mod frames;
+pub(crate) mod frames;
 mod notify;
 
 use axum::Router;

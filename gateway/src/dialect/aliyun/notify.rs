@@ -1,7 +1,9 @@
 //! The notify API: `POST /aliyun/notify` with `x-ca-deviceid: <id>` (several ids, comma
 //! separated or repeated, for a batch) and the payload as the body; each device gets
 //! `NF#<payload>`. One device: 200 `{"success":true}`, or 410 (offline) / 429 (its queue
-//! is full) with `x-ca-error-message`; several: 200 with a result per device.
+//! is full) with `x-ca-error-message`; several: 200 with a result per device. More than
+//! [`MAX_DEVICES`] ids named (repeats count) is a 400, decided before any id is looked at
+//! twice; repeats are then dropped in linear time.
 //!
 //! A device held by another node is reached through that node (its record in the presence
 //! store names it), once: a forwarded call carries `x-gateway-forwarded` and is not
@@ -22,6 +24,7 @@ use store_core::ConnectionId;
 use crate::dialect::PushError;
 use crate::hub::Outbound;
 use crate::push_api::PushState;
+use crate::push_api::ids::distinct_capped;
 
 /// Marks a call one node forwarded to another.
 const FORWARDED: &str = "x-gateway-forwarded";
@@ -37,14 +40,14 @@ pub fn error(error: &PushError) -> Response {
     response
 }
 
-/// Most devices one notify call names.
-const MAX_DEVICES: usize = 1000;
+/// Most device ids one notify call names.
+pub const MAX_DEVICES: usize = 1000;
 /// Devices a batch delivers to at once (a forward to another node may take a while).
 const CONCURRENCY: usize = 16;
 
-/// The distinct device ids named, in order.
-fn device_ids(headers: &HeaderMap) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
+/// The distinct device ids named, in order; `Err` as soon as more than [`MAX_DEVICES`]
+/// are named, or when none is.
+fn device_ids(headers: &HeaderMap) -> Result<Vec<String>, PushError> {
     let named = headers
         .get_all("x-ca-deviceid")
         .iter()
@@ -52,24 +55,20 @@ fn device_ids(headers: &HeaderMap) -> Vec<String> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|id| !id.is_empty());
-    for id in named {
-        if !ids.iter().any(|seen| seen == id) {
-            ids.push(id.to_owned());
-        }
+    let ids = distinct_capped(named, MAX_DEVICES)
+        .map_err(|_| PushError::BadRequest(format!("at most {MAX_DEVICES} devices per call")))?;
+    if ids.is_empty() {
+        return Err(PushError::BadRequest("missing x-ca-deviceid".into()));
     }
-    ids
+    Ok(ids.into_iter().map(str::to_owned).collect())
 }
 
 /// `POST /aliyun/notify`.
 pub async fn notify(State(state): State<PushState>, headers: HeaderMap, body: Bytes) -> Response {
-    let ids = device_ids(&headers);
-    if ids.is_empty() {
-        return error(&PushError::BadRequest("missing x-ca-deviceid".into()));
-    }
-    if ids.len() > MAX_DEVICES {
-        let why = format!("at most {MAX_DEVICES} devices per call");
-        return error(&PushError::BadRequest(why));
-    }
+    let ids = match device_ids(&headers) {
+        Ok(ids) => ids,
+        Err(why) => return error(&why),
+    };
     if body.len() > state.max_frame {
         return error(&PushError::PayloadTooLarge(state.max_frame));
     }
@@ -142,5 +141,37 @@ async fn forward(state: &PushState, id: &str, frame: &Outbound) -> Delivery {
             tracing::warn!(device = id, node, %err, "forwarding a notification failed");
             Delivery::Gone
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("x-ca-deviceid", HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn ids_are_read_in_order_without_repeats() {
+        let ids = device_ids(&named(&["b, a,b", "c,,a"])).unwrap();
+        assert_eq!(ids, ["b", "a", "c"]);
+        assert!(device_ids(&named(&[" , "])).is_err());
+        assert!(device_ids(&HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn more_than_the_cap_is_refused_even_as_repeats() {
+        let distinct: Vec<String> = (0..MAX_DEVICES).map(|i| format!("d{i}")).collect();
+        let ids = device_ids(&named(&[&distinct.join(",")])).unwrap();
+        assert_eq!(ids, distinct);
+        let over = vec!["d"; MAX_DEVICES + 1].join(",");
+        let refused = device_ids(&named(&[&over])).unwrap_err();
+        assert_eq!(refused.status(), 400);
+        assert!(refused.message().contains("at most"), "{refused:?}");
     }
 }

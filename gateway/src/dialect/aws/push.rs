@@ -35,9 +35,11 @@ fn error_type(error: &PushError) -> &'static str {
     match error {
         PushError::Gone => "GoneException",
         PushError::Forbidden(_) => "ForbiddenException",
-        PushError::PayloadTooLarge(_) => "PayloadTooLargeException",
+        PushError::PayloadTooLarge(_) | PushError::BodyTooLarge(_) => "PayloadTooLargeException",
         PushError::LimitExceeded(_) => "LimitExceededException",
         PushError::BadRequest(_) => "BadRequestException",
+        PushError::TimedOut => "RequestTimeoutException",
+        PushError::Unavailable(_) => "ServiceUnavailableException",
     }
 }
 

@@ -51,6 +51,11 @@ impl Dialect for Tencent {
     fn push_error(&self, error: &PushError) -> Response {
         push::error(error)
     }
+
+    /// The reverse push carries the frame as a JSON string (escaped, or base64).
+    fn push_body_limit(&self, max_frame: usize) -> usize {
+        super::json_frame_limit(max_frame)
+    }
 }
 
 impl FunctionShapes for Tencent {
