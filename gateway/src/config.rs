@@ -29,6 +29,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Frames queued for one client; a client that lets it fill is closed as too slow.
     pub outbound_queue: usize,
+    /// Bytes queued for one client, the same way: frames bound a broadcast's small notices,
+    /// bytes what callers pushing large frames to a client that stopped reading can make
+    /// the node hold (256 frames of 128 KiB would be 32 MiB for one connection).
+    pub outbound_queue_bytes: usize,
     /// WebSocket ping interval; two missed pongs mean the network is gone.
     pub ping_interval: Duration,
     /// How long a function may take before it counts as failed (504 at a handshake).
@@ -58,6 +62,16 @@ pub struct Limits {
     pub pre_auth_body_bytes: usize,
 }
 
+impl Limits {
+    /// The bound of one connection's outbound queue.
+    pub fn queue_bound(&self) -> crate::hub::QueueBound {
+        crate::hub::QueueBound {
+            frames: self.outbound_queue,
+            bytes: self.outbound_queue_bytes,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -67,6 +81,7 @@ impl Default for Limits {
             messages_per_second: 20,
             max_connections: 10_000,
             outbound_queue: 256,
+            outbound_queue_bytes: 1024 * 1024,
             ping_interval: Duration::from_secs(20),
             function_timeout: Duration::from_secs(5),
             read_buffer_bytes: 2 * 1024,

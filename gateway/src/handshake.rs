@@ -209,7 +209,7 @@ async fn accept(
     shutdown: watch::Receiver<bool>,
 ) -> Response {
     let limits = gateway.config.limits.clone();
-    let handle = gateway.hub.insert(info.clone(), limits.outbound_queue);
+    let handle = gateway.hub.insert(info.clone(), limits.queue_bound());
     let register = spawn_register(&gateway, &info, gateway.sessions.enter());
     let Ok((outcome, alive)) = register.await else {
         // The register task panicked: nothing is known about the connection.

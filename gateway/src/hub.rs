@@ -1,7 +1,7 @@
 //! The connections this node holds, and how to reach each one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -92,6 +92,29 @@ impl Kick {
     }
 }
 
+/// How much one connection's outbound queue may hold: frames, and bytes (a client that
+/// falls this far behind is closed as too slow, 4408). Both matter: frames bound a
+/// broadcast's many small notices, bytes bound what callers pushing large frames to a
+/// client that stopped reading can make the node hold (256 frames of 128 KiB would be
+/// 32 MiB for one connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueBound {
+    /// Frames queued at most.
+    pub frames: usize,
+    /// Bytes queued at most (a frame alone is always let in: the frame limit bounds it).
+    pub bytes: usize,
+}
+
+impl QueueBound {
+    /// `frames` frames, whatever their size.
+    pub fn frames(frames: usize) -> Self {
+        QueueBound {
+            frames,
+            bytes: usize::MAX,
+        }
+    }
+}
+
 /// What the node knows about one connection.
 #[derive(Debug)]
 pub struct HeldConnection {
@@ -111,6 +134,10 @@ pub struct HeldConnection {
 struct Conn {
     /// Frames for the socket task; bounded so a slow client cannot grow memory.
     tx: mpsc::Sender<Outbound>,
+    /// Bytes of the frames in `tx` (the socket task takes off what it takes out).
+    queued: Arc<AtomicUsize>,
+    /// The most `queued` may reach.
+    max_bytes: usize,
     /// Facts for `GET @connections/{id}`.
     held: Arc<HeldConnection>,
     /// Wakes the socket task to close the connection.
@@ -131,8 +158,11 @@ pub struct Hub {
 #[derive(Debug)]
 pub struct Handle {
     /// Frames to write (queued from the moment of the handshake, so frames pushed while
-    /// register runs wait here for the upgrade).
-    pub rx: mpsc::Receiver<Outbound>,
+    /// register runs wait here for the upgrade); take them with [`Handle::next`] and
+    /// [`Handle::try_next`], which keep the byte count.
+    rx: mpsc::Receiver<Outbound>,
+    /// Bytes of the frames in `rx`.
+    queued: Arc<AtomicUsize>,
     /// Closes the connection when notified.
     pub kick: Arc<Notify>,
     /// Why.
@@ -142,6 +172,24 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// The next frame to write; `None` once the hub forgot the connection.
+    pub async fn next(&mut self) -> Option<Outbound> {
+        let frame = self.rx.recv().await?;
+        self.taken(&frame);
+        Some(frame)
+    }
+
+    /// The next frame already queued, if any.
+    pub fn try_next(&mut self) -> Option<Outbound> {
+        let frame = self.rx.try_recv().ok()?;
+        self.taken(&frame);
+        Some(frame)
+    }
+
+    fn taken(&self, frame: &Outbound) {
+        self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
+    }
+
     /// The close frame the hub asked for, if any.
     pub fn kicked(&self) -> Option<Kick> {
         self.reason
@@ -168,9 +216,8 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Adds a connection (its id is the gateway's own) with an outbound queue of `queue`
-    /// frames.
-    pub fn insert(&self, info: Arc<ConnectionInfo>, queue: usize) -> Handle {
+    /// Adds a connection (its id is the gateway's own) with an outbound queue of `queue`.
+    pub fn insert(&self, info: Arc<ConnectionInfo>, queue: QueueBound) -> Handle {
         let (handle, conn) = Self::entry(info, queue, false);
         let open = {
             let mut conns = self.lock();
@@ -187,7 +234,7 @@ impl Hub {
     pub fn insert_device(
         &self,
         info: Arc<ConnectionInfo>,
-        queue: usize,
+        queue: QueueBound,
         replaced: Kick,
     ) -> Option<Handle> {
         let (handle, conn) = Self::entry(info, queue, true);
@@ -209,8 +256,9 @@ impl Hub {
         Some(handle)
     }
 
-    fn entry(info: Arc<ConnectionInfo>, queue: usize, device: bool) -> (Handle, Conn) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
+    fn entry(info: Arc<ConnectionInfo>, queue: QueueBound, device: bool) -> (Handle, Conn) {
+        let (tx, rx) = mpsc::channel(queue.frames.max(1));
+        let queued = Arc::new(AtomicUsize::new(0));
         let held = Arc::new(HeldConnection {
             last_active_ms: AtomicU64::new(info.connected_at_ms),
             notifications: AtomicBool::new(true),
@@ -221,12 +269,15 @@ impl Hub {
         let reason = Arc::new(Mutex::new(None));
         let conn = Conn {
             tx,
+            queued: queued.clone(),
+            max_bytes: queue.bytes,
             held: held.clone(),
             kick: kick.clone(),
             reason: reason.clone(),
         };
         let handle = Handle {
             rx,
+            queued,
             kick,
             reason,
             held,
@@ -344,17 +395,25 @@ impl Hub {
     }
 }
 
-/// Queues `frame` for `conn` without waiting; the flag is true when its queue was full
-/// (the caller closes it, outside the hub's lock).
+/// Queues `frame` for `conn` without waiting; the flag is true when its queue was full,
+/// in frames or bytes (the caller closes it, outside the hub's lock).
 fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
     if !conn.held.notifications.load(Ordering::Relaxed) {
         return (Delivery::Gone, false);
     }
-    match conn.tx.try_send(frame) {
-        Ok(()) => (Delivery::Sent, false),
-        Err(mpsc::error::TrySendError::Full(_)) => (Delivery::Overflow, true),
-        Err(mpsc::error::TrySendError::Closed(_)) => (Delivery::Gone, false),
-    }
+    let len = frame.len();
+    let before = conn.queued.fetch_add(len, Ordering::Relaxed);
+    let outcome = if before > 0 && before.saturating_add(len) > conn.max_bytes {
+        (Delivery::Overflow, true)
+    } else {
+        match conn.tx.try_send(frame) {
+            Ok(()) => return (Delivery::Sent, false),
+            Err(mpsc::error::TrySendError::Full(_)) => (Delivery::Overflow, true),
+            Err(mpsc::error::TrySendError::Closed(_)) => (Delivery::Gone, false),
+        }
+    };
+    conn.queued.fetch_sub(len, Ordering::Relaxed);
+    outcome
 }
 
 /// Records `n` deliveries of one kind.
@@ -395,7 +454,7 @@ mod tests {
     #[test]
     fn a_full_queue_overflows_and_kicks_as_too_slow() {
         let hub = Hub::default();
-        let handle = hub.insert(info("c"), 1);
+        let handle = hub.insert(info("c"), QueueBound::frames(1));
         assert_eq!(hub.send("c", Outbound::text("1")), Delivery::Sent);
         assert_eq!(hub.send("c", Outbound::text("2")), Delivery::Overflow);
         assert_eq!(handle.kicked().unwrap().code, crate::close_code::TOO_SLOW);
@@ -403,10 +462,32 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_full_of_bytes_overflows_and_taking_frames_makes_room() {
+        let hub = Hub::default();
+        let bound = QueueBound {
+            frames: 100,
+            bytes: 10,
+        };
+        let mut handle = hub.insert(info("c"), bound);
+        // A frame alone always goes in, whatever its size.
+        assert_eq!(
+            hub.send("c", Outbound::text("x".repeat(50))),
+            Delivery::Sent
+        );
+        assert_eq!(hub.send("c", Outbound::text("y")), Delivery::Overflow);
+        assert_eq!(handle.kicked().unwrap().code, crate::close_code::TOO_SLOW);
+        assert_eq!(handle.try_next().unwrap().len(), 50);
+        for _ in 0..10 {
+            assert_eq!(hub.send("c", Outbound::text("z")), Delivery::Sent);
+        }
+        assert_eq!(hub.send("c", Outbound::text("z")), Delivery::Overflow);
+    }
+
+    #[test]
     fn a_batch_reports_only_what_it_could_not_deliver_and_kicks_the_slow() {
         let hub = Hub::default();
-        let mut fast = hub.insert(info("fast"), 4);
-        let slow = hub.insert(info("slow"), 1);
+        let mut fast = hub.insert(info("fast"), QueueBound::frames(4));
+        let slow = hub.insert(info("slow"), QueueBound::frames(1));
         assert_eq!(hub.send("slow", Outbound::text("0")), Delivery::Sent);
         let mut outcome = BatchOutcome::default();
         let frame = Outbound::text("hello");
@@ -419,7 +500,7 @@ mod tests {
                 ("nobody".to_owned(), Delivery::Gone)
             ]
         );
-        assert_eq!(fast.rx.try_recv().unwrap(), frame);
+        assert_eq!(fast.try_next().unwrap(), frame);
         assert_eq!(slow.kicked().unwrap().code, crate::close_code::TOO_SLOW);
         assert!(fast.kicked().is_none());
     }
@@ -428,10 +509,18 @@ mod tests {
     fn a_replaced_connection_is_kicked_and_cannot_remove_its_successor() {
         let hub = Hub::default();
         let old = hub
-            .insert_device(info("dev"), 4, Kick::new(1000, "replaced"))
+            .insert_device(
+                info("dev"),
+                QueueBound::frames(4),
+                Kick::new(1000, "replaced"),
+            )
             .unwrap();
         let new = hub
-            .insert_device(info("dev"), 4, Kick::new(1000, "replaced"))
+            .insert_device(
+                info("dev"),
+                QueueBound::frames(4),
+                Kick::new(1000, "replaced"),
+            )
             .unwrap();
         assert_eq!(old.kicked().unwrap().reason, "replaced");
         assert!(
@@ -444,10 +533,14 @@ mod tests {
         assert!(hub.remove_held(&new.held));
         assert!(hub.is_empty());
         // A device id never takes over a gateway-named connection.
-        let plain = hub.insert(info("c1"), 4);
+        let plain = hub.insert(info("c1"), QueueBound::frames(4));
         assert!(
-            hub.insert_device(info("c1"), 4, Kick::new(1000, "replaced"))
-                .is_none()
+            hub.insert_device(
+                info("c1"),
+                QueueBound::frames(4),
+                Kick::new(1000, "replaced")
+            )
+            .is_none()
         );
         assert!(plain.kicked().is_none() && hub.is_current(&plain.held));
     }

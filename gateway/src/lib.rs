@@ -64,7 +64,7 @@ pub use config::{
 };
 pub use dialect::{Dialect, NodeInfo};
 pub use functions::{Functions, InvokeError, RouteSelection};
-pub use hub::Hub;
+pub use hub::{Hub, QueueBound};
 pub use node_pusher::NodePusher;
 
 /// Close codes the gateway uses.

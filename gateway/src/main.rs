@@ -130,6 +130,12 @@ struct Args {
     /// Max open connections on this node.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Frames queued for one client at most; one more closes it as too slow (4408).
+    #[arg(long, default_value_t = 256)]
+    outbound_queue: usize,
+    /// Bytes queued for one client at most, the same way.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    outbound_queue_bytes: usize,
     /// How long a function may take, milliseconds (then 504 at a handshake).
     #[arg(long, default_value_t = 5000)]
     function_timeout_ms: u64,
@@ -376,6 +382,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             max_connection_age: Duration::from_secs(args.max_age_secs),
             messages_per_second: args.rate,
             max_connections: args.max_connections,
+            outbound_queue: args.outbound_queue,
+            outbound_queue_bytes: args.outbound_queue_bytes,
             function_timeout: Duration::from_millis(args.function_timeout_ms),
             read_buffer_bytes: args.read_buffer_bytes,
             write_buffer_bytes: args.write_buffer_bytes,

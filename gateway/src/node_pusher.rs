@@ -119,7 +119,7 @@ mod tests {
             id: "a".into(),
             ..ConnectionInfo::default()
         });
-        let mut a = hub.insert(info, 8);
+        let mut a = hub.insert(info, crate::hub::QueueBound::frames(8));
         let remote = Arc::new(Remote::default());
         let pusher = NodePusher::new(hub.clone(), "http://127.0.0.1:1/", 16, remote.clone());
 
@@ -129,13 +129,13 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.sent, 1);
         assert_eq!(outcome.undelivered, vec![("b".to_owned(), Delivery::Gone)]);
-        assert_eq!(a.rx.try_recv().unwrap(), Outbound::text("hi"));
+        assert_eq!(a.try_next().unwrap(), Outbound::text("hi"));
         let binary = pusher
             .batch("http://127.0.0.1:1", &request(&["a"], "AAE=", "binary"))
             .await
             .unwrap();
         assert_eq!(binary.sent, 1);
-        assert_eq!(a.rx.try_recv().unwrap(), Outbound::binary(vec![0u8, 1]));
+        assert_eq!(a.try_next().unwrap(), Outbound::binary(vec![0u8, 1]));
 
         // Refused as the push API refuses them.
         let big = "x".repeat(17);
@@ -151,7 +151,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        assert!(a.rx.try_recv().is_err());
+        assert!(a.try_next().is_none());
 
         pusher
             .batch("http://10.0.0.2:8081", &request(&["z"], "hi", "text"))

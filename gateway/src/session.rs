@@ -135,7 +135,7 @@ const FRAMES_PER_FLUSH: usize = 64;
 async fn write_queued(
     socket: &mut Socket,
     first: Outbound,
-    queue: &mut mpsc::Receiver<Outbound>,
+    handle: &mut Handle,
     framing: &Framing,
     gather: usize,
 ) -> Result<(), Ending> {
@@ -145,7 +145,7 @@ async fn write_queued(
         if gathered >= gather || frames >= FRAMES_PER_FLUSH {
             return None;
         }
-        let frame = queue.try_recv().ok()?;
+        let frame = handle.try_next()?;
         gathered += frame.len();
         frames += 1;
         Some((framing.pushed)(frame))
@@ -232,9 +232,9 @@ pub async fn pump(
                     }
                 }
             }
-            frame = handle.rx.recv(), if !socket.is_flushing() => {
+            frame = handle.next(), if !socket.is_flushing() => {
                 let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                if let Err(ending) = write_queued(socket, frame, &mut handle.rx, framing, limits.write_buffer_bytes).await {
+                if let Err(ending) = write_queued(socket, frame, &mut handle, framing, limits.write_buffer_bytes).await {
                     return ending;
                 }
             }

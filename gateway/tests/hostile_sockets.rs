@@ -163,6 +163,14 @@ impl Node {
 /// A receive buffer that a client that never reads fills at once.
 const SMALL_BUFFER: Option<u32> = Some(4096);
 
+/// Outbound queues no test pushes full (so only what a test names closes a slow client).
+const QUEUES_THAT_NEVER_FILL: [&str; 4] = [
+    "--outbound-queue",
+    "100000",
+    "--outbound-queue-bytes",
+    "1000000000",
+];
+
 /// More than loopback's socket buffers hold (the server's send buffer grows to a few MB).
 const STALLING_BYTES: usize = 24 << 20;
 
@@ -213,7 +221,10 @@ async fn pings_count_against_the_rate_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_closed_and_frees_its_slot() {
-    let mut node = Node::start(&["--write-timeout-secs", "2", "--max-connections", "1"]).await;
+    // Only the write deadline can close it.
+    let mut args = vec!["--write-timeout-secs", "2", "--max-connections", "1"];
+    args.extend(QUEUES_THAT_NEVER_FILL);
+    let mut node = Node::start(&args).await;
     let (_stuck, id) = node.connect(SMALL_BUFFER).await;
     node.stall(&id, STALLING_BYTES).await;
     let stalled = Instant::now();
@@ -231,9 +242,27 @@ async fn a_client_that_stops_reading_is_closed_and_frees_its_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cannot_make_the_node_hold_more_than_a_queue_of_bytes() {
+    // A write deadline far away: only the queue's bound can end it in time.
+    let mut node = Node::start(&["--write-timeout-secs", "600"]).await;
+    let (_stuck, id) = node.connect(SMALL_BUFFER).await;
+    let before = node.binary.memory_kib("VmRSS");
+    node.stall(&id, STALLING_BYTES).await;
+    assert_eq!(node.disconnect_code(&id, raw::WAIT).await, 4408);
+    // 256 frames of 100 KB would have been 25 MB; the queue holds 1 MiB of them.
+    let peak = node.binary.memory_kib("VmHWM").saturating_sub(before);
+    assert!(
+        peak < 16 * 1024,
+        "the node grew {peak} KiB for one slow client"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kick_acts_while_a_write_is_pending() {
     // A write deadline far away: only the kick can end it in time.
-    let mut node = Node::start(&["--write-timeout-secs", "600"]).await;
+    let mut args = vec!["--write-timeout-secs", "600"];
+    args.extend(QUEUES_THAT_NEVER_FILL);
+    let mut node = Node::start(&args).await;
     let (_stuck, id) = node.connect(SMALL_BUFFER).await;
     node.stall(&id, STALLING_BYTES).await;
     let url = format!("http://{}/@connections/{id}", node.binary.push);
@@ -247,7 +276,9 @@ async fn a_kick_acts_while_a_write_is_pending() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_acts_while_a_write_is_pending_and_runs_cleanup() {
-    let mut node = Node::start(&["--write-timeout-secs", "600"]).await;
+    let mut args = vec!["--write-timeout-secs", "600"];
+    args.extend(QUEUES_THAT_NEVER_FILL);
+    let mut node = Node::start(&args).await;
     let (_stuck, id) = node.connect(SMALL_BUFFER).await;
     node.stall(&id, STALLING_BYTES).await;
     let took = node.binary.terminate(Duration::from_secs(8)).await;

@@ -76,6 +76,7 @@ fn throughput_limits() -> Limits {
         // would be closed as too slow (4408), which is the clients' limit, not the
         // gateway's.
         outbound_queue: 16_384,
+        outbound_queue_bytes: 64 * 1024 * 1024,
         ..Limits::default()
     }
 }

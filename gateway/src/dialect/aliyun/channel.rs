@@ -250,7 +250,7 @@ async fn run(
         close_code::NORMAL,
         "replaced by a newer connection of the device",
     );
-    let queue = gateway.config.limits.outbound_queue;
+    let queue = gateway.config.limits.queue_bound();
     let Some(handle) = gateway.hub.insert_device(info.clone(), queue, replaced) else {
         let why = "that id belongs to another connection";
         let _ = send(&mut socket, frames::register_failed(why)).await;
