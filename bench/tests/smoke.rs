@@ -197,3 +197,33 @@ async fn list_on_dynamodb_prices_read_units() {
         assert!((cost - units * 0.125).abs() < 1e-9, "{row:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_of_every_kind_are_measured_and_cut_off() {
+    let report = bench::hostile::run(&bench::hostile::HostileArgs {
+        clients: 2,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the hostile benchmark runs (and the node ends every hostile client)");
+    let kinds: Vec<&str> = report.rows.iter().map(|row| row.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "idle",
+            "ping-flood",
+            "non-reader",
+            "non-reader-pushed",
+            "big-fragments",
+            "slowloris"
+        ]
+    );
+    for row in &report.rows {
+        assert_eq!(row.clients, 2, "{row:?}");
+        assert!(
+            row.before_kib > 0 && row.peak_kib >= row.before_kib,
+            "{row:?}"
+        );
+        assert!(row.kib_per_client.is_finite(), "{row:?}");
+    }
+}

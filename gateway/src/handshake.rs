@@ -25,6 +25,7 @@ use crate::ids::{new_id, now_ms};
 use crate::metrics;
 use crate::session;
 use crate::sessions::SessionGuard;
+use crate::socket::Socket;
 
 /// The app listener's state: the node, and the shutdown signal sessions watch.
 pub type AppState = (Arc<Gateway>, watch::Receiver<bool>);
@@ -241,7 +242,12 @@ async fn accept(
         ws = ws.protocols(chosen);
     }
     let span = tracing::Span::current();
-    ws.on_upgrade(move |socket| session::run(pending, socket, handle, shutdown).instrument(span))
+    // The socket is wrapped here, not inside `run`: an argument moved out stays part of
+    // the task's size, and every idle connection pays for it.
+    ws.on_upgrade(move |socket| {
+        let socket = Socket::new(socket, &pending.gateway.config.limits);
+        session::run(pending, socket, handle, shutdown).instrument(span)
+    })
 }
 
 /// The handshake's answer to a register that did not accept. The details (function URLs)

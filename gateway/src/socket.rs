@@ -271,7 +271,7 @@ impl Socket {
     /// and our close frame followed by the client's answer; all within [`CLOSE_GRACE`] (the
     /// write deadline when shorter), and a client already too slow gets one try. Then the
     /// socket is dropped.
-    pub async fn close(mut self, ending: &Ending, farewell: Option<Message>) {
+    pub async fn close(&mut self, ending: &Ending, farewell: Option<Message>) {
         let grace = if ending.code == close_code::TOO_SLOW {
             Duration::ZERO
         } else {
@@ -299,6 +299,8 @@ impl Socket {
                 }
             }
         };
+        // `timeout` (not a select against a timer): it checks its deadline even when a
+        // client that floods frames keeps the read ready and spends the task's budget.
         let _ = tokio::time::timeout(grace, goodbye).await;
     }
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -74,8 +74,11 @@ pub async fn upgrade(
     let alive = gateway.sessions.enter();
     // Its `id` becomes the device's once it binds.
     let span = span_of(&base);
-    socket::sized(ws, &gateway.config.limits)
-        .on_upgrade(move |socket| run(gateway, socket, base, shutdown, alive).instrument(span))
+    socket::sized(ws, &gateway.config.limits).on_upgrade(move |socket| {
+        // Wrapped here: an argument moved out inside `run` would stay part of its task.
+        let socket = Socket::new(socket, &gateway.config.limits);
+        run(gateway, socket, base, shutdown, alive).instrument(span)
+    })
 }
 
 async fn send(socket: &mut Socket, text: String) -> Result<(), Ending> {
@@ -218,96 +221,103 @@ async fn forget(gateway: &Gateway, held: &Arc<HeldConnection>) {
     }
 }
 
-/// Runs one channel connection.
-async fn run(
+/// Runs one channel connection. (A plain function returning an `async move` block, so
+/// its arguments are not kept twice in its task: see [`session::run`].)
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn run(
     gateway: Arc<Gateway>,
-    socket: WebSocket,
+    mut socket: Socket,
     base: ConnectionInfo,
     mut shutdown: watch::Receiver<bool>,
-    _alive: SessionGuard,
-) {
-    let mut socket = Socket::new(socket, &gateway.config.limits);
-    let device = match bind(&gateway, &mut socket, &mut shutdown).await {
-        Ok(device) => device,
-        Err(ending) => {
-            crate::metrics::closed(ending.code);
-            tracing::debug!(code = ending.code, reason = %ending.reason, "closed before binding");
-            socket.close(&ending, None).await;
+    alive: SessionGuard,
+) -> impl Future<Output = ()> {
+    async move {
+        let _alive = alive;
+        let device = match bind(&gateway, &mut socket, &mut shutdown).await {
+            Ok(device) => device,
+            Err(ending) => {
+                crate::metrics::closed(ending.code);
+                tracing::debug!(code = ending.code, reason = %ending.reason, "closed before binding");
+                socket.close(&ending, None).await;
+                return;
+            }
+        };
+        let info = Arc::new(ConnectionInfo {
+            id: device.as_str().to_owned(),
+            ..base
+        });
+        tracing::Span::current().record("id", info.id.as_str());
+        // Checked before any older connection of the device is replaced.
+        if let Err(why) = registration(&gateway, &info) {
+            let _ = send(&mut socket, frames::register_failed(&why)).await;
             return;
         }
-    };
-    let info = Arc::new(ConnectionInfo {
-        id: device.as_str().to_owned(),
-        ..base
-    });
-    tracing::Span::current().record("id", info.id.as_str());
-    // Checked before any older connection of the device is replaced.
-    if let Err(why) = registration(&gateway, &info) {
-        let _ = send(&mut socket, frames::register_failed(&why)).await;
-        return;
-    }
-    let replaced = Kick::new(
-        close_code::NORMAL,
-        "replaced by a newer connection of the device",
-    );
-    let queue = gateway.config.limits.queue_bound();
-    let Some(handle) = gateway.hub.insert_device(info.clone(), queue, replaced) else {
-        let why = "that id belongs to another connection";
-        let _ = send(&mut socket, frames::register_failed(why)).await;
-        return;
-    };
-    let held = handle.held.clone();
-    if let Err(why) = record(&gateway, &info).await {
-        tracing::warn!(device = %info.id, %why, "binding the device failed");
-        gateway.hub.remove_held(&held);
-        let failed = frames::register_failed("the device could not be recorded");
-        if send(&mut socket, failed).await.is_ok() {
-            let ending = Ending::ours(close_code::SERVER_ERROR, "device not recorded");
-            socket.close(&ending, None).await;
+        let replaced = Kick::new(
+            close_code::NORMAL,
+            "replaced by a newer connection of the device",
+        );
+        let queue = gateway.config.limits.queue_bound();
+        let Some(handle) = gateway.hub.insert_device(info.clone(), queue, replaced) else {
+            let why = "that id belongs to another connection";
+            let _ = send(&mut socket, frames::register_failed(why)).await;
+            return;
+        };
+        let held = handle.held.clone();
+        if let Err(why) = record(&gateway, &info).await {
+            tracing::warn!(device = %info.id, %why, "binding the device failed");
+            gateway.hub.remove_held(&held);
+            let failed = frames::register_failed("the device could not be recorded");
+            if send(&mut socket, failed).await.is_ok() {
+                let ending = Ending::ours(close_code::SERVER_ERROR, "device not recorded");
+                socket.close(&ending, None).await;
+            }
+            return;
         }
-        return;
+        let credential = new_id();
+        let keepalive = gateway.config.aliyun.keepalive.as_millis();
+        if send(&mut socket, frames::registered(&credential, keepalive))
+            .await
+            .is_err()
+        {
+            finish(&gateway, &held, false, &Ending::lost("write failed")).await;
+            return;
+        }
+        tracing::debug!(device = %info.id, "device bound");
+        let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
+        let (raw_tx, mut raw) = mpsc::channel::<Message>(32);
+        let ended = Arc::new(AtomicBool::new(false));
+        let device = Device {
+            gateway: gateway.clone(),
+            held: held.clone(),
+            credential,
+            raw: raw_tx,
+            ended: ended.clone(),
+        };
+        let calls = tokio::spawn(device.serve(inbound_rx).in_current_span());
+        let ending = session::pump(
+            &gateway,
+            &mut socket,
+            handle,
+            // Moved in: when the pump returns, the queue closes and `serve` ends.
+            move |payload| inbound_tx.try_send(payload),
+            &mut shutdown,
+            Some(&mut raw),
+            &FRAMING,
+        )
+        .await;
+        socket.close(&ending, farewell(&ending)).await;
+        // Nothing reads answers any more: frames still queued are dropped, and the one in
+        // flight finishes without waiting on a full queue.
+        ended.store(true, Ordering::Relaxed);
+        drop(raw);
+        let registered = calls.await.unwrap_or(false);
+        crate::metrics::closed(ending.code);
+        tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
+        finish(&gateway, &held, registered, &ending).await;
     }
-    let credential = new_id();
-    let keepalive = gateway.config.aliyun.keepalive.as_millis();
-    if send(&mut socket, frames::registered(&credential, keepalive))
-        .await
-        .is_err()
-    {
-        finish(&gateway, &held, false, &Ending::lost("write failed")).await;
-        return;
-    }
-    tracing::debug!(device = %info.id, "device bound");
-    let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
-    let (raw_tx, mut raw) = mpsc::channel::<Message>(32);
-    let ended = Arc::new(AtomicBool::new(false));
-    let device = Device {
-        gateway: gateway.clone(),
-        held: held.clone(),
-        credential,
-        raw: raw_tx,
-        ended: ended.clone(),
-    };
-    let calls = tokio::spawn(device.serve(inbound_rx).in_current_span());
-    let ending = session::pump(
-        &gateway,
-        &mut socket,
-        handle,
-        // Moved in: when the pump returns, the queue closes and `serve` ends.
-        move |payload| inbound_tx.try_send(payload),
-        &mut shutdown,
-        Some(&mut raw),
-        &FRAMING,
-    )
-    .await;
-    socket.close(&ending, farewell(&ending)).await;
-    // Nothing reads answers any more: frames still queued are dropped, and the one in
-    // flight finishes without waiting on a full queue.
-    ended.store(true, Ordering::Relaxed);
-    drop(raw);
-    let registered = calls.await.unwrap_or(false);
-    crate::metrics::closed(ending.code);
-    tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
-    finish(&gateway, &held, registered, &ending).await;
 }
 
 /// The socket is gone (as `ending` says): unless a newer connection of the device took
