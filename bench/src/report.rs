@@ -552,7 +552,7 @@ fn hostile_table(md: &mut String, hostile: &HostileReport) {
         md,
         "## What one hostile client can pin\n\n\
          A fresh node per kind (the chat in process, the binary's default limits: 128 KiB \
-         messages, 20 frames a second, a queue of 256 frames, 10 s write and request-head \
+         messages, 20 frames a second, a queue of 256 frames or 1 MiB, 10 s write and request-head \
          deadlines), N clients of the kind at once; KiB per client = (the node's peak RSS − \
          its RSS before they came) / N. The peak includes everything the node did for them \
          (handshakes, the chat's work, the store).\n\n\
