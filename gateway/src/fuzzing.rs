@@ -34,6 +34,17 @@ pub fn aliyun_register_failed(reason: &str) -> String {
     frames::register_failed(reason)
 }
 
+/// Alibaba's API proxy: the backend URL a call to `path` is sent to under `base`, or why
+/// the path is refused.
+pub fn aliyun_backend_url(base: &str, path: &str) -> Result<reqwest::Url, &'static str> {
+    crate::dialect::aliyun::calls::backend_url(base, Some(path))
+}
+
+/// Alibaba's API proxy: the check on a call's path (also what routes it to a function).
+pub fn aliyun_check_path(path: &str) -> Result<(), &'static str> {
+    crate::dialect::aliyun::calls::check_path(path)
+}
+
 /// SigV4: the path with its dot segments resolved.
 pub fn sigv4_remove_dot_segments(path: &str) -> String {
     sigv4::remove_dot_segments(path)

@@ -93,8 +93,14 @@ impl RedisConfig {
             "redis+cluster" => ("redis", true),
             "rediss+cluster" => ("rediss", true),
             other => {
+                // Only a plain scheme is echoed: in a mistyped URL (`redis:/u:pw@h?x=a://`)
+                // what stands before `://` may hold a password.
+                let plain = other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+                let named = if plain { other } else { "that" };
                 return Err(StoreError::config(format!(
-                    "`{other}://` is not a Redis URL (use redis://, rediss://, redis+cluster:// \
+                    "`{named}://` is not a Redis URL (use redis://, rediss://, redis+cluster:// \
                      or rediss+cluster://)"
                 )));
             }
@@ -198,6 +204,18 @@ fn millis(key: &str, value: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/` (store_urls): a URL mistyped before its `://` was echoed up to
+    /// there, password included.
+    #[test]
+    fn a_mistyped_scheme_is_not_echoed() {
+        let shown = RedisConfig::with_url("redis:/u:hunter2@h?a=x://y")
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = RedisConfig::with_url("http://h").unwrap_err().to_string();
+        assert!(shown.contains("`http://`"), "{shown}");
+    }
 
     #[test]
     fn a_standalone_url_keeps_credentials_and_database() {

@@ -195,17 +195,20 @@ fn not_compiled_in(scheme: Scheme) -> StoreError {
     ))
 }
 
-/// `url` with any password replaced by `***`, for messages and logs.
+/// `url` with any password replaced by `***`, for messages and logs — also in a URL
+/// mistyped around its `//` (`redis:/u:pw@h`, `mysql:://u:pw@h`).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, rest)) = url.split_once(':') else {
         return url.to_owned();
     };
+    let after_slashes = rest.trim_start_matches([':', '/']);
+    let (slashes, rest) = rest.split_at(rest.len() - after_slashes.len());
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
+            format!("{scheme}:{slashes}{user}:***@{host}{tail}")
         }
         None => url.to_owned(),
     }
@@ -242,6 +245,19 @@ mod tests {
         );
         assert_eq!(redact("sled://./data"), "sled://./data");
         assert!(!redact("mysql://root:hunter2@h/db").contains("hunter2"));
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(redact("memory:"), "memory:");
+    }
+
+    /// Found by `fuzz/` (store_urls): a URL mistyped around its `//` was printed whole.
+    #[test]
+    fn redact_hides_passwords_in_mistyped_urls() {
+        assert_eq!(redact("redis:/u:hunter2@h:6379"), "redis:/u:***@h:6379");
+        assert_eq!(
+            redact("mysql:://root:hunter2@h/db"),
+            "mysql:://root:***@h/db"
+        );
+        assert_eq!(redact("postgres:u:hunter2@h"), "postgres:u:***@h");
     }
 
     #[tokio::test]

@@ -97,6 +97,12 @@ fn redacted(url: &str) -> String {
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }
+        // Without a host, `user:password@` was not read as credentials (a typo such as
+        // `mysql:://root:pw@h/db`): everything up to the last `@` is hidden.
+        Ok(parsed) if !parsed.has_host() && url.contains('@') => {
+            let after = url.rsplit_once('@').map_or("", |(_, after)| after);
+            format!("{}:***@{after}", parsed.scheme())
+        }
         Ok(parsed) => parsed.to_string(),
         Err(_) => "<unparseable url>".to_owned(),
     }
@@ -235,6 +241,22 @@ mod tests {
             c.driver_url,
             "postgres://u:pw@127.0.0.1:5432/test?sslmode=disable"
         );
+    }
+
+    /// Found by `fuzz/` (store_urls): a URL whose credentials the parser does not see as
+    /// such (no host) was echoed whole in the error.
+    #[test]
+    fn errors_hide_a_password_the_parser_did_not_see() {
+        for url in [
+            "mariadb:://u:hunter2@",
+            "mysql:://root:hunter2@db/gw",
+            "postgres:/u:hunter2@h/db",
+        ] {
+            let shown = SqlxConfig::with_url(url).unwrap_err().to_string();
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert_eq!(redacted("mysql:://root:pw@db/gw"), "mysql:***@db/gw");
+        assert_eq!(redacted("postgres://u:pw@h/db"), "postgres://u:***@h/db");
     }
 
     #[cfg(feature = "postgres")]

@@ -164,7 +164,7 @@ async fn forward(gateway: &Gateway, info: &ConnectionInfo, call: &ApiCall) -> Ou
 /// (`@evil.example/x`, `//evil.example`). The path the request will carry (after the URL
 /// parser dropped tabs and newlines and resolved dot segments) is checked again: it must
 /// still lie under the base path, with no dot segment.
-fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static str> {
+pub(crate) fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static str> {
     let mut url = reqwest::Url::parse(base).map_err(|_| "the backend URL is malformed")?;
     if let Some(path) = path {
         check_path(path)?;
@@ -179,7 +179,7 @@ fn backend_url(base: &str, path: Option<&str>) -> Result<reqwest::Url, &'static 
 /// raw or percent-encoded: the URL parser drops tabs and newlines, which would join the
 /// dots around them into a `..`), no `.`/`..` segment (even percent-encoded) and no
 /// backslash, so it cannot climb out of the backend's base path.
-fn check_path(path: &str) -> Result<(), &'static str> {
+pub(crate) fn check_path(path: &str) -> Result<(), &'static str> {
     if !path.starts_with('/') {
         return Err("an API path starts with /");
     }
