@@ -1,6 +1,6 @@
 //! The chat functions behind HTTP, as a cloud's function runner would host them: `POST /`
 //! (or `/register`, `/transport`, `/cleanup`) with an event in the Tencent or the AWS shape,
-//! answered in the same shape (see [`wire`](crate::wire)). A malformed event is 400; a
+//! answered in the same shape (see [`wire`]). A malformed event is 400; a
 //! failed function 500 (503 when the store is unavailable), which the gateway treats as a
 //! function failure.
 //!

@@ -140,15 +140,7 @@ async fn send(ws: &mut Ws, text: &str) {
 }
 
 fn rust_sdk(endpoint: String, secret: &str) -> apigw::Client {
-    let credentials = apigw::config::Credentials::new(KEY_ID, secret, None, None, "test");
-    let config = apigw::Config::builder()
-        .behavior_version(apigw::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(apigw::config::Region::new("ap-southeast-1"))
-        .credentials_provider(credentials)
-        .retry_config(apigw::config::retry::RetryConfig::disabled())
-        .build();
-    apigw::Client::from_conf(config)
+    common::aws_sdk::client(endpoint, KEY_ID, secret, "ap-southeast-1")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -225,17 +225,8 @@ async fn device(node: &common::Node, device: &str) -> Ws {
     ws
 }
 
-/// AWS's Rust SDK signing with [`KEY_ID`] and `secret` for `endpoint`.
 fn rust_sdk(endpoint: String, secret: &str) -> apigw::Client {
-    let credentials = apigw::config::Credentials::new(KEY_ID, secret, None, None, "test");
-    let config = apigw::Config::builder()
-        .behavior_version(apigw::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(apigw::config::Region::new("us-east-1"))
-        .credentials_provider(credentials)
-        .retry_config(apigw::config::retry::RetryConfig::disabled())
-        .build();
-    apigw::Client::from_conf(config)
+    common::aws_sdk::client(endpoint, KEY_ID, secret, "us-east-1")
 }
 
 // ---- Finding 3: empty credentials ----

@@ -2,7 +2,7 @@
 //!
 //! | scheme | backend | cargo feature |
 //! |---|---|---|
-//! | `memory:` | in-process [`MemoryStore`](store_core::MemoryStore) | always |
+//! | `memory:` | in-process [`MemoryStore`] | always |
 //! | `sled://<dir>` | sled (the embedded default) | `sled` (default) |
 //! | `sqlite://<file>`, `sqlite::memory:` | SQLite via rusqlite | `sqlite` (default) |
 //! | `postgres://…`, `postgresql://…` | PostgreSQL via sqlx | `postgres` |

@@ -2,6 +2,7 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod aws_sdk;
 pub mod binary;
 pub mod garage;
 pub mod output;
