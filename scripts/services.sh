@@ -159,7 +159,7 @@ ensure_redis_cluster() {
 }
 
 # The Python the tests run: a venv with moto's server (the OSS protocol, for store-oss),
-# boto3 and requests (the cloud handlers and AWS's SDK in gateway/tests/clouds) and
+# boto3 and requests (the cloud handlers and AWS's SDK in chat/tests/clouds) and
 # websockets (a WebSocket client nobody on the team wrote). Made on first use; exports
 # TEST_PYTHON.
 ensure_python() {

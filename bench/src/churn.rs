@@ -1,6 +1,6 @@
 //! `bench churn`: a gateway node under connect/disconnect churn for a long, bounded time,
 //! its resident memory sampled throughout — the long run the churn soak test
-//! (`gateway/tests/soak.rs`, 30 s in CI) stands for, to tell memory that settles at a
+//! (`chat/tests/soak.rs`, 30 s in CI) stands for, to tell memory that settles at a
 //! plateau from memory that keeps growing with every connection.
 //!
 //! The node runs in a child process (the fan-out benchmark's `serve-gateway`, with the
@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::fanout::server::ServerProcess;
 use crate::machine::Machine;
+use crate::ws::connect;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -271,12 +272,7 @@ async fn client(chat: String, until: Instant, counter: Arc<AtomicU64>) -> Result
             )
         };
         let url = format!("{chat}/ws?room=churn{room}");
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .map_err(|_| "a handshake took over 10 s")??;
+        let mut ws = connect(&url, None, Duration::from_secs(10)).await?;
         counter.fetch_add(1, Ordering::Relaxed);
         if talk {
             let _ = ws.send(Message::text("churn")).await;

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use futures::SinkExt;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::fanout::server::ServerProcess;
 use crate::machine::Machine;
+use crate::ws::{CONTINUATION, PING, TEXT_FIRST, connect, frame, upgrade};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -149,7 +150,7 @@ async fn drive(
             "ping-flood" => {
                 let mut socket = upgrade(addr, Some(4096)).await?;
                 tasks.spawn(async move {
-                    let pings: Vec<u8> = (0..100).flat_map(|_| frame(0x89, &[b'p'; 125])).collect();
+                    let pings: Vec<u8> = (0..100).flat_map(|_| frame(PING, &[b'p'; 125])).collect();
                     while socket.write_all(&pings).await.is_ok() {}
                 });
             }
@@ -158,9 +159,9 @@ async fn drive(
                 let mut socket = upgrade(addr, None).await?;
                 let limit = gateway::Limits::default().max_message_bytes;
                 let piece = vec![b'a'; 4096];
-                socket.write_all(&frame(0x01, &piece)).await?;
+                socket.write_all(&frame(TEXT_FIRST, &piece)).await?;
                 for _ in 1..(limit / piece.len()) {
-                    socket.write_all(&frame(0x00, &piece)).await?;
+                    socket.write_all(&frame(CONTINUATION, &piece)).await?;
                 }
                 held.push(socket);
             }
@@ -200,7 +201,7 @@ async fn drive(
 /// A member of the room sends 1 KB lines, ten a second, for `secs` (the non-readers fall
 /// behind and are closed as too slow).
 async fn chat_into_the_room(addr: SocketAddr, secs: Duration) -> Result<(), BoxError> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await?;
+    let mut ws = connect(&format!("ws://{addr}/ws"), None, Duration::from_secs(10)).await?;
     let line = "x".repeat(1000);
     let started = tokio::time::Instant::now();
     while started.elapsed() < secs {
@@ -251,51 +252,4 @@ async fn connection_ids(store_url: &str, clients: usize) -> Result<Vec<String>, 
         return Err(format!("{} connections in the room, not {clients}", ids.len()).into());
     }
     Ok(ids)
-}
-
-/// Upgrades a raw TCP connection at `/ws` (with `receive_buffer` set first), leaving the
-/// socket right after the 101's head.
-async fn upgrade(addr: SocketAddr, receive_buffer: Option<u32>) -> Result<TcpStream, BoxError> {
-    let socket = TcpSocket::new_v4()?;
-    if let Some(bytes) = receive_buffer {
-        socket.set_recv_buffer_size(bytes)?;
-    }
-    let mut stream = socket.connect(addr).await?;
-    let head = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await?;
-    let mut answer = Vec::new();
-    while !answer.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8];
-        if stream.read(&mut byte).await? == 0 {
-            return Err("closed during the handshake".into());
-        }
-        answer.push(byte[0]);
-    }
-    if !answer.starts_with(b"HTTP/1.1 101") {
-        return Err(format!("not upgraded: {}", String::from_utf8_lossy(&answer)).into());
-    }
-    Ok(stream)
-}
-
-/// A masked client frame: `head` is FIN and opcode.
-fn frame(head: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [0x12, 0x34, 0x56, 0x78];
-    let mut out = vec![head];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
 }

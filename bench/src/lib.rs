@@ -19,6 +19,7 @@
 //! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
 //! - `hostile`: the most memory one hostile client of each kind pins on a node.
 //! - `report`: results → `BENCHMARKS.md` and plots.
+//! - `ws`: the WebSocket clients (a library one with a bounded handshake, a raw one).
 //! - `stats`: percentiles. `machine`: where a run happened.
 
 pub mod churn;
@@ -28,3 +29,4 @@ pub mod list;
 pub mod machine;
 pub mod report;
 pub mod stats;
+pub mod ws;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
-use lifecycle::{App, AppError, BatchRequest, EventKind, LifecycleEvent, Payload, Pusher, Reply};
+use lifecycle::{App, AppError, EventKind, LifecycleEvent, Payload, Pusher, Reply};
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
     StoreError, system_clock,
@@ -371,12 +371,9 @@ impl ChatFunctions {
 
     /// Pushes one frame to one connection; a failure is logged (the frame is advisory).
     async fn send_to(&self, node: &Endpoint, id: &ConnectionId, message: ServerMessage) {
-        let request = BatchRequest {
-            ids: vec![id.as_str().to_owned()],
-            data: message.to_json(),
-            data_type: "text".into(),
-        };
-        if let Err(err) = self.pusher.batch(node.as_str(), &request).await {
+        let ids = [id.as_str().to_owned()];
+        let payload = Payload::Text(message.to_json());
+        if let Err(err) = self.pusher.batch(node.as_str(), &ids, &payload).await {
             tracing::warn!(%err, id = id.as_str(), "push to the caller failed");
         }
     }
@@ -389,16 +386,12 @@ impl ChatFunctions {
         mut online: u64,
         message: ServerMessage,
     ) -> Result<u64, StoreError> {
-        let data = message.to_json();
+        let payload = Payload::Text(message.to_json());
         let gone: Vec<String> = stream::iter(by_node)
             .map(|(node, ids)| {
-                let request = BatchRequest {
-                    ids,
-                    data: data.clone(),
-                    data_type: "text".into(),
-                };
+                let payload = &payload;
                 async move {
-                    match self.pusher.batch(node.as_str(), &request).await {
+                    match self.pusher.batch(node.as_str(), &ids, payload).await {
                         Ok(outcome) => outcome.undelivered.into_iter().map(|(id, _)| id).collect(),
                         Err(err) => {
                             // A node that cannot be reached keeps its connections: their

@@ -8,12 +8,16 @@
 //! # Layout
 //! - `protocol`: the frames clients and the chat exchange.
 //! - `functions`: [`ChatFunctions`], the three handlers.
+//! - `devices`: [`ChatDevices`], an Alibaba device's record in the chat's rooms.
 //! - `names`: anonymous display names derived from connection ids.
 //! - `presence`: join and leave notices, gathered per room and sent by one flusher.
 //! - `wire`: the Tencent and AWS event shapes, read as a cloud function reads them.
 //! - `server`: the functions as an HTTP server (`chat-functions` binary).
 //! - `static/index.html`: the browser page ([`PAGE`]).
+//! - `bin/gateway.rs`: the node with the chat linked in; `bin/chat-functions.rs`: the
+//!   functions as an HTTP server.
 
+mod devices;
 mod functions;
 mod names;
 pub mod presence;
@@ -21,6 +25,7 @@ mod protocol;
 pub mod server;
 pub mod wire;
 
+pub use devices::ChatDevices;
 pub use functions::{ChatFunctions, DEFAULT_ROOM, LEASE_LOST, MAX_TEXT_CHARS, PRESENCE_WINDOW};
 pub use names::anonymous_name;
 pub use protocol::{ClientMessage, ServerMessage};

@@ -26,7 +26,9 @@
 //! # Layout
 //! - `harness`: the [`Harness`] trait, [`Ctx`] (a fresh store on a manual clock) and the
 //!   runner that gives each scenario its own random namespace.
-//! - `scenarios`: one async function per contract clause, listed in [`SCENARIOS`].
+//! - `scenarios`: one async function per contract clause, and their one list,
+//!   [`with_scenarios!`], from which [`SCENARIOS`] and [`conformance_tests!`]'s tests are
+//!   generated.
 //! - `model`: the proptest state-machine check against [`MemoryStore`](store_core::MemoryStore).
 //! - `report`: runs everything and renders the table.
 //! - `tests_macro`: [`conformance_tests!`].

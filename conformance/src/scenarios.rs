@@ -30,6 +30,61 @@ pub struct Scenario {
     pub run: fn(Ctx) -> BoxFuture<'static, Outcome>,
 }
 
+/// The ONE list of scenarios, handed to a macro of the caller's:
+/// `with_scenarios!(callback)` expands to `callback! { "clause" => function_name, … }`, every
+/// scenario in table order, and `with_scenarios!(path::to::callback; args…)` to
+/// `path::to::callback! { args…; "clause" => function_name, … }`.
+///
+/// [`SCENARIOS`] and the tests of [`conformance_tests!`](crate::conformance_tests) are both
+/// generated from it: a new scenario is its function in `scenarios.rs` and one line here.
+///
+/// ```
+/// macro_rules! names {
+///     ($prefix:literal; $($clause:literal => $name:ident,)*) => {
+///         &[$(concat!($prefix, stringify!($name))),*]
+///     };
+/// }
+/// let names: &[&str] = conformance::with_scenarios!(names; "scenario ");
+/// assert_eq!(names.len(), conformance::SCENARIOS.len());
+/// assert_eq!(names[0], "scenario register_grants_lease_from_store_clock");
+/// ```
+#[macro_export]
+macro_rules! with_scenarios {
+    ($($callback:tt)::+ $(; $($args:tt)*)?) => {
+        $($callback)::+! {
+            $($($args)*;)?
+            "register" => register_grants_lease_from_store_clock,
+            "register" => register_replaces_existing_record,
+            "register" => register_revives_expired_id,
+            "register" => register_rejects_bad_ttl_and_writes_nothing,
+            "register" => max_size_values_round_trip,
+            "renew" => renew_extends_live_lease,
+            "renew" => renew_after_expiry_is_not_found,
+            "renew" => renew_after_remove_is_not_found,
+            "renew" => renew_of_unknown_id_is_not_found,
+            "renew" => renew_rejects_bad_ttl_and_keeps_lease,
+            "remove" => remove_is_idempotent,
+            "remove" => remove_of_expired_record_answers_false,
+            "get" => get_of_absent_id_is_none,
+            "get" => lease_ends_exactly_at_expiry,
+            "list" => list_of_empty_room_is_one_empty_page,
+            "list" => list_rejects_bad_page_sizes,
+            "list" => list_orders_ids_by_bytes,
+            "list" => list_never_returns_expired_records,
+            "list" => pagination_returns_each_id_once,
+            "list" => page_tokens_survive_a_text_round_trip,
+            "list" => walk_during_changes_never_duplicates,
+            "list" => rooms_are_isolated,
+            "list" => list_room_equals_a_walk_of_pages,
+            "count" => count_counts_only_live_members_of_the_room,
+            "sweep" => sweep_deletes_only_expired_records,
+            "concurrency" => concurrent_register_of_200_ids,
+            "concurrency" => concurrent_register_of_one_id_leaves_one_record,
+        }
+    };
+}
+
+/// [`SCENARIOS`] from the list of [`with_scenarios!`].
 macro_rules! scenarios {
     ($($clause:literal => $name:ident,)*) => {
         /// Every scenario, in table order.
@@ -39,35 +94,7 @@ macro_rules! scenarios {
     };
 }
 
-scenarios! {
-    "register" => register_grants_lease_from_store_clock,
-    "register" => register_replaces_existing_record,
-    "register" => register_revives_expired_id,
-    "register" => register_rejects_bad_ttl_and_writes_nothing,
-    "register" => max_size_values_round_trip,
-    "renew" => renew_extends_live_lease,
-    "renew" => renew_after_expiry_is_not_found,
-    "renew" => renew_after_remove_is_not_found,
-    "renew" => renew_of_unknown_id_is_not_found,
-    "renew" => renew_rejects_bad_ttl_and_keeps_lease,
-    "remove" => remove_is_idempotent,
-    "remove" => remove_of_expired_record_answers_false,
-    "get" => get_of_absent_id_is_none,
-    "get" => lease_ends_exactly_at_expiry,
-    "list" => list_of_empty_room_is_one_empty_page,
-    "list" => list_rejects_bad_page_sizes,
-    "list" => list_orders_ids_by_bytes,
-    "list" => list_never_returns_expired_records,
-    "list" => pagination_returns_each_id_once,
-    "list" => page_tokens_survive_a_text_round_trip,
-    "list" => walk_during_changes_never_duplicates,
-    "list" => rooms_are_isolated,
-    "list" => list_room_equals_a_walk_of_pages,
-    "count" => count_counts_only_live_members_of_the_room,
-    "sweep" => sweep_deletes_only_expired_records,
-    "concurrency" => concurrent_register_of_200_ids,
-    "concurrency" => concurrent_register_of_one_id_leaves_one_record,
-}
+with_scenarios!(scenarios);
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {

@@ -15,72 +15,13 @@
 ///   (`CONFORMANCE_CASES`, default [`DEFAULT_CASES`](crate::DEFAULT_CASES) = 256, what CI
 ///   demands).
 ///
-/// The list of names below must match `SCENARIOS`; the conformance crate's own tests check
-/// that it does.
+/// The tests come from the one list of scenarios, [`with_scenarios!`](crate::with_scenarios),
+/// as [`SCENARIOS`](crate::SCENARIOS) does; the expansion also defines `COVERED`, the names
+/// of the tests it generated.
 #[macro_export]
 macro_rules! conformance_tests {
     ($harness:expr) => {
-        /// The scenario names this expansion covers (checked against `SCENARIOS`).
-        #[allow(dead_code)]
-        pub const COVERED: &[&str] = &[
-            "register_grants_lease_from_store_clock",
-            "register_replaces_existing_record",
-            "register_revives_expired_id",
-            "register_rejects_bad_ttl_and_writes_nothing",
-            "max_size_values_round_trip",
-            "renew_extends_live_lease",
-            "renew_after_expiry_is_not_found",
-            "renew_after_remove_is_not_found",
-            "renew_of_unknown_id_is_not_found",
-            "renew_rejects_bad_ttl_and_keeps_lease",
-            "remove_is_idempotent",
-            "remove_of_expired_record_answers_false",
-            "get_of_absent_id_is_none",
-            "lease_ends_exactly_at_expiry",
-            "list_of_empty_room_is_one_empty_page",
-            "list_rejects_bad_page_sizes",
-            "list_orders_ids_by_bytes",
-            "list_never_returns_expired_records",
-            "pagination_returns_each_id_once",
-            "page_tokens_survive_a_text_round_trip",
-            "walk_during_changes_never_duplicates",
-            "rooms_are_isolated",
-            "list_room_equals_a_walk_of_pages",
-            "count_counts_only_live_members_of_the_room",
-            "sweep_deletes_only_expired_records",
-            "concurrent_register_of_200_ids",
-            "concurrent_register_of_one_id_leaves_one_record",
-        ];
-
-        $crate::__scenario_tests!($harness;
-            register_grants_lease_from_store_clock,
-            register_replaces_existing_record,
-            register_revives_expired_id,
-            register_rejects_bad_ttl_and_writes_nothing,
-            max_size_values_round_trip,
-            renew_extends_live_lease,
-            renew_after_expiry_is_not_found,
-            renew_after_remove_is_not_found,
-            renew_of_unknown_id_is_not_found,
-            renew_rejects_bad_ttl_and_keeps_lease,
-            remove_is_idempotent,
-            remove_of_expired_record_answers_false,
-            get_of_absent_id_is_none,
-            lease_ends_exactly_at_expiry,
-            list_of_empty_room_is_one_empty_page,
-            list_rejects_bad_page_sizes,
-            list_orders_ids_by_bytes,
-            list_never_returns_expired_records,
-            pagination_returns_each_id_once,
-            page_tokens_survive_a_text_round_trip,
-            walk_during_changes_never_duplicates,
-            rooms_are_isolated,
-            list_room_equals_a_walk_of_pages,
-            count_counts_only_live_members_of_the_room,
-            sweep_deletes_only_expired_records,
-            concurrent_register_of_200_ids,
-            concurrent_register_of_one_id_leaves_one_record,
-        );
+        $crate::with_scenarios!($crate::__scenario_tests; $harness);
 
         #[test]
         fn model_check() {
@@ -93,11 +34,16 @@ macro_rules! conformance_tests {
     };
 }
 
-/// One `#[test]` per name, running the scenario of that name.
+/// One `#[test]` per scenario of the list, running the scenario of that name, and
+/// `COVERED`, their names.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __scenario_tests {
-    ($harness:expr; $($name:ident,)*) => {
+    ($harness:expr; $($clause:literal => $name:ident,)*) => {
+        /// The scenario names this expansion covers (checked against `SCENARIOS`).
+        #[allow(dead_code)]
+        pub const COVERED: &[&str] = &[$(stringify!($name),)*];
+
         $(
             #[test]
             fn $name() {

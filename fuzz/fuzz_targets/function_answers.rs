@@ -1,5 +1,5 @@
-//! Each dialect's reading of an HTTP function's answer (`FunctionShapes::answer`, the entry
-//! `gateway/tests/hostile.rs`'s `function_answers_never_panic` calls), for every event
+//! Each dialect's reading of an HTTP function's answer (`FunctionCodec::answer`, the entry
+//! `chat/tests/hostile.rs`'s `function_answers_never_panic` calls), for every event
 //! kind and any status below 500; a register answer that refuses goes on through the
 //! handshake's refusal, which must answer a 4xx or 5xx.
 //!
@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use gateway::dialect;
+use gateway::wire;
 use gateway::fuzzing::handshake_refusal;
 use libfuzzer_sys::fuzz_target;
 use lifecycle::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
@@ -64,8 +64,8 @@ fuzz_target!(|data: &[u8]| {
         at_ms: 0,
         payload,
     };
-    for name in dialect::with_functions() {
-        let shapes = dialect::by_name(name).unwrap().functions().unwrap();
+    for name in wire::names() {
+        let shapes = wire::by_name(name).unwrap();
         let reply = shapes.answer(&event, status, body);
         if connect && !reply.accepts() {
             let refused = handshake_refusal(&event.connection, reply);

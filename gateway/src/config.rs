@@ -1,17 +1,10 @@
-//! Gateway settings: addresses, where functions run, limits, push API credentials. All
-//! have sane defaults.
+//! Settings, as plain data: per-connection and per-node limits, push API credentials, the
+//! names a node gives itself in events. All have sane defaults. (Where functions run is
+//! the invoking floor's [`FunctionMode`](crate::FunctionMode); the whole node's settings are
+//! [`GatewayConfig`](crate::GatewayConfig).)
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-
-use lifecycle::App;
-use store_core::ConnectionStore;
-
-use crate::dialect::Dialect;
-use crate::functions::RouteSelection;
 
 /// Per-connection and per-node limits.
 #[derive(Debug, Clone)]
@@ -62,16 +55,6 @@ pub struct Limits {
     pub pre_auth_body_bytes: usize,
 }
 
-impl Limits {
-    /// The bound of one connection's outbound queue.
-    pub fn queue_bound(&self) -> crate::hub::QueueBound {
-        crate::hub::QueueBound {
-            frames: self.outbound_queue,
-            bytes: self.outbound_queue_bytes,
-        }
-    }
-}
-
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -89,70 +72,6 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             pre_auth_body_bytes: 32 * 1024 * 1024,
-        }
-    }
-}
-
-/// The functions reached over HTTP, by route, as a cloud gateway's integrations.
-#[derive(Debug, Clone)]
-pub struct HttpRoutes {
-    /// The register / `$connect` function; none accepts every connection.
-    pub connect: Option<String>,
-    /// The cleanup / `$disconnect` function; none calls nothing.
-    pub disconnect: Option<String>,
-    /// The transport / `$default` function: messages no other route takes.
-    pub default: Option<String>,
-    /// Named routes (`sendmessage` → URL), chosen by [`HttpRoutes::selection`].
-    pub custom: BTreeMap<String, String>,
-    /// How a message picks its route (AWS `$request.body.action`); none sends all to
-    /// `$default`.
-    pub selection: Option<RouteSelection>,
-}
-
-impl HttpRoutes {
-    /// register, transport, cleanup: the Tencent layout (and AWS without custom routes).
-    pub fn lifecycle(register: &str, transport: &str, cleanup: &str) -> Self {
-        HttpRoutes {
-            connect: Some(register.to_owned()),
-            disconnect: Some(cleanup.to_owned()),
-            default: Some(transport.to_owned()),
-            custom: BTreeMap::new(),
-            selection: None,
-        }
-    }
-}
-
-/// Where the functions run.
-#[derive(Clone)]
-pub enum FunctionMode {
-    /// An app linked into the node, called with the neutral event.
-    InProcess(Arc<dyn App>),
-    /// Each event POSTed to a URL in a cloud's dialect.
-    Http {
-        /// The URLs, by route.
-        routes: HttpRoutes,
-        /// The event shapes and answer semantics the functions speak.
-        dialect: &'static dyn Dialect,
-        /// Send a message function's answer body back to the caller (AWS's two-way
-        /// routes with a route response); off, answers are dropped as AWS does without one.
-        route_responses: bool,
-    },
-}
-
-impl fmt::Debug for FunctionMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FunctionMode::InProcess(app) => f.debug_tuple("InProcess").field(app).finish(),
-            FunctionMode::Http {
-                routes,
-                dialect,
-                route_responses,
-            } => f
-                .debug_struct("Http")
-                .field("routes", routes)
-                .field("dialect", &dialect.name())
-                .field("route_responses", route_responses)
-                .finish(),
         }
     }
 }
@@ -297,90 +216,5 @@ impl Default for Naming {
             stage: "production".into(),
             api_id: "local".into(),
         }
-    }
-}
-
-/// Alibaba's bidirectional channel (`/aliyun`): where clients' API calls go, and how
-/// devices are kept.
-#[derive(Debug, Clone)]
-pub struct AliyunConfig {
-    /// Whether the node serves the channel (`/aliyun`, `/websocket`, an upgrade at `/`).
-    pub enabled: bool,
-    /// The backend of API calls marked `x-ca-websocket_api_type: REGISTER`.
-    pub register_url: Option<String>,
-    /// The backend of API calls marked `UNREGISTER`.
-    pub unregister_url: Option<String>,
-    /// The base URL other API calls go to (their path appended).
-    pub api_url: Option<String>,
-    /// The heartbeat interval the gateway tells clients (`RO#…#<ms>`).
-    pub keepalive: Duration,
-    /// The lease of a device's record; each `H1` renews it.
-    pub lease: Duration,
-}
-
-impl AliyunConfig {
-    /// True when API calls go to HTTP backends (else to the node's functions, as events).
-    pub fn has_backends(&self) -> bool {
-        self.register_url.is_some() || self.unregister_url.is_some() || self.api_url.is_some()
-    }
-}
-
-impl Default for AliyunConfig {
-    fn default() -> Self {
-        AliyunConfig {
-            enabled: false,
-            register_url: None,
-            unregister_url: None,
-            api_url: None,
-            keepalive: Duration::from_secs(25),
-            lease: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Everything a gateway node needs besides its listeners.
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    /// The push-back URL this node advertises to functions (events, connection records).
-    pub push_url: String,
-    /// Who may call the push-back API.
-    pub push_auth: PushAuth,
-    /// Where functions run.
-    pub functions: FunctionMode,
-    /// Stage and API names in events.
-    pub naming: Naming,
-    /// The page served at `/`, if any (the app's).
-    pub page: Option<&'static str>,
-    /// Where the node itself records the connections it registers (Alibaba devices), with
-    /// leases; none keeps them in this node's memory only.
-    pub presence: Option<Arc<dyn ConnectionStore>>,
-    /// Alibaba's channel.
-    pub aliyun: AliyunConfig,
-    /// Limits.
-    pub limits: Limits,
-    /// Renders this process's metrics at `/metrics` (the binary installs the recorder:
-    /// [`crate::metrics::install`]); none answers 404 there.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-}
-
-impl GatewayConfig {
-    /// `functions`, default limits, an open push API advertised at `push_addr`.
-    pub fn new(push_addr: SocketAddr, functions: FunctionMode) -> Self {
-        GatewayConfig {
-            push_url: format!("http://{push_addr}"),
-            push_auth: PushAuth::default(),
-            functions,
-            naming: Naming::default(),
-            page: None,
-            presence: None,
-            aliyun: AliyunConfig::default(),
-            limits: Limits::default(),
-            metrics: None,
-        }
-    }
-
-    /// `app` linked in, otherwise as [`GatewayConfig::new`].
-    pub fn local(push_addr: SocketAddr, app: Arc<dyn App>) -> Self {
-        GatewayConfig::new(push_addr, FunctionMode::InProcess(app))
     }
 }

@@ -9,10 +9,10 @@ use axum::http::HeaderMap;
 use lifecycle::{ConnectionInfo, Reply};
 
 use crate::auth::sigv4;
+use crate::channel::aliyun::frames;
 use crate::config::SigV4Key;
-use crate::dialect::aliyun::frames;
 
-pub use crate::dialect::aliyun::frames::{ApiCall, CallKind, ClientFrame};
+pub use crate::channel::aliyun::frames::{ApiCall, CallKind, ClientFrame};
 
 /// Alibaba's channel: one client text frame, as the channel reads it.
 pub fn aliyun_parse(text: &str) -> Result<ClientFrame, String> {
@@ -37,12 +37,12 @@ pub fn aliyun_register_failed(reason: &str) -> String {
 /// Alibaba's API proxy: the backend URL a call to `path` is sent to under `base`, or why
 /// the path is refused.
 pub fn aliyun_backend_url(base: &str, path: &str) -> Result<reqwest::Url, &'static str> {
-    crate::dialect::aliyun::calls::backend_url(base, Some(path))
+    crate::channel::aliyun::calls::backend_url(base, Some(path))
 }
 
 /// Alibaba's API proxy: the check on a call's path (also what routes it to a function).
 pub fn aliyun_check_path(path: &str) -> Result<(), &'static str> {
-    crate::dialect::aliyun::calls::check_path(path)
+    crate::channel::aliyun::calls::check_path(path)
 }
 
 /// SigV4: the path with its dot segments resolved.
@@ -85,5 +85,5 @@ pub use crate::auth::SignedRequest;
 
 /// The handshake's HTTP status for a register `reply` that did not accept.
 pub fn handshake_refusal(info: &Arc<ConnectionInfo>, reply: Reply) -> u16 {
-    crate::handshake::refusal(info, Ok(reply)).status().as_u16()
+    crate::socket::refusal(info, Ok(reply)).status().as_u16()
 }

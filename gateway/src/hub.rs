@@ -1,4 +1,6 @@
-//! The connections this node holds, and how to reach each one.
+//! The connections this node holds, and how to reach each one: [`Hub`] (one lock, held for
+//! map operations only), each connection's bounded outbound queue ([`QueueBound`]) of
+//! shared frames ([`Outbound`]), and the [`Handle`] its session reads them from.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -9,6 +11,7 @@ use axum::extract::ws::Utf8Bytes;
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use tokio::sync::{Notify, mpsc};
 
+use crate::config::Limits;
 use crate::metrics;
 
 /// A frame on its way down to a client. The payload is shared: a broadcast queues the same
@@ -90,6 +93,11 @@ impl Kick {
             reason: reason.into(),
         }
     }
+
+    /// The close a function asks for through a push API or its pusher (1000).
+    pub fn by_function() -> Self {
+        Kick::new(crate::close_code::NORMAL, "closed by a function")
+    }
 }
 
 /// How much one connection's outbound queue may hold: frames, and bytes (a client that
@@ -106,6 +114,14 @@ pub struct QueueBound {
 }
 
 impl QueueBound {
+    /// The bound `limits` set for every connection.
+    pub fn of(limits: &Limits) -> Self {
+        QueueBound {
+            frames: limits.outbound_queue,
+            bytes: limits.outbound_queue_bytes,
+        }
+    }
+
     /// `frames` frames, whatever their size.
     pub fn frames(frames: usize) -> Self {
         QueueBound {
@@ -122,11 +138,12 @@ pub struct HeldConnection {
     pub info: Arc<ConnectionInfo>,
     /// Last message from the client, epoch ms (AWS `lastActiveAt`).
     pub last_active_ms: AtomicU64,
-    /// Whether pushes reach it (an Alibaba device that unregistered takes none: 410).
-    pub notifications: AtomicBool,
-    /// A device of Alibaba's channel (its id chosen by the client, so it may only ever
-    /// replace another device, never a gateway-named connection).
-    pub device: bool,
+    /// Whether pushes reach it: a channel may pause a connection (an Alibaba device that
+    /// unregistered takes none, and its pushes answer 410).
+    pub takes_pushes: AtomicBool,
+    /// Its id was chosen by the client (a channel's device id), so it may only ever
+    /// replace another client-named connection, never one the gateway named.
+    pub client_named: bool,
 }
 
 /// One held connection.
@@ -228,10 +245,10 @@ impl Hub {
         handle
     }
 
-    /// Adds a device (its id chosen by the client). A device already held under the id is
-    /// closed with `replaced`; `None` when the id belongs to a connection that is not a
-    /// device.
-    pub fn insert_device(
+    /// Adds a connection whose id the client chose (a channel's device id). One already
+    /// held under the id is closed with `replaced`; `None` when the id belongs to a
+    /// connection the gateway named.
+    pub fn insert_client_named(
         &self,
         info: Arc<ConnectionInfo>,
         queue: QueueBound,
@@ -242,7 +259,7 @@ impl Hub {
             let mut conns = self.lock();
             if conns
                 .get(&handle.held.info.id)
-                .is_some_and(|c| !c.held.device)
+                .is_some_and(|c| !c.held.client_named)
             {
                 return None;
             }
@@ -256,13 +273,13 @@ impl Hub {
         Some(handle)
     }
 
-    fn entry(info: Arc<ConnectionInfo>, queue: QueueBound, device: bool) -> (Handle, Conn) {
+    fn entry(info: Arc<ConnectionInfo>, queue: QueueBound, client_named: bool) -> (Handle, Conn) {
         let (tx, rx) = mpsc::channel(queue.frames.max(1));
         let queued = Arc::new(AtomicUsize::new(0));
         let held = Arc::new(HeldConnection {
             last_active_ms: AtomicU64::new(info.connected_at_ms),
-            notifications: AtomicBool::new(true),
-            device,
+            takes_pushes: AtomicBool::new(true),
+            client_named,
             info,
         });
         let kick = Arc::new(Notify::new());
@@ -398,7 +415,7 @@ impl Hub {
 /// Queues `frame` for `conn` without waiting; the flag is true when its queue was full,
 /// in frames or bytes (the caller closes it, outside the hub's lock).
 fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
-    if !conn.held.notifications.load(Ordering::Relaxed) {
+    if !conn.held.takes_pushes.load(Ordering::Relaxed) {
         return (Delivery::Gone, false);
     }
     let len = frame.len();
@@ -509,14 +526,14 @@ mod tests {
     fn a_replaced_connection_is_kicked_and_cannot_remove_its_successor() {
         let hub = Hub::default();
         let old = hub
-            .insert_device(
+            .insert_client_named(
                 info("dev"),
                 QueueBound::frames(4),
                 Kick::new(1000, "replaced"),
             )
             .unwrap();
         let new = hub
-            .insert_device(
+            .insert_client_named(
                 info("dev"),
                 QueueBound::frames(4),
                 Kick::new(1000, "replaced"),
@@ -528,14 +545,14 @@ mod tests {
             "the old session must not remove the new one"
         );
         assert_eq!(hub.len(), 1);
-        new.held.notifications.store(false, Ordering::Relaxed);
+        new.held.takes_pushes.store(false, Ordering::Relaxed);
         assert_eq!(hub.send("dev", Outbound::text("x")), Delivery::Gone);
         assert!(hub.remove_held(&new.held));
         assert!(hub.is_empty());
         // A device id never takes over a gateway-named connection.
         let plain = hub.insert(info("c1"), QueueBound::frames(4));
         assert!(
-            hub.insert_device(
+            hub.insert_client_named(
                 info("c1"),
                 QueueBound::frames(4),
                 Kick::new(1000, "replaced")

@@ -12,38 +12,42 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use store_core::RoomName;
+use store_core::{ConnectionStore, RoomName};
 use tokio::sync::watch;
-
-use crate::Gateway;
 
 /// How long the store may take to answer a readiness probe before the node reports itself
 /// not ready (a probe must answer well within a load balancer's own timeout).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What the routes read: the node, and whether it is draining.
+/// What the probes look at.
+#[derive(Debug, Clone, Default)]
+pub struct Probes {
+    /// The store the node's connections live in: not ready while it does not answer.
+    pub store: Option<Arc<dyn ConnectionStore>>,
+    /// Renders this process's metrics; none answers 404 at `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// What the routes read: what to probe, and whether the node is draining.
 #[derive(Clone)]
 struct OpsState {
-    /// The node.
-    gateway: Arc<Gateway>,
+    /// What to probe.
+    probes: Probes,
     /// True once shutdown began.
     draining: watch::Receiver<bool>,
 }
 
 /// `/healthz` and `/readyz`, plus `/metrics` when `with_metrics` (the push listener).
-pub fn router(
-    gateway: Arc<Gateway>,
-    draining: watch::Receiver<bool>,
-    with_metrics: bool,
-) -> Router {
+pub fn router(probes: Probes, draining: watch::Receiver<bool>, with_metrics: bool) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if with_metrics {
         router = router.route("/metrics", get(render));
     }
-    router.with_state(OpsState { gateway, draining })
+    router.with_state(OpsState { probes, draining })
 }
 
 /// Alive: the process answers (also while draining, so a supervisor does not kill a node
@@ -58,7 +62,7 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     if *state.draining.borrow() {
         return not_ready("draining", None);
     }
-    if let Some(store) = &state.gateway.config.presence {
+    if let Some(store) = &state.probes.store {
         let probe = RoomName::new("readyz-probe").expect("a valid room name");
         match tokio::time::timeout(READY_TIMEOUT, store.count(&probe)).await {
             Ok(Ok(_)) => {}
@@ -85,7 +89,7 @@ async fn render(State(state): State<OpsState>) -> Response {
         .metrics()
         .num_alive_tasks();
     crate::metrics::tasks_alive(tasks);
-    match &state.gateway.config.metrics {
+    match &state.probes.metrics {
         Some(handle) => (
             [(
                 header::CONTENT_TYPE,

@@ -11,7 +11,7 @@
 //! - `app`: the [`App`] trait an in-process app implements, and [`AppError`].
 //! - `push`: [`Pusher`] and [`HttpPusher`], reaching connections through a node's push-back
 //!   API (the batch call, close), with [`BatchRequest`], [`BatchResult`], [`BatchOutcome`],
-//!   [`Delivery`].
+//!   [`Delivery`], [`PushError`].
 //! - `breaker`: [`Breakers`], skipping a node that could not be reached for a while.
 
 mod app;
@@ -23,5 +23,5 @@ mod reply;
 pub use app::{App, AppError};
 pub use breaker::Breakers;
 pub use event::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
-pub use push::{BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Pusher};
+pub use push::{BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, PushError, Pusher};
 pub use reply::{Close, Reply};

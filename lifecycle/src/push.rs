@@ -8,8 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+use crate::Payload;
 use crate::breaker::Breakers;
 
 /// One payload to many connections of one node (`POST {push_url}/batch`).
@@ -26,6 +29,70 @@ pub struct BatchRequest {
 
 fn text_type() -> String {
     "text".to_owned()
+}
+
+impl BatchRequest {
+    /// The wire form of `payload` to `ids`: text as it is, binary as base64.
+    pub fn new(ids: &[String], payload: &Payload) -> Self {
+        let (data, data_type) = match payload {
+            Payload::Text(text) => (text.clone(), "text"),
+            Payload::Binary(bytes) => (STANDARD.encode(bytes), "binary"),
+        };
+        BatchRequest {
+            ids: ids.to_vec(),
+            data,
+            data_type: data_type.to_owned(),
+        }
+    }
+}
+
+/// Why a push did not happen (or its outcome is unknown).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The node failed lately and is skipped for a while ([`Breakers`]).
+    #[error("{node} skipped: it could not be reached lately (tried again in {retry_in_ms} ms)")]
+    Skipped {
+        /// The node's push URL.
+        node: String,
+        /// When it is tried again.
+        retry_in_ms: u64,
+    },
+    /// The call did not get an answer (no connection, a timeout, a reset).
+    #[error("push via {url}: {message}")]
+    Unreachable {
+        /// What was called.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The node answered with an error status.
+    #[error("push via {url}: HTTP {status}")]
+    Refused {
+        /// What was called.
+        url: String,
+        /// Its status.
+        status: u16,
+    },
+    /// The node's answer could not be read.
+    #[error("push via {url}: bad answer: {message}")]
+    BadAnswer {
+        /// What was called.
+        url: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The payload is over the node's frame limit.
+    #[error("the payload is over the frame limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The push URL is not one.
+    #[error("`{url}` is not a push URL")]
+    BadUrl {
+        /// As given.
+        url: String,
+    },
 }
 
 /// What happened to each recipient.
@@ -83,12 +150,18 @@ impl From<BatchResult> for BatchOutcome {
 /// Reaches connections through the gateway node that holds them.
 #[async_trait]
 pub trait Pusher: Debug + Send + Sync + 'static {
-    /// Delivers `request` through the node at `push_url`.
-    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String>;
+    /// Delivers `payload` to each of `ids` through the node at `push_url`; the outcome
+    /// names the recipients it did not reach.
+    async fn batch(
+        &self,
+        push_url: &str,
+        ids: &[String],
+        payload: &Payload,
+    ) -> Result<BatchOutcome, PushError>;
 
     /// Closes connection `id` held by the node at `push_url`; `Ok(false)` when the node no
     /// longer holds it.
-    async fn close(&self, push_url: &str, id: &str) -> Result<bool, String>;
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError>;
 }
 
 /// The HTTP pusher (reqwest), with a bearer token when the push API needs one. A node it
@@ -113,13 +186,13 @@ impl Debug for HttpPusher {
 }
 
 impl HttpPusher {
-    /// A pusher with a 5 s timeout per call.
-    pub fn new(token: Option<String>) -> Result<Self, String> {
+    /// A pusher with a 5 s timeout per call; `Err` when no HTTP client can be made (no
+    /// TLS roots).
+    pub fn new(token: Option<String>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| format!("http client: {e}"))?;
+            .build()?;
         Ok(HttpPusher {
             client,
             token,
@@ -132,13 +205,14 @@ impl HttpPusher {
     async fn send(
         &self,
         push_url: &str,
+        url: &str,
         call: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, String> {
+    ) -> Result<reqwest::Response, PushError> {
         if let Err(left) = self.breakers.admit(push_url, Instant::now()) {
-            return Err(format!(
-                "{push_url} skipped: it could not be reached lately (tried again in {} ms)",
-                left.as_millis()
-            ));
+            return Err(PushError::Skipped {
+                node: push_url.to_owned(),
+                retry_in_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+            });
         }
         let watch = self.breakers.watch(push_url);
         let sent = self.authorized(call).send().await;
@@ -153,7 +227,10 @@ impl HttpPusher {
                     let pause = self.breakers.failed(push_url, Instant::now());
                     tracing::warn!(node = push_url, %err, pause_ms = pause.as_millis() as u64, "node unreachable; skipping it for a while");
                 }
-                Err(err.to_string())
+                Err(PushError::Unreachable {
+                    url: url.to_owned(),
+                    message: err.to_string(),
+                })
             }
         }
     }
@@ -169,36 +246,43 @@ impl HttpPusher {
 
 #[async_trait]
 impl Pusher for HttpPusher {
-    async fn batch(&self, push_url: &str, request: &BatchRequest) -> Result<BatchOutcome, String> {
+    async fn batch(
+        &self,
+        push_url: &str,
+        ids: &[String],
+        payload: &Payload,
+    ) -> Result<BatchOutcome, PushError> {
         let url = format!("{}/batch", push_url.trim_end_matches('/'));
+        let request = BatchRequest::new(ids, payload);
         let response = self
-            .send(push_url, self.client.post(&url).json(request))
-            .await
-            .map_err(|e| format!("push to {url}: {e}"))?;
+            .send(push_url, &url, self.client.post(&url).json(&request))
+            .await?;
         if !response.status().is_success() {
-            return Err(format!("push to {url}: HTTP {}", response.status()));
+            let status = response.status().as_u16();
+            return Err(PushError::Refused { url, status });
         }
-        let result: BatchResult = response
-            .json()
-            .await
-            .map_err(|e| format!("push to {url}: bad answer: {e}"))?;
+        let result: BatchResult = response.json().await.map_err(|e| PushError::BadAnswer {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
         Ok(result.into())
     }
 
-    async fn close(&self, push_url: &str, id: &str) -> Result<bool, String> {
-        let mut url = reqwest::Url::parse(push_url).map_err(|e| format!("{push_url}: {e}"))?;
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError> {
+        let bad_url = || PushError::BadUrl {
+            url: push_url.to_owned(),
+        };
+        let mut url = reqwest::Url::parse(push_url).map_err(|_| bad_url())?;
         url.path_segments_mut()
-            .map_err(|()| format!("{push_url}: not a base URL"))?
+            .map_err(|()| bad_url())?
             .pop_if_empty()
             .extend(["@connections", id]);
-        let response = self
-            .send(push_url, self.client.delete(url.clone()))
-            .await
-            .map_err(|e| format!("close via {url}: {e}"))?;
+        let shown = url.to_string();
+        let response = self.send(push_url, &shown, self.client.delete(url)).await?;
         match response.status().as_u16() {
             200..=299 => Ok(true),
             410 => Ok(false),
-            status => Err(format!("close via {url}: HTTP {status}")),
+            status => Err(PushError::Refused { url: shown, status }),
         }
     }
 }

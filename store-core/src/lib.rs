@@ -12,12 +12,15 @@
 //! - `types`: validated ids, rooms, endpoints, metadata; leases, pages, limits.
 //! - `error`: [`StoreError`], the one error enum, and [`ErrorKind`].
 //! - `clock`: [`Clock`], [`SystemClock`], [`ManualClock`].
+//! - `config`: [`StoreConfig`], the one shape in which every backend is configured and
+//!   opened.
 //! - `memory`: [`MemoryStore`].
 //! - `walk`: [`walk_room`] / [`collect_room`], walking every page of a room.
 //! - `sweeper`: [`Sweeper`] and [`sweep_once`], deleting expired records (housekeeping).
 //! - `metered`: [`Metered`], any store with its calls counted and timed (metrics).
 
 mod clock;
+mod config;
 mod error;
 mod id_locks;
 mod memory;
@@ -32,6 +35,7 @@ mod walk;
 /// itself (see the trait's "Implementing a backend").
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
+pub use config::StoreConfig;
 pub use error::{BoxError, ErrorKind, Result, StoreError};
 pub use id_locks::IdLocks;
 pub use memory::MemoryStore;

@@ -55,7 +55,63 @@ use crate::types::{
 ///   walk);
 /// - map native errors to [`StoreError`](crate::StoreError) in one function, with
 ///   `Unavailable` for anything a retry may cure;
+/// - give it a config type and one constructor, `TheStore::open(config)`, with the clock a
+///   field of the config (see [`StoreConfig`](crate::StoreConfig));
 /// - run the `conformance` crate's `conformance_tests!` from the backend's `tests/`.
+///
+/// # Example
+///
+/// A connection's life on [`MemoryStore`](crate::MemoryStore), the reference store, with a
+/// [`ManualClock`](crate::ManualClock) so that expiry needs no sleeping:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use store_core::{
+///     ConnectionId, ConnectionStore, Endpoint, ErrorKind, ManualClock, MemoryStore, Metadata,
+///     Registration, RoomName,
+/// };
+///
+/// # fn main() -> store_core::Result<()> {
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let clock = ManualClock::new(1_000);
+/// let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+/// let (id, room) = (ConnectionId::new("c1")?, RoomName::new("lobby")?);
+///
+/// // The register function: a record with a lease of 60 s from the store's clock.
+/// let registration = Registration {
+///     room: room.clone(),
+///     endpoint: Endpoint::new("http://127.0.0.1:8081")?,
+///     metadata: Metadata::new().with("name", "Swift Otter")?,
+///     ttl: Duration::from_secs(60),
+/// };
+/// let lease = store.register(&id, &registration).await?;
+/// assert_eq!(lease.expires_at_ms, 61_000);
+///
+/// // The transport function: list the room to broadcast, renew the sender's lease.
+/// let page = store.list(&room, None, 100).await?;
+/// assert_eq!(page.members.len(), 1);
+/// assert_eq!(page.members[0].id, id);
+/// assert!(page.next.is_none(), "the whole room fit in one page");
+/// clock.advance(Duration::from_secs(30));
+/// assert_eq!(store.renew(&id, Duration::from_secs(60)).await?.expires_at_ms, 91_000);
+/// assert_eq!(store.count(&room).await?, 1);
+///
+/// // The disconnect was lost: the lease ends, exactly at its expiry.
+/// clock.set(91_000);
+/// assert!(store.get(&id).await?.is_none());
+/// assert_eq!(store.count(&room).await?, 0);
+/// let late = store.renew(&id, Duration::from_secs(60)).await;
+/// assert_eq!(late.unwrap_err().kind(), ErrorKind::NotFound);
+///
+/// // Housekeeping deletes the expired record; a second remove finds nothing.
+/// assert_eq!(store.sweep().await?, 1);
+/// assert!(!store.remove(&id).await?);
+/// # Ok(())
+/// # })
+/// # }
+/// ```
 #[async_trait]
 pub trait ConnectionStore: Debug + Send + Sync + 'static {
     /// A short name of the backend (`"memory"`, `"sled"`, `"sqlite"`, …) for reports.

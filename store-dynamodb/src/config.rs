@@ -1,13 +1,15 @@
 //! [`DynamoConfig`]: the table, the endpoint and region, credentials, whether to create the
-//! table.
+//! table, the clock.
 
 use std::fmt;
 use std::time::Duration;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
 use url::Url;
 
-/// How to reach the table.
+use crate::DynamoStore;
+
+/// How to reach the table: `DynamoStore::open(config)`.
 #[derive(Clone)]
 pub struct DynamoConfig {
     /// The table: 3..=255 bytes of `[A-Za-z0-9_.-]` (DynamoDB's rule).
@@ -32,6 +34,10 @@ pub struct DynamoConfig {
     /// How long one request may take with its retries before the call answers
     /// `Unavailable`.
     pub operation_timeout: Duration,
+    /// Decides liveness: leases are compared with this clock, never DynamoDB's
+    /// ([`system_clock`] unless [`with_clock`](DynamoConfig::with_clock) sets another). It
+    /// must be wall-clock time, within the hour: DynamoDB's TTL deletes by it.
+    pub clock: SharedClock,
 }
 
 impl fmt::Debug for DynamoConfig {
@@ -47,6 +53,7 @@ impl fmt::Debug for DynamoConfig {
             .field("create_table", &self.create_table)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("operation_timeout", &self.operation_timeout)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -68,6 +75,7 @@ impl DynamoConfig {
             create_table: true,
             attempt_timeout: Duration::from_secs(3),
             operation_timeout: Duration::from_secs(10),
+            clock: system_clock(),
         }
     }
 
@@ -151,6 +159,12 @@ impl DynamoConfig {
         self
     }
 
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Checks what can be checked without a request.
     pub fn validate(&self) -> Result<()> {
         let ok = (3..=255).contains(&self.table.len())
@@ -181,6 +195,27 @@ impl DynamoConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for DynamoConfig {
+    type Store = DynamoStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        DynamoConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        DynamoConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        DynamoConfig::with_clock(self, clock)
+    }
+
+    async fn open(self) -> Result<DynamoStore> {
+        DynamoStore::open(self).await
     }
 }
 

@@ -71,7 +71,8 @@
 //! after which the call answers `Unavailable`.
 //!
 //! # Layout
-//! - `config`: [`DynamoConfig`], from a URL and the `AWS_*` environment.
+//! - `config`: [`DynamoConfig`], from a URL and the `AWS_*` environment, with its clock:
+//!   `DynamoStore::open(config)`.
 //! - `client`: the SDK client, with its timeouts and retries.
 //! - `table`: checks or creates the table; drops it.
 //! - `item`: key and attribute names, items to members.

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use store_core::{
     Connection, ConnectionId, ConnectionStore, Endpoint, IdLocks, Lease, Metadata, Page, PageToken,
     Registration, Result, RoomMember, RoomName, SharedClock, StoreError, async_trait,
-    check_page_size, system_clock, ttl_millis,
+    check_page_size, ttl_millis,
 };
 
 use crate::client;
@@ -55,19 +55,14 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Opens the table `config` names (creating it when allowed), on the system clock.
+    /// Opens the table `config` names (creating it when allowed), on its clock.
     pub async fn open(config: DynamoConfig) -> Result<Self> {
-        Self::open_with_clock(config, system_clock()).await
-    }
-
-    /// Opens on `clock` (the conformance suite passes a manual one).
-    pub async fn open_with_clock(config: DynamoConfig, clock: SharedClock) -> Result<Self> {
         let client = client::build(&config)?;
         table::ensure(&client, &config.table, config.create_table).await?;
         Ok(DynamoStore {
             client,
             table: config.table.as_str().into(),
-            clock,
+            clock: config.clock.clone(),
             stripes: IdLocks::default(),
             read_milli_units: Arc::default(),
             config: Arc::new(config),

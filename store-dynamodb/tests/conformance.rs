@@ -30,7 +30,7 @@ struct Moto;
 impl conformance::Harness for Moto {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
         Ok(Arc::new(
-            DynamoStore::open_with_clock(config(namespace)?, clock).await?,
+            DynamoStore::open(config(namespace)?.with_clock(clock)).await?,
         ))
     }
 

@@ -22,7 +22,7 @@ async fn a_sweep_between_a_renews_two_writes_keeps_the_entry() {
         .unwrap()
         .with_credentials("test-key", "test-secret");
     let clock = ManualClock::starting_now();
-    let store = DynamoStore::open_with_clock(config, Arc::new(clock.clone()))
+    let store = DynamoStore::open(config.with_clock(Arc::new(clock.clone())))
         .await
         .unwrap();
     let (id, room) = (

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use store_core::{
-    ConnectionId, ConnectionStore, Endpoint, Metadata, Registration, RoomName, system_clock,
-};
+use store_core::{ConnectionId, ConnectionStore, Endpoint, Metadata, Registration, RoomName};
 use store_dynamodb::{DynamoConfig, DynamoStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -103,12 +101,7 @@ async fn store_losing_first(operation: &'static str) -> (DynamoStore, Arc<Atomic
         .with_namespace(&conformance::fresh_namespace())
         .unwrap()
         .with_credentials("test-key", "test-secret");
-    (
-        DynamoStore::open_with_clock(config, system_clock())
-            .await
-            .unwrap(),
-        dropped,
-    )
+    (DynamoStore::open(config).await.unwrap(), dropped)
 }
 
 fn registration(room: &str) -> Registration {

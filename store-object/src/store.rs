@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use store_core::{
     Connection, ConnectionId, ConnectionStore, Endpoint, ErrorKind, IdLocks, Lease, MAX_PAGE_SIZE,
-    Metadata, Page, PageToken, Registration, Result, RoomMember, RoomName, SharedClock, StoreError,
-    check_page_size, ttl_millis,
+    Metadata, Page, PageToken, Registration, Result, RoomMember, RoomName, SharedClock,
+    StoreConfig, StoreError, check_page_size, ttl_millis,
 };
 use tokio::sync::OnceCell;
 
@@ -67,7 +67,18 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// A store whose keys live under `prefix` (normalised; see [`normalize_prefix`]).
+    /// Opens the store an object backend's config describes: `S3Store::open(config)`
+    /// (`store-s3`), `OssStore::open(config)` (`store-oss`), both this function (the
+    /// config's [`StoreConfig::open`] builds its client and calls [`ObjectStore::new`]).
+    pub async fn open<C>(config: C) -> Result<Self>
+    where
+        C: StoreConfig<Store = ObjectStore>,
+    {
+        config.open().await
+    }
+
+    /// A store on `client` whose keys live under `prefix` (normalised; see
+    /// [`normalize_prefix`]): what a backend's config builds when it opens.
     pub fn new(client: Arc<dyn ObjectClient>, prefix: &str, clock: SharedClock) -> Result<Self> {
         Ok(ObjectStore {
             client,

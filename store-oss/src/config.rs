@@ -1,13 +1,16 @@
-//! [`OssConfig`]: bucket, prefix, endpoint, credentials.
+//! [`OssConfig`]: bucket, prefix, endpoint, credentials, clock.
 
 use std::fmt;
+use std::sync::Arc;
 
-use store_core::{Result, StoreError};
-use store_object::{join_prefix, normalize_prefix};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
+use store_object::{ObjectStore, join_prefix, normalize_prefix};
 use url::Url;
 
-/// How to reach one OSS bucket.
-#[derive(Clone, Default)]
+use crate::OssClient;
+
+/// How to reach one OSS bucket: `OssStore::open(config)`.
+#[derive(Clone)]
 pub struct OssConfig {
     /// The bucket.
     pub bucket: String,
@@ -25,6 +28,26 @@ pub struct OssConfig {
     pub access_key_secret: Option<String>,
     /// STS token — never printed.
     pub security_token: Option<String>,
+    /// Leases are computed from this clock ([`system_clock`] unless
+    /// [`with_clock`](OssConfig::with_clock) sets another).
+    pub clock: SharedClock,
+}
+
+impl Default for OssConfig {
+    /// No bucket, endpoint or credentials, the system clock.
+    fn default() -> Self {
+        OssConfig {
+            bucket: String::new(),
+            prefix: String::new(),
+            namespace: None,
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            access_key_secret: None,
+            security_token: None,
+            clock: system_clock(),
+        }
+    }
 }
 
 impl fmt::Debug for OssConfig {
@@ -39,6 +62,7 @@ impl fmt::Debug for OssConfig {
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &hidden(&self.access_key_secret))
             .field("security_token", &hidden(&self.security_token))
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -116,6 +140,12 @@ impl OssConfig {
         Ok(self)
     }
 
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The prefix the store writes under.
     pub fn full_prefix(&self) -> String {
         join_prefix(&self.prefix, self.namespace.as_deref())
@@ -152,6 +182,33 @@ impl OssConfig {
         }
         normalize_prefix(&self.full_prefix())?;
         Ok(())
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for OssConfig {
+    type Store = ObjectStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        OssConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        OssConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        OssConfig::with_clock(self, clock)
+    }
+
+    /// Builds the OSS client (no request yet) and the store on it.
+    async fn open(self) -> Result<ObjectStore> {
+        let client = OssClient::new(&self)?;
+        Ok(
+            ObjectStore::new(Arc::new(client), &self.full_prefix(), self.clock)?
+                // OSS ignores nothing here: it has no conditional PUT, so send none.
+                .with_conditional_writes(false),
+        )
     }
 }
 

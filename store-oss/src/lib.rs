@@ -19,6 +19,9 @@
 //! connection back.
 //!
 //! # Configuration
+//! `OssStore::open(config).await` opens the store an [`OssConfig`] describes (on the system
+//! clock unless [`OssConfig::with_clock`] sets another); no request is made until the first
+//! call.
 //! - Builder: [`OssConfig::new`] + `with_*`.
 //! - Environment: [`OssConfig::from_env`] reads `OSS_ACCESS_KEY_ID`,
 //!   `OSS_ACCESS_KEY_SECRET`, `OSS_SECURITY_TOKEN`, `OSS_ENDPOINT`
@@ -34,7 +37,7 @@
 //! accepts OSS-style requests but does not verify OSS signatures.
 //!
 //! # Layout
-//! - `config`: [`OssConfig`] (`Debug` hides secrets).
+//! - `config`: [`OssConfig`] (`Debug` hides secrets), and how it opens its store.
 //! - `client`: the OpenDAL-backed [`ObjectClient`](store_object::ObjectClient).
 //! - `error`: `parse_error`.
 
@@ -46,16 +49,6 @@ pub use client::OssClient;
 pub use config::OssConfig;
 pub use store_object::{ObjectStore, RequestCounts, RequestSnapshot};
 
-use std::sync::Arc;
-
-use store_core::{Result, SharedClock};
-
-/// Opens an OSS-backed connection store.
-pub fn open(config: &OssConfig, clock: SharedClock) -> Result<ObjectStore> {
-    let client = OssClient::new(config)?;
-    Ok(
-        ObjectStore::new(Arc::new(client), &config.full_prefix(), clock)?
-            // OSS ignores nothing here: it has no conditional PUT, so send none.
-            .with_conditional_writes(false),
-    )
-}
+/// The store this crate opens, `OssStore::open(config)`: an [`ObjectStore`] on an
+/// [`OssClient`] (see [`ObjectStore::open`]).
+pub type OssStore = ObjectStore;

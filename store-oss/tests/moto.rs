@@ -10,7 +10,7 @@ use conformance::{Harness, fresh_namespace};
 use store_core::{ConnectionStore, Result, SharedClock};
 use store_object::ObjectClient;
 use store_object::test_util::check_renew_remove_interleavings;
-use store_oss::{OssClient, OssConfig};
+use store_oss::{OssClient, OssConfig, OssStore};
 
 #[derive(Clone)]
 struct MotoHarness;
@@ -23,8 +23,10 @@ fn oss_url() -> String {
 #[async_trait]
 impl Harness for MotoHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        let config = OssConfig::with_url(&oss_url())?.with_namespace(namespace)?;
-        Ok(Arc::new(store_oss::open(&config, clock)?))
+        let config = OssConfig::with_url(&oss_url())?
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        Ok(Arc::new(OssStore::open(config).await?))
     }
 }
 

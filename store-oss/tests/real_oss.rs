@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use store_core::ManualClock;
-use store_oss::OssConfig;
+use store_oss::{OssConfig, OssStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a real OSS bucket: set OSS_TEST_URL and OSS_ACCESS_KEY_*; run with --ignored"]
@@ -24,8 +24,10 @@ async fn conformance_against_a_real_oss_bucket() {
             namespace: &str,
             clock: store_core::SharedClock,
         ) -> store_core::Result<Arc<dyn store_core::ConnectionStore>> {
-            let config = OssConfig::with_url(&self.0)?.with_namespace(namespace)?;
-            Ok(Arc::new(store_oss::open(&config, clock)?))
+            let config = OssConfig::with_url(&self.0)?
+                .with_namespace(namespace)?
+                .with_clock(clock);
+            Ok(Arc::new(OssStore::open(config).await?))
         }
     }
 

@@ -1,15 +1,17 @@
-//! [`RedisConfig`]: which server or Cluster, the key prefix, the timeouts.
+//! [`RedisConfig`]: which server or Cluster, the key prefix, the timeouts, the clock.
 
 use std::fmt;
 use std::time::Duration;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
 use url::Url;
+
+use crate::RedisStore;
 
 /// Default key prefix.
 const DEFAULT_PREFIX: &str = "connstore";
 
-/// How to reach Redis and where the store's keys live.
+/// How to reach Redis and where the store's keys live: `RedisStore::open(config)`.
 #[derive(Clone)]
 pub struct RedisConfig {
     /// One `redis://` / `rediss://` URL per seed node (one for a standalone server), with
@@ -25,6 +27,9 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// How long one command may wait for its reply before the call answers `Unavailable`.
     pub response_timeout: Duration,
+    /// Decides liveness: leases are compared with this clock, never Redis's
+    /// ([`system_clock`] unless [`with_clock`](RedisConfig::with_clock) sets another).
+    pub clock: SharedClock,
 }
 
 impl fmt::Debug for RedisConfig {
@@ -36,6 +41,7 @@ impl fmt::Debug for RedisConfig {
             .field("prefix", &self.prefix)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -61,6 +67,7 @@ impl RedisConfig {
             prefix: DEFAULT_PREFIX.into(),
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
+            clock: system_clock(),
         }
     }
 
@@ -171,6 +178,12 @@ impl RedisConfig {
         Ok(self)
     }
 
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Checks what can be checked without a connection.
     pub fn validate(&self) -> Result<()> {
         let ok = (1..=64).contains(&self.prefix.len())
@@ -191,6 +204,27 @@ impl RedisConfig {
             return Err(StoreError::config("Redis timeouts must be above 0 ms"));
         }
         Ok(())
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for RedisConfig {
+    type Store = RedisStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        RedisConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        RedisConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        RedisConfig::with_clock(self, clock)
+    }
+
+    async fn open(self) -> Result<RedisStore> {
+        RedisStore::open(self).await
     }
 }
 

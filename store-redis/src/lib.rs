@@ -47,7 +47,7 @@
 //!   Emptied rooms leave the set.
 //!
 //! # Layout
-//! - `config`: [`RedisConfig`], from a URL.
+//! - `config`: [`RedisConfig`], from a URL, with its clock: `RedisStore::open(config)`.
 //! - `connection`: one handle over a server or a Cluster, with bounded timeouts.
 //! - `error`: [`map_redis_error`], the one error mapping.
 //! - `keys`: key names.

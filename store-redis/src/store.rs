@@ -7,7 +7,7 @@ use redis::{FromRedisValue, Script};
 use store_core::{
     Connection, ConnectionId, ConnectionStore, Endpoint, IdLocks, Lease, Metadata, Page, PageToken,
     Registration, Result, RoomMember, RoomName, SharedClock, StoreError, async_trait,
-    check_page_size, system_clock, ttl_millis,
+    check_page_size, ttl_millis,
 };
 
 use crate::config::RedisConfig;
@@ -58,19 +58,14 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects as `config` says, on the system clock.
-    pub async fn connect(config: RedisConfig) -> Result<Self> {
-        Self::connect_with_clock(config, system_clock()).await
-    }
-
-    /// Connects on `clock` (the conformance suite passes a manual one).
-    pub async fn connect_with_clock(config: RedisConfig, clock: SharedClock) -> Result<Self> {
+    /// Connects as `config` says, on its clock.
+    pub async fn open(config: RedisConfig) -> Result<Self> {
         config.validate()?;
         let redis = Redis::open(&config).await?;
         Ok(RedisStore {
             redis,
             keys: Keys::new(&config.prefix),
-            clock,
+            clock: config.clock.clone(),
             bound: config.response_timeout * 3,
             stripes: IdLocks::default(),
             config: Arc::new(config),

@@ -21,10 +21,10 @@ fn cluster_url() -> String {
 
 /// Opens a store on `url` under the scenario's namespace, as the `store` facade would.
 async fn open(url: &str, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-    let config = RedisConfig::with_url(url)?.with_namespace(&format!("test:{namespace}"))?;
-    Ok(Arc::new(
-        RedisStore::connect_with_clock(config, clock).await?,
-    ))
+    let config = RedisConfig::with_url(url)?
+        .with_namespace(&format!("test:{namespace}"))?
+        .with_clock(clock);
+    Ok(Arc::new(RedisStore::open(config).await?))
 }
 
 mod standalone {

@@ -17,7 +17,7 @@ async fn a_sweep_between_a_renews_two_scripts_keeps_the_entry(url: &str) {
         .unwrap();
     let record_key = format!("{}:c:{{c1}}", config.prefix);
     let clock = ManualClock::starting_now();
-    let store = RedisStore::connect_with_clock(config, Arc::new(clock.clone()))
+    let store = RedisStore::open(config.with_clock(Arc::new(clock.clone())))
         .await
         .unwrap();
     let (id, room) = (

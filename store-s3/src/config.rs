@@ -1,13 +1,16 @@
-//! [`S3Config`]: bucket, prefix, endpoint, credentials.
+//! [`S3Config`]: bucket, prefix, endpoint, credentials, clock.
 
 use std::fmt;
+use std::sync::Arc;
 
-use store_core::{Result, StoreError};
-use store_object::{join_prefix, normalize_prefix};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
+use store_object::{ObjectStore, join_prefix, normalize_prefix};
 use url::Url;
 
-/// How to reach one bucket.
-#[derive(Clone, Default)]
+use crate::S3Client;
+
+/// How to reach one bucket: `S3Store::open(config)`.
+#[derive(Clone)]
 pub struct S3Config {
     /// The bucket.
     pub bucket: String,
@@ -30,6 +33,28 @@ pub struct S3Config {
     /// Whether renew may use `If-Match` (default true; the store probes once whether the
     /// server honours it and verifies by re-reading where it does not).
     pub conditional_writes: bool,
+    /// Leases are computed from this clock ([`system_clock`] unless
+    /// [`with_clock`](S3Config::with_clock) sets another).
+    pub clock: SharedClock,
+}
+
+impl Default for S3Config {
+    /// No bucket, no credentials, `If-Match` off, the system clock.
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            prefix: String::new(),
+            namespace: None,
+            region: None,
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            conditional_writes: false,
+            clock: system_clock(),
+        }
+    }
 }
 
 impl fmt::Debug for S3Config {
@@ -46,6 +71,7 @@ impl fmt::Debug for S3Config {
             .field("secret_access_key", &hidden(&self.secret_access_key))
             .field("session_token", &hidden(&self.session_token))
             .field("conditional_writes", &self.conditional_writes)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -164,6 +190,12 @@ impl S3Config {
         self
     }
 
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The prefix the store writes under: `prefix/namespace/`.
     pub fn full_prefix(&self) -> String {
         join_prefix(&self.prefix, self.namespace.as_deref())
@@ -193,6 +225,32 @@ impl S3Config {
             }
         }
         Ok(())
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for S3Config {
+    type Store = ObjectStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        S3Config::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        S3Config::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        S3Config::with_clock(self, clock)
+    }
+
+    /// Builds the S3 client (no request yet) and the store on it.
+    async fn open(self) -> Result<ObjectStore> {
+        let client = S3Client::new(&self)?;
+        Ok(
+            ObjectStore::new(Arc::new(client), &self.full_prefix(), self.clock)?
+                .with_conditional_writes(self.conditional_writes),
+        )
     }
 }
 

@@ -6,6 +6,9 @@
 //! behaviour under races are in `store-object`, which this crate plugs an S3 client into.
 //!
 //! # Configuration
+//! `S3Store::open(config).await` opens the store an [`S3Config`] describes (on the system
+//! clock unless [`S3Config::with_clock`] sets another); no request is made until the first
+//! call.
 //! - Builder: [`S3Config::new`] + `with_*`.
 //! - Environment: [`S3Config::from_env`] reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //!   `AWS_SESSION_TOKEN`, `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL_S3` (or
@@ -35,7 +38,8 @@
 //! attempt times out after 10 s and each connect after 3 s.
 //!
 //! # Layout
-//! - `config`: [`S3Config`] (builder, `from_env`, `with_url`; `Debug` hides secrets).
+//! - `config`: [`S3Config`] (builder, `from_env`, `with_url`; `Debug` hides secrets), and
+//!   how it opens its store.
 //! - `client`: the S3 [`ObjectClient`](store_object::ObjectClient).
 //! - `error`: `parse_error`, the one place SDK errors become `StoreError`s.
 
@@ -47,15 +51,6 @@ pub use client::S3Client;
 pub use config::S3Config;
 pub use store_object::{ObjectStore, RequestCounts, RequestSnapshot};
 
-use std::sync::Arc;
-
-use store_core::{Result, SharedClock};
-
-/// Opens an S3-backed connection store.
-pub fn open(config: &S3Config, clock: SharedClock) -> Result<ObjectStore> {
-    let client = S3Client::new(config)?;
-    Ok(
-        ObjectStore::new(Arc::new(client), &config.full_prefix(), clock)?
-            .with_conditional_writes(config.conditional_writes),
-    )
-}
+/// The store this crate opens, `S3Store::open(config)`: an [`ObjectStore`] on an
+/// [`S3Client`] (see [`ObjectStore::open`]).
+pub type S3Store = ObjectStore;

@@ -10,7 +10,7 @@ use conformance::{Harness, fresh_namespace};
 use store_core::{ConnectionStore, Result, SharedClock};
 use store_object::ObjectClient;
 use store_object::test_util::check_renew_remove_interleavings;
-use store_s3::{S3Client, S3Config};
+use store_s3::{S3Client, S3Config, S3Store};
 
 #[derive(Clone)]
 struct GarageHarness;
@@ -23,8 +23,10 @@ fn garage_url() -> String {
 #[async_trait]
 impl Harness for GarageHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        let config = S3Config::with_url(&garage_url())?.with_namespace(namespace)?;
-        Ok(Arc::new(store_s3::open(&config, clock)?))
+        let config = S3Config::with_url(&garage_url())?
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        Ok(Arc::new(S3Store::open(config).await?))
     }
 }
 
@@ -51,6 +53,6 @@ async fn the_probe_finds_that_garage_ignores_if_match() {
         .unwrap()
         .with_namespace(&fresh_namespace())
         .unwrap();
-    let store = store_s3::open(&config, store_core::system_clock()).unwrap();
+    let store = S3Store::open(config).await.unwrap();
     assert!(!store.conditional_writes_honoured().await.unwrap());
 }

@@ -17,7 +17,7 @@ use store_core::{
 };
 use store_object::ObjectClient;
 use store_object::test_util::check_renew_remove_interleavings;
-use store_s3::{ObjectStore, S3Client, S3Config};
+use store_s3::{ObjectStore, S3Client, S3Config, S3Store};
 
 const KEY_ID: &str = "test-key-id";
 const SECRET: &str = "test-secret-key";
@@ -98,15 +98,15 @@ impl S3sHarness {
             .expect("valid namespace")
     }
 
-    fn store(&self, namespace: &str, clock: SharedClock) -> Result<ObjectStore> {
-        store_s3::open(&self.config(namespace), clock)
+    async fn store(&self, namespace: &str, clock: SharedClock) -> Result<ObjectStore> {
+        S3Store::open(self.config(namespace).with_clock(clock)).await
     }
 }
 
 #[async_trait]
 impl Harness for S3sHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        Ok(Arc::new(self.store(namespace, clock)?))
+        Ok(Arc::new(self.store(namespace, clock).await?))
     }
 
     fn known_limits(&self) -> &'static [(&'static str, &'static str)] {
@@ -138,6 +138,7 @@ async fn listing_2500_live_connections_costs_exactly_3_list_requests() {
     let clock = ManualClock::starting_now();
     let store = harness
         .store(&fresh_namespace(), Arc::new(clock.clone()))
+        .await
         .unwrap();
     let room = RoomName::new("big").unwrap();
     let registers: Vec<_> = (0..2500)
@@ -175,7 +176,7 @@ async fn a_wrong_secret_is_permission_denied_not_temporary() {
     let config = harness
         .config(&fresh_namespace())
         .with_credentials(KEY_ID, "wrong-secret");
-    let store = store_s3::open(&config, store_core::system_clock()).unwrap();
+    let store = S3Store::open(config).await.unwrap();
     let err = store
         .count(&RoomName::new("r").unwrap())
         .await
@@ -189,7 +190,7 @@ async fn an_unreachable_server_is_unavailable_after_bounded_retries() {
     let config = S3Config::new(BUCKET)
         .with_endpoint("http://127.0.0.1:9", true)
         .with_credentials(KEY_ID, SECRET);
-    let store = store_s3::open(&config, store_core::system_clock()).unwrap();
+    let store = S3Store::open(config).await.unwrap();
     let started = std::time::Instant::now();
     let err = store
         .count(&RoomName::new("r").unwrap())
@@ -209,7 +210,7 @@ async fn renew_and_remove_in_every_gap_of_each_other_never_resurrect() {
     let harness = S3sHarness::start();
     let config = harness.config(&fresh_namespace());
     let client = || -> Arc<dyn ObjectClient> { Arc::new(S3Client::new(&config).unwrap()) };
-    let store = store_s3::open(&config, store_core::system_clock()).unwrap();
+    let store = S3Store::open(config.clone()).await.unwrap();
     assert!(
         store.conditional_writes_honoured().await.unwrap(),
         "s3s-fs answers a wrong If-Match with 412"

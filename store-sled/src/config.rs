@@ -1,11 +1,14 @@
-//! Where the sled database lives and which namespace a store sees.
+//! Where the sled database lives, which namespace a store sees, and its clock.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
 
-/// How to open a [`SledStore`](crate::SledStore).
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::SledStore;
+
+/// How to open a [`SledStore`]: `SledStore::open(config)`.
+#[derive(Clone)]
 pub struct SledConfig {
     /// The database directory (created if missing).
     pub path: PathBuf,
@@ -14,6 +17,24 @@ pub struct SledConfig {
     /// The most bytes sled keeps cached in memory. sled's own default (1 GiB) lets a node
     /// that registers and removes connections for months grow its memory toward it.
     pub cache_bytes: u64,
+    /// Leases are computed from this clock ([`system_clock`] unless
+    /// [`with_clock`](SledConfig::with_clock) sets another).
+    pub clock: SharedClock,
+    /// The database at `path`, already open (see [`with_db`](SledConfig::with_db)).
+    pub(crate) db: Option<sled::Db>,
+}
+
+impl fmt::Debug for SledConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledConfig")
+            .field("path", &self.path)
+            .field("namespace", &self.namespace)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("clock", &self.clock)
+            // Not the database itself: sled's `Debug` prints every tree's contents.
+            .field("db", &self.db.as_ref().map(|_| "open"))
+            .finish()
+    }
 }
 
 /// The cache used when none is given: a connection record is about 200 bytes, so this
@@ -30,6 +51,8 @@ impl SledConfig {
             path: path.into(),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            clock: system_clock(),
+            db: None,
         }
     }
 
@@ -73,18 +96,59 @@ impl SledConfig {
 
     /// Sets the namespace: 1..=64 bytes of `[A-Za-z0-9_-]`.
     pub fn with_namespace(mut self, namespace: &str) -> Result<Self> {
-        let valid = !namespace.is_empty()
-            && namespace.len() <= 64
-            && namespace
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
-            return Err(StoreError::config(format!(
-                "sled namespace `{namespace}`: use 1..=64 of [A-Za-z0-9_-]"
-            )));
-        }
+        check_namespace(namespace)?;
         self.namespace = namespace.to_owned();
         Ok(self)
+    }
+
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `db`, the database at `path` already open, instead of opening it again: sled
+    /// opens a directory once per process, so several namespaces (stores) of one database
+    /// share its handle. `cache_bytes` is then the opener's business.
+    pub fn with_db(mut self, db: sled::Db) -> Self {
+        self.db = Some(db);
+        self
+    }
+}
+
+/// A namespace is 1..=64 bytes of `[A-Za-z0-9_-]` (it prefixes tree names).
+pub(crate) fn check_namespace(namespace: &str) -> Result<()> {
+    let valid = !namespace.is_empty()
+        && namespace.len() <= 64
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(StoreError::config(format!(
+            "sled namespace `{namespace}`: use 1..=64 of [A-Za-z0-9_-]"
+        )));
+    }
+    Ok(())
+}
+
+#[store_core::async_trait]
+impl StoreConfig for SledConfig {
+    type Store = SledStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        SledConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        SledConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        SledConfig::with_clock(self, clock)
+    }
+
+    async fn open(self) -> Result<SledStore> {
+        SledStore::open(self).await
     }
 }
 

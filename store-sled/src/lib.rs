@@ -4,7 +4,8 @@
 //! `sweep` visit only what has expired instead of scanning everything.
 //!
 //! # Layout
-//! - `config`: [`SledConfig`], from a path or a `sled://` URL.
+//! - `config`: [`SledConfig`], from a path or a `sled://` URL, with its clock:
+//!   `SledStore::open(config)`.
 //! - `keys`: how records and both indexes are laid out in sled trees.
 //! - `store`: [`SledStore`], every call on a blocking thread.
 //! - `error`: `parse_error`, the one place sled errors become `StoreError`s.

@@ -12,7 +12,7 @@ use store_core::{
     RoomMember, RoomName, SharedClock, StoreError, check_page_size, ttl_millis,
 };
 
-use crate::config::SledConfig;
+use crate::config::{SledConfig, check_namespace};
 use crate::error::{parse_error, parse_transaction_error};
 use crate::keys::{
     StoredRecord, decode_endpoint, decode_expiry, expiry_key, id_from_expiry_key, id_from_room_key,
@@ -63,20 +63,21 @@ pub struct SledStore {
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
 
 impl SledStore {
-    /// Opens (or creates) the database at `config.path`.
-    pub async fn open(config: SledConfig, clock: SharedClock) -> Result<Self> {
-        let open = sled::Config::new()
-            .path(config.path.clone())
-            .cache_capacity(config.cache_bytes);
-        let db = run_blocking(move || open.open().map_err(parse_error)).await?;
-        Self::open_in(db, &config.namespace, clock).await
-    }
-
-    /// Uses an already open database (several namespaces can share one), creating the
-    /// namespace's trees if needed.
-    pub async fn open_in(db: sled::Db, namespace: &str, clock: SharedClock) -> Result<Self> {
-        SledConfig::new("").with_namespace(namespace)?;
-        let (db2, ns) = (db.clone(), namespace.to_owned());
+    /// Opens (or creates) the database at `config.path` (or uses the one
+    /// [`with_db`](SledConfig::with_db) gave), creating the namespace's trees if needed.
+    pub async fn open(config: SledConfig) -> Result<Self> {
+        // The field is public: a namespace set by hand is checked here too.
+        check_namespace(&config.namespace)?;
+        let db = match config.db {
+            Some(db) => db,
+            None => {
+                let open = sled::Config::new()
+                    .path(config.path.clone())
+                    .cache_capacity(config.cache_bytes);
+                run_blocking(move || open.open().map_err(parse_error)).await?
+            }
+        };
+        let (db2, ns) = (db.clone(), config.namespace);
         let trees = run_blocking(move || {
             let open = |name: &str| db2.open_tree(format!("{ns}/{name}")).map_err(parse_error);
             Ok(Trees {
@@ -89,7 +90,7 @@ impl SledStore {
         Ok(SledStore {
             trees,
             _db: db,
-            clock,
+            clock: config.clock,
             walk_sizes: Arc::default(),
         })
     }

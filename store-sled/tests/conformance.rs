@@ -5,15 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use conformance::Harness;
 use store_core::{ConnectionStore, Result, SharedClock};
-use store_sled::SledStore;
+use store_sled::{SledConfig, SledStore};
 
 /// One temporary sled database; every namespace is a set of trees in it.
 #[derive(Clone)]
 struct SledHarness {
     /// Shared by all namespaces of this harness (sled allows one open per directory).
     db: sled::Db,
-    /// Deleted when the last clone goes.
-    _dir: Arc<tempfile::TempDir>,
+    /// The database's directory; deleted when the last clone goes.
+    dir: Arc<tempfile::TempDir>,
 }
 
 impl SledHarness {
@@ -25,7 +25,7 @@ impl SledHarness {
             .expect("open sled");
         SledHarness {
             db,
-            _dir: Arc::new(dir),
+            dir: Arc::new(dir),
         }
     }
 }
@@ -33,9 +33,11 @@ impl SledHarness {
 #[async_trait]
 impl Harness for SledHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        Ok(Arc::new(
-            SledStore::open_in(self.db.clone(), namespace, clock).await?,
-        ))
+        let config = SledConfig::new(self.dir.path())
+            .with_db(self.db.clone())
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        Ok(Arc::new(SledStore::open(config).await?))
     }
 }
 

@@ -52,8 +52,10 @@ impl ServerHarness {
     }
 
     async fn store(&self, namespace: &str, clock: SharedClock) -> Result<SqlxStore> {
-        let config = SqlxConfig::with_url(&self.url)?.with_namespace(namespace)?;
-        SqlxStore::open(config, clock).await
+        let config = SqlxConfig::with_url(&self.url)?
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        SqlxStore::open(config).await
     }
 }
 
@@ -136,7 +138,7 @@ async fn mysql_concurrent_first_open_migrates_once() {
 async fn wrong_port_is_unavailable(url: &str) {
     let started = Instant::now();
     let config = SqlxConfig::with_url(url).unwrap();
-    let err = SqlxStore::open(config, system_clock())
+    let err = SqlxStore::open(config)
         .await
         .expect_err("opened a store on a closed port");
     let elapsed = started.elapsed();
@@ -178,7 +180,7 @@ async fn bad_credentials_are_not_temporary() {
     let config =
         SqlxConfig::with_url("mysql://nobody:wrong@127.0.0.1:3306/test?acquire_timeout_ms=3000")
             .unwrap();
-    let err = SqlxStore::open(config, system_clock())
+    let err = SqlxStore::open(config)
         .await
         .expect_err("opened with a bad password");
     assert!(
@@ -193,7 +195,7 @@ async fn postgres_schema_option_keeps_apps_apart() {
     let namespace = fresh_namespace();
     let url = format!("{}?schema=app_{namespace}", postgres_url());
     let config = SqlxConfig::with_url(&url).unwrap();
-    let in_schema = SqlxStore::open(config, system_clock()).await.unwrap();
+    let in_schema = SqlxStore::open(config).await.unwrap();
     let default_harness = ServerHarness::new(postgres_url());
     let plain = default_harness
         .store(&namespace, system_clock())

@@ -25,18 +25,16 @@ impl SqliteHarness {
 #[async_trait]
 impl Harness for SqliteHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        let config =
-            SqliteConfig::file(self.dir.path().join("conformance.db")).with_namespace(namespace)?;
-        Ok(Arc::new(SqliteStore::open(config, clock).await?))
+        let config = SqliteConfig::file(self.dir.path().join("conformance.db"))
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        Ok(Arc::new(SqliteStore::open(config).await?))
     }
 
     async fn cleanup(&self, namespace: &str) -> Result<()> {
         let config =
             SqliteConfig::file(self.dir.path().join("conformance.db")).with_namespace(namespace)?;
-        SqliteStore::open(config, store_core::system_clock())
-            .await?
-            .drop_table()
-            .await
+        SqliteStore::open(config).await?.drop_table().await
     }
 }
 
@@ -58,9 +56,7 @@ async fn a_table_dropped_by_hand_is_created_again() {
         ttl: Duration::from_secs(60),
     };
     let id = ConnectionId::new("before").unwrap();
-    let first = SqliteStore::open(config(), store_core::system_clock())
-        .await
-        .unwrap();
+    let first = SqliteStore::open(config()).await.unwrap();
     first.register(&id, &registration).await.unwrap();
     drop(first);
     let table = config().table_name().unwrap();
@@ -68,9 +64,7 @@ async fn a_table_dropped_by_hand_is_created_again() {
         .unwrap()
         .execute_batch(&format!("DROP TABLE {table}"))
         .unwrap();
-    let again = SqliteStore::open(config(), store_core::system_clock())
-        .await
-        .unwrap();
+    let again = SqliteStore::open(config()).await.unwrap();
     assert!(
         again.get(&id).await.unwrap().is_none(),
         "the data went with the table"

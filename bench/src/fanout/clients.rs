@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot};
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::ws::{self, Socket};
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Counts deliveries of numbered messages (`m<index>`).
@@ -182,7 +182,7 @@ pub async fn connect_all(
 
 async fn connect(url: &str, tracker: Arc<Tracker>) -> Result<Client, BoxError> {
     let config = Some(super::client_socket_config());
-    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, config, true).await?;
+    let socket = ws::connect(url, config, Duration::from_secs(60)).await?;
     if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
         tcp.set_nodelay(true)?;
     }

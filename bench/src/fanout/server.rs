@@ -59,7 +59,7 @@ pub async fn serve_gateway(
     if metrics {
         config.metrics = Some(gateway::metrics::install()?);
     }
-    let gateway = Arc::new(Gateway::with_hub(config, hub)?);
+    let gateway = Arc::new(Gateway::builder(config).hub(hub).build()?);
     println!("ready {} {}", app.local_addr()?, push.local_addr()?);
     gateway::run(gateway, app, push, stdin_closed()).await?;
     Ok(())

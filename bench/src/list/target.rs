@@ -80,9 +80,9 @@ impl Target {
             #[cfg(feature = "mysql")]
             Scheme::Mysql => open_sqlx(url, namespace, clock).await,
             #[cfg(feature = "s3")]
-            Scheme::S3 => open_s3(url, namespace, clock),
+            Scheme::S3 => open_s3(url, namespace, clock).await,
             #[cfg(feature = "oss")]
-            Scheme::Oss => open_oss(url, namespace, clock),
+            Scheme::Oss => open_oss(url, namespace, clock).await,
             #[cfg(feature = "redis")]
             Scheme::Redis => open_redis(url, namespace, clock).await,
             #[cfg(feature = "dynamodb")]
@@ -151,7 +151,7 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
         .await
         .map_err(|e| StoreError::config(format!("open thread: {e}")))?
         .map_err(|e| StoreError::config(format!("cannot open sled at {url}: {e}")))?;
-    let store = store_sled::SledStore::open_in(db.clone(), namespace, clock).await?;
+    let store = store_sled::SledStore::open(config.with_db(db.clone()).with_clock(clock)).await?;
     let rooms = db
         .open_tree(format!("{namespace}/rooms"))
         .map_err(|e| StoreError::config(format!("sled open_tree: {e}")))?;
@@ -180,7 +180,7 @@ async fn open_sled(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
 #[cfg(feature = "redis")]
 async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
     let config = store_redis::RedisConfig::with_url(url)?.with_namespace(namespace)?;
-    let store = store_redis::RedisStore::connect_with_clock(config, clock).await?;
+    let store = store_redis::RedisStore::open(config.with_clock(clock)).await?;
     let keys = store.clone();
     Ok(Target {
         backend: if store.is_cluster() {
@@ -205,7 +205,7 @@ async fn open_redis(url: &str, namespace: &str, clock: SharedClock) -> Result<Ta
 #[cfg(feature = "dynamodb")]
 async fn open_dynamodb(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
     let config = store_dynamodb::DynamoConfig::with_url(url)?.with_namespace(namespace)?;
-    let store = store_dynamodb::DynamoStore::open_with_clock(config, clock).await?;
+    let store = store_dynamodb::DynamoStore::open(config.with_clock(clock)).await?;
     let (units, scanner) = (store.clone(), store.clone());
     Ok(Target {
         backend: "dynamodb",
@@ -239,7 +239,7 @@ async fn open_sqlite(url: &str, namespace: &str, clock: SharedClock) -> Result<T
         ));
     };
     let table = config.table_name()?.to_string();
-    let store = store_sql::SqliteStore::open(config, clock).await?;
+    let store = store_sql::SqliteStore::open(config.with_clock(clock)).await?;
     let connection = rusqlite::Connection::open(&path)
         .map_err(|e| StoreError::config(format!("floor cannot open {}: {e}", path.display())))?;
     Ok(Target {
@@ -264,7 +264,7 @@ async fn open_sqlx(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
     let table = config.qualified_table()?;
     let driver_url = config.driver_url().to_owned();
     let dialect = config.dialect;
-    let store = store_sql::SqlxStore::open(config, clock).await?;
+    let store = store_sql::SqlxStore::open(config.with_clock(clock)).await?;
     let unavailable = |e: sqlx::Error| StoreError::Unavailable {
         store: dialect.backend(),
         source: Box::new(e),
@@ -312,9 +312,9 @@ async fn open_sqlx(url: &str, namespace: &str, clock: SharedClock) -> Result<Tar
 }
 
 #[cfg(feature = "s3")]
-fn open_s3(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
+async fn open_s3(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
     let config = store_s3::S3Config::with_url(url)?.with_namespace(namespace)?;
-    let store = store_s3::open(&config, clock)?;
+    let store = store_s3::S3Store::open(config.clone().with_clock(clock)).await?;
     let client = Arc::new(store_s3::S3Client::new(&config)?);
     let price = if url.starts_with("cos:") {
         Price::TENCENT_COS
@@ -325,9 +325,9 @@ fn open_s3(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
 }
 
 #[cfg(feature = "oss")]
-fn open_oss(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
+async fn open_oss(url: &str, namespace: &str, clock: SharedClock) -> Result<Target> {
     let config = store_oss::OssConfig::with_url(url)?.with_namespace(namespace)?;
-    let store = store_oss::open(&config, clock)?;
+    let store = store_oss::OssStore::open(config.clone().with_clock(clock)).await?;
     let client = Arc::new(store_oss::OssClient::new(&config)?);
     object_target(
         "oss",

@@ -1,16 +1,20 @@
-//! Where a [`DirStore`](crate::DirStore) keeps its files.
+//! Where a [`DirStore`](crate::DirStore) keeps its files, and its clock.
 
 use std::path::PathBuf;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreError, system_clock};
 
-/// A directory and a namespace inside it (the suite gives every scenario its own).
+/// A directory and a namespace inside it (the suite gives every scenario its own), and the
+/// clock: `DirStore::open(config)`.
 #[derive(Debug, Clone)]
 pub struct DirConfig {
     /// The directory every namespace lives under; created when missing.
     pub root: PathBuf,
     /// The subdirectory of this store, so that stores sharing a root never see each other.
     pub namespace: String,
+    /// Decides liveness ([`system_clock`] unless [`with_clock`](DirConfig::with_clock) sets
+    /// another: the conformance suite passes a manual one).
+    pub clock: SharedClock,
 }
 
 impl DirConfig {
@@ -19,6 +23,7 @@ impl DirConfig {
         DirConfig {
             root: root.into(),
             namespace: "default".into(),
+            clock: system_clock(),
         }
     }
 
@@ -37,6 +42,12 @@ impl DirConfig {
         }
         self.namespace = namespace.to_owned();
         Ok(self)
+    }
+
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The directory this store writes in.

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use store_core::{
     Connection, ConnectionId, ConnectionStore, Lease, Page, PageToken, Registration, Result,
-    RoomMember, RoomName, SharedClock, StoreError, async_trait, check_page_size, system_clock,
-    ttl_millis,
+    RoomMember, RoomName, SharedClock, StoreError, async_trait, check_page_size, ttl_millis,
 };
 
 use crate::config::DirConfig;
@@ -30,17 +29,13 @@ pub struct DirStore {
 }
 
 impl DirStore {
-    /// Opens (creating when missing) the store `config` names, on the system clock.
+    /// Opens (creating when missing) the store `config` names, on its clock.
     pub async fn open(config: DirConfig) -> Result<Self> {
-        Self::open_with_clock(config, system_clock()).await
-    }
-
-    /// The same on `clock` (the conformance suite passes a manual one).
-    pub async fn open_with_clock(config: DirConfig, clock: SharedClock) -> Result<Self> {
-        let paths = blocking(move || Paths::create(&config.base())).await?;
+        let base = config.base();
+        let paths = blocking(move || Paths::create(&base)).await?;
         Ok(DirStore {
             paths,
-            clock,
+            clock: config.clock,
             writes: Arc::new(Mutex::new(())),
         })
     }

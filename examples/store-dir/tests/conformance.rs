@@ -24,8 +24,10 @@ impl DirHarness {
 #[conformance::async_trait]
 impl conformance::Harness for DirHarness {
     async fn open(&self, namespace: &str, clock: SharedClock) -> Result<Arc<dyn ConnectionStore>> {
-        let config = DirConfig::new(self.root.path()).with_namespace(namespace)?;
-        Ok(Arc::new(DirStore::open_with_clock(config, clock).await?))
+        let config = DirConfig::new(self.root.path())
+            .with_namespace(namespace)?
+            .with_clock(clock);
+        Ok(Arc::new(DirStore::open(config).await?))
     }
 }
 

@@ -9,16 +9,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lifecycle::{BatchOutcome, BatchRequest, BatchResult, Delivery};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::PushState;
-use super::ids::{capped_strings, distinct_capped};
-use crate::dialect::PushError;
 use crate::hub::Outbound;
+use crate::ids::{capped_strings, distinct_capped};
+use crate::wire::{PushError, PushTarget, frame_of_data};
 
 /// Most ids one batch names: ten times a node's default connection limit, as a batch
 /// names connections of one node (a room's members there).
@@ -31,7 +28,7 @@ pub fn body_limit(max_frame: usize) -> usize {
     /// Bytes around each id: its quotes, a comma, a space.
     const PER_ID: usize = 4;
     let ids = MAX_BATCH_IDS * (store_core::MAX_ID_LEN + PER_ID);
-    ids.saturating_add(crate::dialect::json_frame_limit(max_frame))
+    ids.saturating_add(crate::wire::json_frame_limit(max_frame))
 }
 
 /// A batch body as this route reads it: [`BatchRequest`] with its ids counted as they
@@ -53,7 +50,7 @@ fn text_type() -> String {
 }
 
 /// The route.
-pub fn routes() -> Router<PushState> {
+pub fn routes() -> Router<PushTarget> {
     Router::new().route("/batch", post(batch))
 }
 
@@ -67,29 +64,16 @@ pub fn error(error: &PushError) -> Response {
 }
 
 /// The frame a batch carries (`dataType` `text`, or `binary` as base64), held to `max_frame`
-/// bytes: the HTTP call and a linked-in app's direct path refuse the same requests.
-pub fn frame_of(request: &BatchRequest, max_frame: usize) -> Result<Outbound, PushError> {
-    let frame = match request.data_type.as_str() {
-        "text" => Outbound::text(request.data.as_str()),
-        "binary" => match STANDARD.decode(&request.data) {
-            Ok(bytes) => Outbound::binary(bytes),
-            Err(e) => {
-                let why = format!("binary data is not base64: {e}");
-                return Err(PushError::BadRequest(why));
-            }
-        },
-        other => {
-            let why = format!("dataType `{other}`: text or binary");
-            return Err(PushError::BadRequest(why));
-        }
-    };
+/// bytes.
+fn frame_of(request: &BatchRequest, max_frame: usize) -> Result<Outbound, PushError> {
+    let frame = frame_of_data(&request.data, Some(request.data_type.as_str()))?;
     if frame.len() > max_frame {
         return Err(PushError::PayloadTooLarge(max_frame));
     }
     Ok(frame)
 }
 
-async fn batch(State(state): State<PushState>, body: Bytes) -> Response {
+async fn batch(State(state): State<PushTarget>, body: Bytes) -> Response {
     let request = match serde_json::from_slice::<CappedBatch>(&body) {
         Ok(CappedBatch {
             ids,

@@ -16,7 +16,7 @@ use axum::body::{Body, BodyDataStream, Bytes, HttpBody};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::dialect::PushError;
+use crate::wire::PushError;
 
 /// Most bytes of a refused body read (and dropped) after its answer.
 pub const DRAIN_BYTES: usize = 16 * 1024 * 1024;

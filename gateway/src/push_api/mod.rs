@@ -11,7 +11,7 @@
 //! | `POST /batch` | ours | `{"results":{id:"sent"\|"gone"\|"overflow"}}` |
 //!
 //! Every body is read here, before its route sees it: at most the largest request the
-//! route can legitimately take ([`Dialect::push_body_limit`]: the frame limit where the
+//! route can legitimately take ([`FunctionWire::push_body_limit`]: the frame limit where the
 //! body is the frame, six times it plus an envelope where the frame travels as a JSON
 //! string, and [`batch::body_limit`] for `/batch`), so a `Content-Length` over it is a 413
 //! before a byte is read and a chunked body is cut off there with 413; and it must arrive
@@ -23,14 +23,12 @@
 //! cheap checks (key id, scope, date) passed. A bearer token is checked on the head alone.
 //!
 //! # Layout
-//! - `mod.rs`: [`PushState`], [`router`], the credential check (bearer token or SigV4).
+//! - `mod.rs`: [`router`], the credential check (bearer token or SigV4).
 //! - `body.rs`: reading a body under its limit and deadline; the pre-authentication budget.
-//! - `ids.rs`: lists of ids, capped before any work and de-duplicated in linear time.
 //! - `batch.rs`: `POST /batch`, one payload to many connections.
 
 pub(crate) mod batch;
 mod body;
-pub(crate) mod ids;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,45 +41,38 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::Gateway;
 use crate::auth;
-use crate::config::PushAuth;
-use crate::dialect::{self, Dialect, PushError};
-use crate::hub::Hub;
+use crate::channel::ClientChannel;
+use crate::config::{Limits, PushAuth};
+use crate::socket::Core;
+use crate::wire::{FunctionWire, PushError, PushTarget};
 use body::{BodyError, PreAuthBudget, Reading};
 
-/// What the push routes need.
-#[derive(Debug, Clone)]
-pub struct PushState {
-    /// This node's connections.
-    pub hub: Arc<Hub>,
-    /// Largest frame a push may carry (the node's message limit).
-    pub max_frame: usize,
-    /// The node (its presence store, push URL, HTTP client for forwarding).
-    pub gateway: Arc<Gateway>,
-}
-
 /// Whose error shape a refused request gets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Shape {
-    /// A cloud dialect's.
-    Dialect(&'static dyn Dialect),
+    /// A function wire's.
+    Wire(&'static dyn FunctionWire),
+    /// A client channel's.
+    Channel(Arc<dyn ClientChannel>),
     /// The batch call's own (401 + `{"error":…}`).
     Native,
 }
 
 impl Shape {
-    fn error(self, error: &PushError) -> Response {
+    fn error(&self, error: &PushError) -> Response {
         match self {
-            Shape::Dialect(dialect) => dialect.push_error(error),
+            Shape::Wire(wire) => wire.push_error(error),
+            Shape::Channel(channel) => channel.push_error(error),
             Shape::Native => batch::error(error),
         }
     }
 
     /// The largest body these routes can legitimately take with frames of `max_frame`.
-    fn body_limit(self, max_frame: usize) -> usize {
+    fn body_limit(&self, max_frame: usize) -> usize {
         match self {
-            Shape::Dialect(dialect) => dialect.push_body_limit(max_frame),
+            Shape::Wire(wire) => wire.push_body_limit(max_frame),
+            Shape::Channel(channel) => channel.push_body_limit(max_frame),
             Shape::Native => batch::body_limit(max_frame),
         }
     }
@@ -133,28 +124,44 @@ impl Guard {
     }
 }
 
-/// The push-back routes of every dialect and the batch call.
-pub fn router(state: PushState, auth: PushAuth) -> Router {
+/// The push-back routes of the batch call, every wire in `wires` and every channel in
+/// `channels` that has some, each behind the credential check `auth`, reaching `core`.
+pub fn router(
+    core: &Arc<Core>,
+    auth: PushAuth,
+    wires: &[&'static dyn FunctionWire],
+    channels: &[Arc<dyn ClientChannel>],
+) -> Router {
     let auth = Arc::new(auth);
-    let limits = &state.gateway.config.limits;
+    let limits: &Limits = &core.limits;
     let pre_auth = PreAuthBudget::new(limits.pre_auth_body_bytes);
-    let (max_frame, body_deadline) = (state.max_frame, limits.header_timeout);
-    let guarded = |routes: Router<PushState>, shape: Shape| {
+    let (max_frame, body_deadline) = (limits.max_message_bytes, limits.header_timeout);
+    let guarded = |routes: Router, shape: Shape| {
         let guard = Guard {
             auth: auth.clone(),
-            shape,
             body_limit: shape.body_limit(max_frame),
+            shape,
             body_deadline,
             pre_auth: pre_auth.clone(),
         };
         routes.route_layer(middleware::from_fn_with_state(guard, check))
     };
-    let mut router = guarded(batch::routes(), Shape::Native);
-    for dialect in dialect::ALL {
-        router = router.merge(guarded(dialect.push_routes(), Shape::Dialect(*dialect)));
+    let target = PushTarget {
+        hub: core.hub.clone(),
+        max_frame,
+    };
+    let mut router = guarded(batch::routes().with_state(target.clone()), Shape::Native);
+    for wire in wires {
+        let routes = wire.push_routes().with_state(target.clone());
+        router = router.merge(guarded(routes, Shape::Wire(*wire)));
+    }
+    for channel in channels {
+        if let Some(routes) = channel.clone().push_routes(core.clone()) {
+            router = router.merge(guarded(routes, Shape::Channel(channel.clone())));
+        }
     }
     // The guard has read every body (within its route's limit) before the routes run.
-    router.layer(DefaultBodyLimit::disable()).with_state(state)
+    router.layer(DefaultBodyLimit::disable())
 }
 
 /// Lets a request through with the bearer token or a valid SigV4 signature (when any

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
 use url::Url;
 
 use crate::ident::TableName;
 use crate::options::TableOptions;
+use crate::server::SqlxStore;
 use crate::server::dialect::qualified;
 
 /// Which SQL server speaks at the URL.
@@ -62,7 +63,7 @@ impl Default for PoolSettings {
     }
 }
 
-/// How to open a [`SqlxStore`](crate::SqlxStore).
+/// How to open a [`SqlxStore`]: `SqlxStore::open(config)`.
 #[derive(Clone)]
 pub struct SqlxConfig {
     /// Which server.
@@ -75,6 +76,9 @@ pub struct SqlxConfig {
     pub(crate) table: TableOptions,
     /// PostgreSQL schema holding the table (created if missing); `None` uses the search path.
     pub(crate) schema: Option<TableName>,
+    /// Leases are computed from this clock, never the server's `now()` ([`system_clock`]
+    /// unless [`with_clock`](SqlxConfig::with_clock) sets another).
+    pub clock: SharedClock,
 }
 
 impl fmt::Debug for SqlxConfig {
@@ -85,6 +89,7 @@ impl fmt::Debug for SqlxConfig {
             .field("pool", &self.pool)
             .field("table", &self.table)
             .field("schema", &self.schema)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -179,6 +184,7 @@ impl SqlxConfig {
             pool,
             table,
             schema,
+            clock: system_clock(),
         })
     }
 
@@ -192,6 +198,12 @@ impl SqlxConfig {
     pub fn with_namespace(mut self, namespace: &str) -> Result<Self> {
         self.table.set_namespace(namespace)?;
         Ok(self)
+    }
+
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The table the store will use (without schema).
@@ -213,6 +225,27 @@ impl SqlxConfig {
     /// The URL with the password hidden, for logs.
     pub fn redacted_url(&self) -> String {
         redacted(&self.driver_url)
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for SqlxConfig {
+    type Store = SqlxStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        SqlxConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        SqlxConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        SqlxConfig::with_clock(self, clock)
+    }
+
+    async fn open(self) -> Result<SqlxStore> {
+        SqlxStore::open(self).await
     }
 }
 

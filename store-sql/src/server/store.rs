@@ -42,7 +42,7 @@ pub struct SqlxStore {
 impl SqlxStore {
     /// Connects, then creates or upgrades the table. A server that cannot be reached is
     /// `Unavailable` after at most the pool's acquire timeout.
-    pub async fn open(config: SqlxConfig, clock: SharedClock) -> Result<Self> {
+    pub async fn open(config: SqlxConfig) -> Result<Self> {
         let table = config.table_name()?;
         let pool = NativePool::connect_lazy(&config)?;
         migrate(&pool, config.schema.as_ref(), &table).await?;
@@ -56,7 +56,7 @@ impl SqlxStore {
             queries: Arc::new(queries),
             schema: config.schema,
             table,
-            clock,
+            clock: config.clock,
         })
     }
 

@@ -1,19 +1,23 @@
-//! [`SqliteConfig`]: which file, which table.
+//! [`SqliteConfig`]: which file, which table, which clock.
 
 use std::path::PathBuf;
 
-use store_core::{Result, StoreError};
+use store_core::{Result, SharedClock, StoreConfig, StoreError, system_clock};
 
 use crate::ident::TableName;
 use crate::options::TableOptions;
+use crate::sqlite::SqliteStore;
 
-/// How to open a [`SqliteStore`](crate::SqliteStore).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to open a [`SqliteStore`]: `SqliteStore::open(config)`.
+#[derive(Debug, Clone)]
 pub struct SqliteConfig {
     /// The database file, or `None` for a private in-memory database.
     pub path: Option<PathBuf>,
     /// Table and namespace.
     pub(crate) table: TableOptions,
+    /// Leases are computed from this clock ([`system_clock`] unless
+    /// [`with_clock`](SqliteConfig::with_clock) sets another).
+    pub clock: SharedClock,
 }
 
 impl SqliteConfig {
@@ -22,6 +26,7 @@ impl SqliteConfig {
         SqliteConfig {
             path: Some(path.into()),
             table: TableOptions::default(),
+            clock: system_clock(),
         }
     }
 
@@ -30,6 +35,7 @@ impl SqliteConfig {
         SqliteConfig {
             path: None,
             table: TableOptions::default(),
+            clock: system_clock(),
         }
     }
 
@@ -75,9 +81,36 @@ impl SqliteConfig {
         Ok(self)
     }
 
+    /// Computes leases on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The table the store will use.
     pub fn table_name(&self) -> Result<TableName> {
         self.table.table()
+    }
+}
+
+#[store_core::async_trait]
+impl StoreConfig for SqliteConfig {
+    type Store = SqliteStore;
+
+    fn with_url(url: &str) -> Result<Self> {
+        SqliteConfig::with_url(url)
+    }
+
+    fn with_namespace(self, namespace: &str) -> Result<Self> {
+        SqliteConfig::with_namespace(self, namespace)
+    }
+
+    fn with_clock(self, clock: SharedClock) -> Self {
+        SqliteConfig::with_clock(self, clock)
+    }
+
+    async fn open(self) -> Result<SqliteStore> {
+        SqliteStore::open(self).await
     }
 }
 

@@ -81,9 +81,9 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens the database, creating the file and the table (migrations) as needed.
-    pub async fn open(config: SqliteConfig, clock: SharedClock) -> Result<Self> {
+    pub async fn open(config: SqliteConfig) -> Result<Self> {
         let table = config.table_name()?;
-        let path = config.path.clone();
+        let (path, clock) = (config.path, config.clock);
         let migrate_table = table.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<SqliteConnection> {
             let mut conn = match &path {

@@ -1,0 +1,83 @@
+//! Client channels: WebSocket channels whose clients speak a protocol of their own rather
+//! than plain frames to `/ws` (Alibaba's bidirectional channel: device ids, `RG#`, `H1`,
+//! API calls over the socket, `NF#` notifications). A channel owns its settings and its
+//! bookkeeping, runs its connections on the socket core ([`Socket`](crate::socket::Socket),
+//! [`pump`](crate::socket::pump) with its own [`Framing`](crate::socket::Framing)), and may
+//! serve routes of its own on the push listener.
+//!
+//! # Layout
+//! - `mod.rs`: the [`ClientChannel`] trait and [`UpgradeRequest`].
+//! - `aliyun/`: Alibaba API Gateway's bidirectional channel.
+//!
+//! Adding a channel, in this crate or another: a type implementing [`ClientChannel`],
+//! handed to [`GatewayBuilder::channel`](crate::GatewayBuilder::channel).
+
+pub mod aliyun;
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use crate::socket::Core;
+use crate::wire::PushError;
+
+/// One client's request to upgrade to a channel.
+#[derive(Debug)]
+pub struct UpgradeRequest {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The request's URI (its query names a room, a device, …).
+    pub uri: Uri,
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The upgrade itself.
+    pub ws: WebSocketUpgrade,
+    /// Turns true when the node shuts down: the connection closes (1001).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A WebSocket channel with its own client protocol.
+pub trait ClientChannel: Debug + Send + Sync + 'static {
+    /// Its name in logs (`aliyun`).
+    fn name(&self) -> &'static str;
+
+    /// The paths on the app listener where its clients connect (`/aliyun`).
+    fn paths(&self) -> &'static [&'static str];
+
+    /// Whether a WebSocket upgrade at `/` is this channel's (Alibaba's SDK connects to the
+    /// bare host). At most one channel of a node may claim it.
+    fn at_root(&self) -> bool {
+        false
+    }
+
+    /// Upgrades one client and runs its connection on `core` (its answer: `101`, or a
+    /// refusal such as 503 when the node is full).
+    fn upgrade(
+        self: Arc<Self>,
+        core: Arc<Core>,
+        request: UpgradeRequest,
+    ) -> BoxFuture<'static, Response>;
+
+    /// Its routes on the push listener (behind the push API's credential check), with
+    /// their state; `None` when it has none.
+    fn push_routes(self: Arc<Self>, core: Arc<Core>) -> Option<Router> {
+        let _ = core;
+        None
+    }
+
+    /// `error` in the shape of its push routes.
+    fn push_error(&self, error: &PushError) -> Response;
+
+    /// The largest request body its push routes can legitimately take when frames are at
+    /// most `max_frame` bytes (the default: the body is the frame).
+    fn push_body_limit(&self, max_frame: usize) -> usize {
+        max_frame
+    }
+}

@@ -1,0 +1,382 @@
+//! The node's command line, reusable: [`NodeArgs`] holds every flag of a node (listeners,
+//! push API credentials, HTTP functions and their dialect, Alibaba's channel, names,
+//! limits, logs) as `clap` arguments a binary flattens into its own, and turns them into
+//! the node's settings. What only an app knows (its store, its functions linked in, its
+//! page) stays in the app's binary.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::builder::PossibleValuesParser;
+
+use crate::channel::aliyun::AliyunConfig;
+use crate::config::{CredentialError, Limits, Naming, PushAuth};
+use crate::invoke::{FunctionMode, HttpRoutes, RouteSelection};
+use crate::wire;
+
+/// A node's flags. (Its `Debug` hides the push token and secret.)
+#[derive(clap::Args, Clone)]
+pub struct NodeArgs {
+    /// Page and WebSocket address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Push-back API address (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub push_listen: SocketAddr,
+    /// Push-back URL advertised to functions (default: `http://<push-listen>`).
+    #[arg(long)]
+    pub push_url: Option<String>,
+    /// Bearer token for the push-back API.
+    #[arg(long, env = "PUSH_TOKEN", hide_env_values = true)]
+    pub push_token: Option<String>,
+    /// Access key id whose AWS Signature V4 the push-back API accepts (with the secret).
+    #[arg(
+        long,
+        env = "PUSH_AWS_ACCESS_KEY_ID",
+        requires = "aws_secret_access_key"
+    )]
+    pub aws_access_key_id: Option<String>,
+    /// Its secret access key.
+    #[arg(
+        long,
+        env = "PUSH_AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "aws_access_key_id"
+    )]
+    pub aws_secret_access_key: Option<String>,
+    /// The dialect HTTP functions speak (events and answers).
+    #[arg(long, alias = "event-shape", default_value = "tencent",
+          value_parser = PossibleValuesParser::new(wire::names()))]
+    pub dialect: String,
+    /// HTTP functions: the register / $connect function's URL.
+    #[arg(long)]
+    pub register_url: Option<String>,
+    /// The transport / $default function's URL.
+    #[arg(long)]
+    pub transport_url: Option<String>,
+    /// The cleanup / $disconnect function's URL.
+    #[arg(long)]
+    pub cleanup_url: Option<String>,
+    /// A named route's function, NAME=URL (repeat for more); chosen by --route-selection.
+    #[arg(long = "route", value_parser = parse_route)]
+    pub routes: Vec<(String, String)>,
+    /// Route selection expression, e.g. '$request.body.action'.
+    #[arg(long)]
+    pub route_selection: Option<RouteSelection>,
+    /// Send a message function's answer body back to its caller (AWS route responses).
+    #[arg(long)]
+    pub route_responses: bool,
+    /// Serve Alibaba's channel (on with an app linked in, or with any --aliyun-*-url).
+    #[arg(long)]
+    pub aliyun: bool,
+    /// Alibaba channel: the backend of REGISTER API calls (else calls go to the functions).
+    #[arg(long)]
+    pub aliyun_register_url: Option<String>,
+    /// Alibaba channel: the backend of UNREGISTER API calls.
+    #[arg(long)]
+    pub aliyun_unregister_url: Option<String>,
+    /// Alibaba channel: the base URL of other API calls (their path appended).
+    #[arg(long)]
+    pub aliyun_api_url: Option<String>,
+    /// Alibaba channel: the heartbeat interval told to clients, milliseconds (default 25000,
+    /// or half the lease when that is shorter).
+    #[arg(long)]
+    pub aliyun_keepalive_ms: Option<u64>,
+    /// Lease of a connection record, seconds (clients heartbeat every 15 s).
+    #[arg(long, default_value_t = 60)]
+    pub lease_secs: u64,
+    /// Stage name in events.
+    #[arg(long, default_value_t = Naming::default().stage)]
+    pub stage: String,
+    /// API id (AWS apiId, Tencent serviceName) in events.
+    #[arg(long, default_value_t = Naming::default().api_id)]
+    pub api_id: String,
+    /// Largest client message, bytes.
+    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
+    pub max_message_bytes: usize,
+    /// Idle timeout, seconds.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
+    pub idle_timeout_secs: u64,
+    /// Max connection age, seconds.
+    #[arg(long, default_value_t = Limits::default().max_connection_age.as_secs())]
+    pub max_age_secs: u64,
+    /// Messages per second per connection.
+    #[arg(long, default_value_t = Limits::default().messages_per_second)]
+    pub rate: u32,
+    /// Max open connections on this node.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Frames queued for one client at most; one more closes it as too slow (4408).
+    #[arg(long, default_value_t = Limits::default().outbound_queue)]
+    pub outbound_queue: usize,
+    /// Bytes queued for one client at most, the same way.
+    #[arg(long, default_value_t = Limits::default().outbound_queue_bytes)]
+    pub outbound_queue_bytes: usize,
+    /// How long a function may take, milliseconds (then 504 at a handshake).
+    #[arg(long, default_value_t = millis(Limits::default().function_timeout))]
+    pub function_timeout_ms: u64,
+    /// Bytes a socket reads at a time (kept per connection; larger messages still arrive
+    /// whole).
+    #[arg(long, default_value_t = Limits::default().read_buffer_bytes)]
+    pub read_buffer_bytes: usize,
+    /// Bytes of outgoing frames gathered before a socket write.
+    #[arg(long, default_value_t = Limits::default().write_buffer_bytes)]
+    pub write_buffer_bytes: usize,
+    /// Seconds a client may take to send a whole request head (a handshake, a push call);
+    /// then its connection is closed. A push call's body gets as long again (then 408).
+    #[arg(long, default_value_t = Limits::default().header_timeout.as_secs())]
+    pub header_timeout_secs: u64,
+    /// Bytes of push request bodies held at once before their Signature V4 is checked
+    /// (more: 503 at once); also the largest such body (413).
+    #[arg(long, default_value_t = Limits::default().pre_auth_body_bytes)]
+    pub pre_auth_body_bytes: usize,
+    /// Seconds a write to a client may stay pending (it takes nothing); then it is closed
+    /// as too slow (4408).
+    #[arg(long, default_value_t = Limits::default().write_timeout.as_secs())]
+    pub write_timeout_secs: u64,
+    /// Threads for blocking store calls (sled, SQLite) at most.
+    #[arg(long, default_value_t = 16)]
+    pub blocking_threads: usize,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, default_value = "text", value_parser = PossibleValuesParser::new(["text", "json"]))]
+    pub log_format: String,
+}
+
+impl std::fmt::Debug for NodeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { "***" } else { "none" };
+        f.debug_struct("NodeArgs")
+            .field("listen", &self.listen)
+            .field("push_listen", &self.push_listen)
+            .field("push_url", &self.push_url)
+            .field("push_token", &hidden(self.push_token.is_some()))
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field(
+                "aws_secret_access_key",
+                &hidden(self.aws_secret_access_key.is_some()),
+            )
+            .field("dialect", &self.dialect)
+            .field("limits", &self.limits())
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn parse_route(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_owned(), url.to_owned()))
+        }
+        _ => Err(format!("`{text}`: expected NAME=URL")),
+    }
+}
+
+/// Flags that cannot work together, or cannot work at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    /// Named routes were given for a dialect without them.
+    #[error("--route and --route-selection are AWS's: add --dialect aws")]
+    RoutesNeedAws,
+    /// Named routes were given without a way to pick one.
+    #[error("--route needs --route-selection (e.g. '$request.body.action')")]
+    RoutesNeedSelection,
+    /// A push credential is unusable.
+    #[error(
+        "push API credentials: {0} (--push-token / PUSH_TOKEN, --aws-access-key-id / \
+         PUSH_AWS_ACCESS_KEY_ID, --aws-secret-access-key / PUSH_AWS_SECRET_ACCESS_KEY)"
+    )]
+    Credentials(#[from] CredentialError),
+    /// The push API would be open to the network.
+    #[error(
+        "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN) or an AWS \
+         key (--aws-access-key-id, --aws-secret-access-key)"
+    )]
+    OpenPushApi,
+}
+
+impl NodeArgs {
+    /// True when function URLs are given (else the app's functions are linked in).
+    pub fn uses_http_functions(&self) -> bool {
+        self.register_url.is_some()
+            || self.transport_url.is_some()
+            || self.cleanup_url.is_some()
+            || !self.routes.is_empty()
+    }
+
+    /// The HTTP functions the flags name, if any; `Err` when the route flags cannot work.
+    pub fn http_functions(&self) -> Result<Option<FunctionMode>, ArgsError> {
+        if (self.route_selection.is_some() || !self.routes.is_empty()) && self.dialect != "aws" {
+            return Err(ArgsError::RoutesNeedAws);
+        }
+        if !self.routes.is_empty() && self.route_selection.is_none() {
+            return Err(ArgsError::RoutesNeedSelection);
+        }
+        if !self.uses_http_functions() {
+            return Ok(None);
+        }
+        let dialect = wire::by_name(&self.dialect).expect("clap allows only known dialects");
+        Ok(Some(FunctionMode::Http {
+            routes: HttpRoutes {
+                connect: self.register_url.clone(),
+                disconnect: self.cleanup_url.clone(),
+                default: self.transport_url.clone(),
+                custom: self.routes.iter().cloned().collect::<BTreeMap<_, _>>(),
+                selection: self.route_selection.clone(),
+            },
+            dialect,
+            route_responses: self.route_responses,
+        }))
+    }
+
+    /// The push API's credentials; `Err` when one is unusable, or none is set while the
+    /// push listener is off loopback.
+    pub fn push_auth(&self) -> Result<PushAuth, ArgsError> {
+        let auth = PushAuth::new(
+            self.push_token.clone(),
+            self.aws_access_key_id.clone(),
+            self.aws_secret_access_key.clone(),
+        )?;
+        if !self.push_listen.ip().is_loopback() && !auth.is_required() {
+            return Err(ArgsError::OpenPushApi);
+        }
+        Ok(auth)
+    }
+
+    /// Whether Alibaba's devices may connect: asked for, or with a backend URL, or with
+    /// `app_linked` (an app's functions take the devices' calls). (Its notify API is
+    /// served either way.)
+    pub fn aliyun_clients(&self, app_linked: bool) -> bool {
+        self.aliyun
+            || app_linked
+            || self.aliyun_register_url.is_some()
+            || self.aliyun_unregister_url.is_some()
+            || self.aliyun_api_url.is_some()
+    }
+
+    /// Alibaba's channel as the flags set it.
+    pub fn aliyun(&self) -> AliyunConfig {
+        let lease = Duration::from_secs(self.lease_secs);
+        AliyunConfig {
+            register_url: self.aliyun_register_url.clone(),
+            unregister_url: self.aliyun_unregister_url.clone(),
+            api_url: self.aliyun_api_url.clone(),
+            keepalive: self.aliyun_keepalive_ms.map_or_else(
+                || Duration::from_secs(25).min(lease / 2),
+                Duration::from_millis,
+            ),
+            lease,
+        }
+    }
+
+    /// The lease of a connection record.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+
+    /// Stage and API id.
+    pub fn naming(&self) -> Naming {
+        Naming {
+            stage: self.stage.clone(),
+            api_id: self.api_id.clone(),
+        }
+    }
+
+    /// The limits the flags set.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connection_age: Duration::from_secs(self.max_age_secs),
+            messages_per_second: self.rate,
+            max_connections: self.max_connections,
+            outbound_queue: self.outbound_queue,
+            outbound_queue_bytes: self.outbound_queue_bytes,
+            function_timeout: Duration::from_millis(self.function_timeout_ms),
+            read_buffer_bytes: self.read_buffer_bytes,
+            write_buffer_bytes: self.write_buffer_bytes,
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
+            pre_auth_body_bytes: self.pre_auth_body_bytes,
+            ..Limits::default()
+        }
+    }
+
+    /// The push URL to advertise, for a push listener bound at `push_addr` (so
+    /// `--push-listen 127.0.0.1:0` advertises the real port).
+    pub fn push_url(&self, push_addr: SocketAddr) -> String {
+        self.push_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{push_addr}"))
+    }
+
+    /// A multi-threaded runtime whose blocking pool (where the embedded stores run every
+    /// call) holds at most `--blocking-threads`: a join storm would otherwise start
+    /// hundreds of threads, each keeping its stack and malloc arena resident long after.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .max_blocking_threads(self.blocking_threads.max(1))
+            .build()
+    }
+
+    /// Logs to stderr (so stdout carries only the addresses a script or test reads), as
+    /// text or JSON, filtered by `RUST_LOG` (default `info`).
+    pub fn init_logs(&self) {
+        init_logs(&self.log_format);
+    }
+}
+
+/// Logs to stderr as `format` (`text` or `json`), filtered by `RUST_LOG` (default `info`).
+pub fn init_logs(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if format == "json" {
+        logs.json().with_current_span(true).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+/// Prints `text` to stdout (where a node tells its addresses). A reader of stdout that went
+/// away (a test that read the first line, `| head -1`) must not take the node down, as
+/// `println!` would by panicking on the broken pipe: the error is ignored.
+pub fn announce(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Resolves on Ctrl-C or SIGTERM: a node's usual shutdown signal.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// A binary's exit: success, or the error printed on stderr in words (with its causes,
+/// each on a line of its own) and exit code 1. (A `main` returning the error would print
+/// its `Debug` form instead.)
+pub fn exit(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
+    let Err(error) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    let mut text = format!("Error: {error}");
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        text.push_str(&format!("\n  caused by: {source}"));
+        cause = source.source();
+    }
+    eprintln!("{text}");
+    std::process::ExitCode::FAILURE
+}

@@ -1,0 +1,234 @@
+//! Invoking the functions: an app linked in, or HTTP functions in a cloud's dialect.
+//!
+//! # Layout
+//! - `codec.rs`: [`FunctionCodec`] (a wire's event JSON and answer semantics), [`NodeInfo`].
+//! - `mode.rs`: [`FunctionMode`] and [`HttpRoutes`], where the functions run, as settings.
+//! - `routes.rs`: the route selection expression (`$request.body.action`) and picking a
+//!   message's route.
+//! - `mod.rs`: [`Functions`], one `invoke` whatever runs them; [`InvokeError`]; [`event`],
+//!   the event of a connection now.
+
+mod codec;
+mod mode;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifecycle::{App, ConnectionInfo, EventKind, LifecycleEvent, Payload, Reply};
+
+pub use codec::{FunctionCodec, NodeInfo};
+pub use mode::{FunctionMode, HttpRoutes};
+pub use routes::{BadRouteSelection, RouteSelection};
+
+use crate::ids::{new_id, now_ms};
+
+/// The event of kind `kind` for `info`, now, with a fresh request id.
+pub fn event(
+    info: &Arc<ConnectionInfo>,
+    kind: EventKind,
+    payload: Option<Payload>,
+) -> LifecycleEvent {
+    LifecycleEvent {
+        kind,
+        connection: info.clone(),
+        request_id: new_id(),
+        at_ms: now_ms(),
+        payload,
+    }
+}
+
+/// A function did not answer: the gateway refuses a handshake with 504 / 502 / 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// It took longer than the function timeout.
+    #[error("function timed out after {0:?}")]
+    TimedOut(Duration),
+    /// It failed (unreachable, a 5xx, an error of the app).
+    #[error("function failed: {message}")]
+    Failed {
+        /// What failed.
+        message: String,
+        /// A dependency is temporarily down (503 rather than 502 at a handshake).
+        unavailable: bool,
+    },
+}
+
+impl InvokeError {
+    fn failed(message: impl Into<String>) -> Self {
+        InvokeError::Failed {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+}
+
+/// Where the functions are.
+#[derive(Debug, Clone)]
+pub enum Functions {
+    /// Linked into this process.
+    InProcess(Arc<dyn App>),
+    /// Reached by POSTing each event in `dialect`'s shape.
+    Http(Box<HttpFunctions>),
+}
+
+/// Functions behind HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpFunctions {
+    /// Pooled HTTP client.
+    client: reqwest::Client,
+    /// URLs by route.
+    routes: HttpRoutes,
+    /// Event shapes and answer semantics.
+    dialect: &'static dyn FunctionCodec,
+    /// Whether message answers' bodies go back to the caller.
+    route_responses: bool,
+    /// How this node names itself in events.
+    node: NodeInfo,
+}
+
+/// Largest function answer read (a Lambda response payload is at most 6 MB).
+const MAX_ANSWER_BYTES: usize = 6 * 1024 * 1024;
+
+/// Why an answer's body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The connection failed mid-body.
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    /// The body is longer than the reader takes.
+    #[error("the answer is over {0} bytes")]
+    TooLong(usize),
+}
+
+/// The body of `response`, refusing one over `limit` bytes.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLong(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The route key of messages no named route takes.
+pub const DEFAULT_ROUTE: &str = "$default";
+
+impl Functions {
+    /// The functions of `mode`, naming this node as `node` in events; `Err` when no HTTP
+    /// client can be made (no TLS roots).
+    pub fn new(mode: &FunctionMode, node: NodeInfo) -> Result<Self, reqwest::Error> {
+        Ok(match mode {
+            FunctionMode::InProcess(app) => Functions::InProcess(app.clone()),
+            FunctionMode::Http {
+                routes,
+                dialect,
+                route_responses,
+            } => Functions::Http(Box::new(HttpFunctions {
+                dialect: *dialect,
+                client: reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .build()?,
+                routes: routes.clone(),
+                route_responses: *route_responses,
+                node,
+            })),
+        })
+    }
+
+    /// The route a message takes, or `None` when no route takes it (no match and no
+    /// `$default`): the caller gets AWS's `Forbidden` error frame.
+    pub fn route(&self, payload: &Payload) -> Option<String> {
+        match self {
+            Functions::InProcess(_) => Some(DEFAULT_ROUTE.to_owned()),
+            Functions::Http(http) => routes::pick(&http.routes, payload),
+        }
+    }
+
+    /// Runs the function for `event`, failing after `timeout`. A failure the dialect gives
+    /// a meaning to (Tencent drops a client whose transport failed) comes back as its reply.
+    pub async fn invoke(
+        &self,
+        event: &LifecycleEvent,
+        timeout: Duration,
+    ) -> Result<Reply, InvokeError> {
+        // Boxed: a call's future (an HTTP request, an app's handler) is large, and every
+        // connection's task keeps room for the cleanup it will one day run.
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(timeout, Box::pin(self.call(event))).await {
+            Ok(result) => result,
+            Err(_) => Err(InvokeError::TimedOut(timeout)),
+        };
+        let function = match event.kind {
+            EventKind::Connect => "connect",
+            EventKind::Message { .. } => "message",
+            EventKind::Disconnect { .. } => "disconnect",
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(InvokeError::TimedOut(_)) => "timed_out",
+            Err(InvokeError::Failed { .. }) => "failed",
+        };
+        crate::metrics::function_call(function, outcome, started.elapsed());
+        match (result, self) {
+            (Err(err), Functions::Http(http)) => http.dialect.failed(event, &err).ok_or(err),
+            (result, _) => result,
+        }
+    }
+
+    async fn call(&self, event: &LifecycleEvent) -> Result<Reply, InvokeError> {
+        match self {
+            Functions::InProcess(app) => app.handle(event).await.map_err(|e| InvokeError::Failed {
+                message: e.message,
+                unavailable: e.unavailable,
+            }),
+            Functions::Http(http) => http.call(event).await,
+        }
+    }
+}
+
+impl HttpFunctions {
+    async fn call(&self, event: &LifecycleEvent) -> Result<Reply, InvokeError> {
+        let url = match &event.kind {
+            EventKind::Connect => self.routes.connect.as_ref(),
+            EventKind::Disconnect { .. } => self.routes.disconnect.as_ref(),
+            EventKind::Message { route } => self
+                .routes
+                .custom
+                .get(route)
+                .or(self.routes.default.as_ref()),
+        };
+        // A lifecycle step with no function configured succeeds (as a cloud gateway
+        // without that route does).
+        let Some(url) = url else {
+            return Ok(Reply::ok());
+        };
+        let response = self
+            .client
+            .post(url)
+            .json(&self.dialect.event(event, &self.node))
+            .send()
+            .await
+            .map_err(|e| InvokeError::failed(format!("{url}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| InvokeError::failed(format!("{url}: reading the answer: {e}")))?;
+        if status >= 500 {
+            return Err(InvokeError::Failed {
+                message: format!("{url} answered HTTP {status}"),
+                unavailable: status == 503,
+            });
+        }
+        let mut reply = self.dialect.answer(event, status, &body);
+        if !self.route_responses {
+            reply.frame = None;
+        }
+        Ok(reply)
+    }
+}

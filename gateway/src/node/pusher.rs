@@ -1,0 +1,179 @@
+//! [`NodePusher`]: how an app linked into a node pushes. A batch addressed to this node's
+//! own push URL goes straight to its hub — no HTTP round trip, no JSON of thousands of ids,
+//! one shared payload for every recipient; batches for other nodes go through their
+//! push-back API as before.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lifecycle::{BatchOutcome, Payload, PushError, Pusher};
+
+use crate::hub::{Hub, Kick, Outbound};
+
+/// The push client of an app linked into a node.
+pub struct NodePusher {
+    /// The node's connections, reached directly.
+    hub: Arc<Hub>,
+    /// The push URL this node advertises: records made through it carry this endpoint, so
+    /// an equal URL means "here".
+    own_url: String,
+    /// Largest frame the node's push API accepts: both paths refuse the same frames.
+    max_frame: usize,
+    /// Other nodes, over their push-back API.
+    remote: Arc<dyn Pusher>,
+}
+
+impl fmt::Debug for NodePusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodePusher")
+            .field("own_url", &self.own_url)
+            .field("max_frame", &self.max_frame)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodePusher {
+    /// Pushes to `hub` for `own_url` (the node's advertised push URL), with frames up to
+    /// `max_frame` bytes, and through `remote` for every other node.
+    pub fn new(
+        hub: Arc<Hub>,
+        own_url: impl Into<String>,
+        max_frame: usize,
+        remote: Arc<dyn Pusher>,
+    ) -> Self {
+        NodePusher {
+            hub,
+            own_url: own_url.into(),
+            max_frame,
+            remote,
+        }
+    }
+
+    fn is_here(&self, push_url: &str) -> bool {
+        push_url.trim_end_matches('/') == self.own_url.trim_end_matches('/')
+    }
+}
+
+#[async_trait]
+impl Pusher for NodePusher {
+    async fn batch(
+        &self,
+        push_url: &str,
+        ids: &[String],
+        payload: &Payload,
+    ) -> Result<BatchOutcome, PushError> {
+        if !self.is_here(push_url) {
+            return self.remote.batch(push_url, ids, payload).await;
+        }
+        if payload.len() > self.max_frame {
+            return Err(PushError::TooLarge {
+                limit: self.max_frame,
+            });
+        }
+        let frame = Outbound::from(payload.clone());
+        let mut outcome = BatchOutcome::default();
+        self.hub
+            .send_many(ids.iter().map(String::as_str), &frame, &mut outcome);
+        Ok(outcome)
+    }
+
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError> {
+        if !self.is_here(push_url) {
+            return self.remote.close(push_url, id).await;
+        }
+        Ok(self.hub.kick(id, Kick::by_function()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use lifecycle::{ConnectionInfo, Delivery};
+
+    use super::*;
+
+    /// Records the calls that went to other nodes.
+    #[derive(Debug, Default)]
+    struct Remote(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Pusher for Remote {
+        async fn batch(
+            &self,
+            url: &str,
+            _: &[String],
+            _: &Payload,
+        ) -> Result<BatchOutcome, PushError> {
+            self.0.lock().unwrap().push(format!("batch {url}"));
+            Ok(BatchOutcome::default())
+        }
+        async fn close(&self, url: &str, id: &str) -> Result<bool, PushError> {
+            self.0.lock().unwrap().push(format!("close {url} {id}"));
+            Ok(true)
+        }
+    }
+
+    fn ids(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    fn text(text: &str) -> Payload {
+        Payload::Text(text.to_owned())
+    }
+
+    #[tokio::test]
+    async fn its_own_node_is_served_from_the_hub_and_others_over_the_remote() {
+        let hub = Arc::new(Hub::default());
+        let info = Arc::new(ConnectionInfo {
+            id: "a".into(),
+            ..ConnectionInfo::default()
+        });
+        let mut a = hub.insert(info, crate::hub::QueueBound::frames(8));
+        let remote = Arc::new(Remote::default());
+        let pusher = NodePusher::new(hub.clone(), "http://127.0.0.1:1/", 16, remote.clone());
+
+        let outcome = pusher
+            .batch("http://127.0.0.1:1", &ids(&["a", "b"]), &text("hi"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.sent, 1);
+        assert_eq!(outcome.undelivered, vec![("b".to_owned(), Delivery::Gone)]);
+        assert_eq!(a.try_next().unwrap(), Outbound::text("hi"));
+        let binary = pusher
+            .batch(
+                "http://127.0.0.1:1",
+                &ids(&["a"]),
+                &Payload::Binary(vec![0, 1]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(binary.sent, 1);
+        assert_eq!(a.try_next().unwrap(), Outbound::binary(vec![0u8, 1]));
+
+        // Refused as the push API refuses them.
+        let big = "x".repeat(17);
+        assert!(
+            pusher
+                .batch("http://127.0.0.1:1", &ids(&["a"]), &text(&big))
+                .await
+                .is_err()
+        );
+        assert!(a.try_next().is_none());
+
+        pusher
+            .batch("http://10.0.0.2:8081", &ids(&["z"]), &text("hi"))
+            .await
+            .unwrap();
+        assert!(pusher.close("http://10.0.0.2:8081", "z").await.unwrap());
+        assert!(pusher.close("http://127.0.0.1:1", "a").await.unwrap());
+        assert!(!pusher.close("http://127.0.0.1:1", "nobody").await.unwrap());
+        assert_eq!(a.kicked().unwrap().code, crate::close_code::NORMAL);
+        assert_eq!(
+            *remote.0.lock().unwrap(),
+            vec!["batch http://10.0.0.2:8081", "close http://10.0.0.2:8081 z"]
+        );
+    }
+}

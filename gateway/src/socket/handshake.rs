@@ -1,0 +1,174 @@
+//! The handshake: the register function runs before the upgrade completes, and its answer
+//! is the handshake's answer, as on all three clouds. Accepted: `101` (with the
+//! subprotocol the function chose); refused: the status it chose; failed: 502 (503 when
+//! its dependency is down); timed out: 504.
+//!
+//! The connection is in the hub from the start, so frames that functions push to it while
+//! register runs (the chat's welcome) queue up and go out right after the upgrade, in order.
+//! Cleanup never runs before register has answered, and runs exactly once for a connection
+//! register accepted (or timed out on), however the handshake ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use lifecycle::{ConnectionInfo, EventKind, Payload, Reply};
+use tokio::sync::{oneshot, watch};
+use tracing::Instrument;
+
+use super::cleanup::cleanup;
+use super::pending::Pending;
+use super::session;
+use super::sessions::SessionGuard;
+use super::ws::Socket;
+use super::{AppState, Core, connection_info, refuse_if_full, span_of};
+use crate::hub::QueueBound;
+use crate::invoke::{InvokeError, event};
+use crate::metrics;
+
+/// Whether a register outcome leaves a record behind that cleanup must undo: an
+/// acceptance, or a timeout (the function may have recorded it after all). A refusal or a
+/// failure gets no cleanup, as on the clouds.
+fn owes_cleanup(outcome: &Result<Reply, InvokeError>) -> bool {
+    match outcome {
+        Ok(reply) => reply.accepts(),
+        Err(InvokeError::TimedOut(_)) => true,
+        Err(InvokeError::Failed { .. }) => false,
+    }
+}
+
+/// Runs register on a task of its own, so a client that leaves mid-register (dropping the
+/// handshake) cannot cut it short: then the task itself runs cleanup after it, never
+/// before. The outcome reaches the handshake through the returned channel.
+fn spawn_register(
+    core: &Arc<Core>,
+    info: &Arc<ConnectionInfo>,
+    alive: SessionGuard,
+) -> oneshot::Receiver<(Result<Reply, InvokeError>, SessionGuard)> {
+    let (tx, rx) = oneshot::channel();
+    let (core, info) = (core.clone(), info.clone());
+    let task = async move {
+        let timeout = core.limits.function_timeout;
+        let outcome = core
+            .functions
+            .invoke(&event(&info, EventKind::Connect, None), timeout)
+            .await;
+        if let Err((outcome, alive)) = tx.send((outcome, alive)) {
+            core.hub.remove(&info.id);
+            if owes_cleanup(&outcome) {
+                cleanup(&core, &info, 1006, "the client left during register").await;
+            }
+            drop(alive);
+        }
+    };
+    tokio::spawn(task.in_current_span());
+    rx
+}
+
+fn refuse(status: StatusCode, why: &str) -> Response {
+    (status, why.to_owned()).into_response()
+}
+
+/// `GET /ws` (or wherever a node serves plain WebSocket): register, then upgrade or refuse.
+pub async fn upgrade(
+    State((core, shutdown)): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(full) = refuse_if_full(&core) {
+        return full;
+    }
+    let info = Arc::new(connection_info(&core, peer, &uri, &headers));
+    let span = span_of(&info);
+    accept(core, info, ws, shutdown).instrument(span).await
+}
+
+/// The rest of a handshake, once the connection has its id (and its log span).
+async fn accept(
+    core: Arc<Core>,
+    info: Arc<ConnectionInfo>,
+    ws: WebSocketUpgrade,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let handle = core.hub.insert(info.clone(), QueueBound::of(&core.limits));
+    let register = spawn_register(&core, &info, core.sessions.enter());
+    let Ok((outcome, alive)) = register.await else {
+        // The register task panicked: nothing is known about the connection.
+        core.hub.remove(&info.id);
+        return refuse(StatusCode::BAD_GATEWAY, "register failed");
+    };
+    let reply = match outcome {
+        Ok(reply) if reply.accepts() => reply,
+        outcome => {
+            core.hub.remove(&info.id);
+            if owes_cleanup(&outcome) {
+                cleanup(&core, &info, 1006, "register timed out").await;
+            }
+            drop(alive);
+            return refusal(&info, outcome);
+        }
+    };
+    metrics::handshake("accepted");
+    let pending = Pending::new(core.clone(), info, alive);
+    let mut ws = super::ws::sized(ws, &core.limits);
+    if let Some(chosen) = reply.subprotocol {
+        // A function may answer the client's whole list (Tencent's sample echoes it): the
+        // first of them the client offered is the one.
+        let chosen: Vec<String> = chosen.split(',').map(|p| p.trim().to_owned()).collect();
+        ws = ws.protocols(chosen);
+    }
+    let span = tracing::Span::current();
+    // The socket is wrapped here, not inside `run`: an argument moved out stays part of
+    // the task's size, and every idle connection pays for it.
+    ws.on_upgrade(move |socket| {
+        let socket = Socket::new(socket, &pending.core.limits);
+        session::run(pending, socket, handle, shutdown).instrument(span)
+    })
+}
+
+/// The handshake's answer to a register that did not accept. The details (function URLs)
+/// go to the log, never to the client.
+pub fn refusal(info: &ConnectionInfo, outcome: Result<Reply, InvokeError>) -> Response {
+    metrics::handshake(match &outcome {
+        Ok(_) => "refused",
+        Err(InvokeError::TimedOut(_)) => "timed_out",
+        Err(InvokeError::Failed { .. }) => "failed",
+    });
+    match outcome {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::FORBIDDEN);
+            let why = match &reply.frame {
+                Some(Payload::Text(text)) => text.clone(),
+                _ => "the register function refused the connection".to_owned(),
+            };
+            tracing::debug!(id = %info.id, %status, "register refused");
+            refuse(status, &why)
+        }
+        Err(err) => {
+            tracing::warn!(id = %info.id, %err, "register failed");
+            match err {
+                InvokeError::TimedOut(_) => refuse(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the register function timed out",
+                ),
+                InvokeError::Failed {
+                    unavailable: true, ..
+                } => refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the register function is unavailable",
+                ),
+                InvokeError::Failed { .. } => {
+                    refuse(StatusCode::BAD_GATEWAY, "the register function failed")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The socket core: what every WebSocket connection of a node goes through, whatever its
+//! channel — the upgrade, the session (limits, pings, timeouts, the close), transport (its
+//! messages through the functions) and the rate limit — over [`Core`], the part of a node
+//! a connection needs.
+//!
+//! # Layout
+//! - `mod.rs`: [`Core`]; [`connection_info`], [`span_of`], [`refuse_if_full`], which every
+//!   channel's upgrade uses.
+//! - `ws.rs`: [`Socket`], one upgraded WebSocket: writes under a deadline, a bounded write
+//!   buffer, the close handshake and close codes as RFC 6455 says; [`Ending`].
+//! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's.
+//! - `session.rs`: one connection from upgrade to cleanup; [`pump`], the loop moving frames
+//!   both ways, which channels reuse with their own [`Framing`].
+//! - `pending.rs`: a connection between register's acceptance and its session.
+//! - `cleanup.rs`: [`cleanup`], the disconnect event, run once per connection.
+//! - `transport.rs`: a plain connection's messages through transport.
+//! - `rate.rs`: [`RateLimit`], a token bucket.
+//! - `sessions.rs`: [`Sessions`], counting live sessions so a shutdown waits for cleanups.
+
+mod cleanup;
+mod handshake;
+mod pending;
+mod rate;
+mod session;
+mod sessions;
+mod transport;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use lifecycle::ConnectionInfo;
+use tokio::sync::watch;
+
+pub use cleanup::cleanup;
+pub use handshake::{refusal, upgrade};
+pub use rate::RateLimit;
+pub use session::{Framing, PLAIN, pump};
+pub use sessions::{SessionGuard, Sessions};
+pub use ws::{Ending, Event, Goodbye, Socket, sized};
+
+use crate::config::Limits;
+use crate::hub::Hub;
+use crate::ids::{new_id, now_ms};
+use crate::invoke::Functions;
+use crate::metrics;
+
+/// What a connection needs of its node: the hub it is held in, the functions its
+/// lifecycle runs, the limits it lives under, the push URL its functions are told, and the
+/// count of live sessions a shutdown waits on.
+#[derive(Debug)]
+pub struct Core {
+    /// This node's connections.
+    pub hub: Arc<Hub>,
+    /// Where the lifecycle functions run.
+    pub functions: Functions,
+    /// Per-connection and per-node limits.
+    pub limits: Limits,
+    /// The push-back URL this node advertises (in events and connection records).
+    pub push_url: String,
+    /// Live sessions, for graceful shutdown.
+    pub sessions: Arc<Sessions>,
+}
+
+/// The app listener's state: the node's core, and the shutdown signal sessions watch.
+pub type AppState = (Arc<Core>, watch::Receiver<bool>);
+
+/// The span every log line about a connection is in: its id, and the room it asked for
+/// (the `room` query parameter, a common convention; empty without one).
+pub fn span_of(info: &ConnectionInfo) -> tracing::Span {
+    tracing::info_span!("conn", id = %info.id, room = info.query("room").unwrap_or(""))
+}
+
+/// What the handshake tells the functions about the connection, under a fresh id.
+pub fn connection_info(
+    core: &Core,
+    peer: SocketAddr,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ConnectionInfo {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    ConnectionInfo {
+        id: new_id(),
+        source_ip: peer.ip().to_string(),
+        user_agent: text(header::USER_AGENT),
+        connected_at_ms: now_ms(),
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect(),
+        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
+        protocols: text(header::SEC_WEBSOCKET_PROTOCOL),
+        extensions: text(header::SEC_WEBSOCKET_EXTENSIONS),
+        push_url: core.push_url.clone(),
+    }
+}
+
+/// The 503 a full node answers a handshake with (every channel counts against one limit).
+pub fn refuse_if_full(core: &Core) -> Option<Response> {
+    (core.hub.len() >= core.limits.max_connections).then(|| {
+        metrics::handshake("full");
+        (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response()
+    })
+}

@@ -1,0 +1,271 @@
+//! One WebSocket connection, from upgrade to cleanup: limits, pings, timeouts, messages
+//! handed to [`Transport`], and the close.
+
+use axum::extract::ws::Message;
+use lifecycle::Payload;
+use tokio::sync::{mpsc, watch};
+
+use super::Core;
+use super::cleanup::cleanup;
+use super::pending::Pending;
+use super::rate::RateLimit;
+use super::transport::Transport;
+use super::ws::{Ending, Event, Socket};
+use crate::close_code;
+use crate::hub::{Handle, Hub, Kick, Outbound};
+use crate::ids::now_ms;
+
+/// Runs one upgraded connection until something ends it, then cleans up.
+///
+/// A plain function returning an `async move` block rather than an `async fn`: an async
+/// fn keeps each argument twice in its task (rust-lang/rust#62958), and every idle
+/// connection would pay for a second socket.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(super) fn run(
+    pending: Pending,
+    mut socket: Socket,
+    handle: Handle,
+    mut shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = ()> {
+    async move {
+        let (core, info, _alive) = pending.start();
+        let held = handle.held.clone();
+        let mut transport = Transport::new(core.clone(), info.clone());
+        let ending = pump(
+            &core,
+            &mut socket,
+            handle,
+            |payload| transport.offer(payload),
+            &mut shutdown,
+            None,
+            &PLAIN,
+        )
+        .await;
+        // The client hears why at once; cleanup waits for the message in flight, if any.
+        socket.close(&ending, (PLAIN.farewell)(&ending)).await;
+        transport.finish().await;
+        core.hub.remove_held(&held);
+        crate::metrics::closed(ending.code);
+        tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
+        cleanup(&core, &info, ending.code, &ending.reason).await;
+    }
+}
+
+/// How frames look on one kind of channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Framing {
+    /// A frame pushed through the hub, as it goes on the wire (plain; Alibaba's `NF#`).
+    pub pushed: fn(Outbound) -> Message,
+    /// A frame to send just before the close frame (Alibaba's `CR`, `OS`).
+    pub farewell: fn(&Ending) -> Option<Message>,
+}
+
+/// Plain WebSocket: frames as they are, nothing before the close.
+pub const PLAIN: Framing = Framing {
+    pushed: plain_frame,
+    farewell: |_| None,
+};
+
+fn plain_frame(frame: Outbound) -> Message {
+    match frame {
+        Outbound::Text(text) => Message::Text(text),
+        Outbound::Binary(bytes) => Message::Binary(bytes),
+    }
+}
+
+/// Frames written per socket flush at most, so one busy connection still yields.
+const FRAMES_PER_FLUSH: usize = 64;
+
+/// Feeds `first` and whatever else is already queued for one flush (up to
+/// [`FRAMES_PER_FLUSH`] frames, no more once `gather` bytes are in, and only while the
+/// socket takes them without waiting): a client that fell behind during a burst catches up
+/// in a few writes, not one write per frame. The byte bound matters for memory: the
+/// socket's write buffer grows to the most ever gathered in it and never shrinks, so
+/// gathering 64 frames for a slow reader would leave every connection holding 64 frames'
+/// worth for good.
+async fn write_queued(
+    socket: &mut Socket,
+    first: Outbound,
+    handle: &mut Handle,
+    framing: &Framing,
+    gather: usize,
+) -> Result<(), Ending> {
+    let mut gathered = first.len();
+    let mut frames = 1;
+    let more = || {
+        if gathered >= gather || frames >= FRAMES_PER_FLUSH {
+            return None;
+        }
+        let frame = handle.try_next()?;
+        gathered += frame.len();
+        frames += 1;
+        Some((framing.pushed)(frame))
+    };
+    socket.feed((framing.pushed)(first), more).await
+}
+
+/// Moves frames both ways until the connection should end: client frames (within the
+/// limits) to `inbound` (`Full`: too many in flight; `Closed`: a function closed the
+/// connection), pushed frames through `framing`, and `raw` frames (a dialect's own answers)
+/// as they are. Nothing here waits on the client: a write in progress is one more thing
+/// the loop watches (its deadline beside kicks, timers and shutdown), and while it is in
+/// progress nothing more is fed (pushed frames wait in their bounded queue).
+///
+/// A plain function returning an `async move` block, for the reason the session's `run` gives.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub fn pump<'a>(
+    core: &'a Core,
+    socket: &'a mut Socket,
+    mut handle: Handle,
+    mut inbound: impl FnMut(Payload) -> Result<(), mpsc::error::TrySendError<Payload>> + 'a,
+    shutdown: &'a mut watch::Receiver<bool>,
+    mut raw: Option<&'a mut mpsc::Receiver<Message>>,
+    framing: &'a Framing,
+) -> impl Future<Output = Ending> + 'a {
+    async move {
+        let limits = &core.limits;
+        let started = tokio::time::Instant::now();
+        // One timer for every deadline (max age, idle, the pending write), living across
+        // iterations: frames touch it not at all (re-arming timers per frame was a large share
+        // of a broadcast's CPU, and each timer is 112 bytes of every idle connection's task). A
+        // message in only notes the time; when the timer fires, each deadline is checked and
+        // the timer moved on to the earliest one left. A write that starts moves it earlier
+        // only when it was set later than the write's deadline: about once a deadline on a busy
+        // connection, not once a write.
+        let age_due = started + limits.max_connection_age;
+        let watchdog = tokio::time::sleep_until(age_due.min(started + limits.idle_timeout));
+        // Registered once, for the same reason.
+        let kick = handle.kick.clone();
+        let kicked = kick.notified();
+        tokio::pin!(watchdog, kicked);
+        let mut last_in = started;
+        let mut ping = tokio::time::interval(limits.ping_interval);
+        ping.reset();
+        let mut unanswered_pings = 0u32;
+        let mut rate = RateLimit::new(limits.messages_per_second);
+        loop {
+            if let Some(due) = socket.write_due()
+                && due < watchdog.deadline()
+            {
+                watchdog.as_mut().reset(due);
+            }
+            tokio::select! {
+                event = socket.next() => {
+                    let message = match event {
+                        Event::Frame(message) => message,
+                        Event::Flushed => continue,
+                        Event::Ended(ending) => return ending,
+                    };
+                    // Every frame counts, control frames too: a ping flood is a flood.
+                    if !rate.allow() {
+                        return Ending::ours(close_code::POLICY, "rate limit exceeded");
+                    }
+                    let payload = match message {
+                        Message::Text(text) => Payload::Text(text.to_string()),
+                        Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
+                        Message::Pong(_) => { unanswered_pings = 0; continue; }
+                        // Answered by the WebSocket library (the latest ping only, while the
+                        // client reads nothing).
+                        Message::Ping(_) | Message::Close(_) => continue,
+                    };
+                    if payload.len() > limits.max_message_bytes {
+                        return Ending::ours(close_code::TOO_BIG, "message too big");
+                    }
+                    last_in = tokio::time::Instant::now();
+                    unanswered_pings = 0;
+                    Hub::touch(&handle.held, now_ms());
+                    match inbound(payload) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            return Ending::ours(close_code::POLICY, "too many messages in flight");
+                        }
+                        // Transport stopped because a function closed the connection: its
+                        // close, not this frame, decides the code.
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            let kick = handle.kicked().unwrap_or_else(Kick::by_function);
+                            return Ending::ours(kick.code, kick.reason);
+                        }
+                    }
+                }
+                frame = handle.next(), if !socket.is_flushing() => {
+                    let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
+                    if let Err(ending) = write_queued(socket, frame, &mut handle, framing, limits.write_buffer_bytes).await {
+                        return ending;
+                    }
+                }
+                // A plain connection has no raw frames (and no channel for them: memory).
+                Some(message) = async {
+                    match raw.as_mut() {
+                        Some(raw) => raw.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if !socket.is_flushing() => {
+                    if let Err(ending) = socket.feed(message, || None).await {
+                        return ending;
+                    }
+                }
+                _ = ping.tick() => {
+                    // A write still pending is watched by its own deadline.
+                    if socket.is_flushing() {
+                        continue;
+                    }
+                    if unanswered_pings >= 2 {
+                        return Ending::ours(close_code::GOING_AWAY, "no pong: connection lost");
+                    }
+                    unanswered_pings += 1;
+                    if let Err(ending) = socket.feed(Message::Ping(Default::default()), || None).await {
+                        return ending;
+                    }
+                }
+                () = &mut watchdog => {
+                    let now = tokio::time::Instant::now();
+                    let idle_due = last_in + limits.idle_timeout;
+                    if age_due <= now {
+                        return Ending::ours(close_code::NORMAL, "max connection age reached");
+                    }
+                    if idle_due <= now {
+                        return Ending::ours(close_code::GOING_AWAY, "idle timeout");
+                    }
+                    let write_due = socket.write_due();
+                    if write_due.is_some_and(|due| due <= now) {
+                        return Ending::too_slow();
+                    }
+                    let next = write_due.map_or(idle_due, |due| due.min(idle_due));
+                    watchdog.as_mut().reset(next.min(age_due));
+                }
+                () = &mut kicked => {
+                    let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
+                    return Ending::ours(kick.code, kick.reason);
+                }
+                _ = shutdown.changed() => {
+                    return Ending::ours(close_code::GOING_AWAY, "server shutting down");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn future_size<A, B, C, D, R>(_: fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// Every idle connection keeps one session task: its future (plus tokio's task header)
+    /// must stay within jemalloc's 1,792-byte size class, where it sits since the socket
+    /// stopped being kept twice (it was 1,984 bytes, in the 2,048 class, and 2,240 for a
+    /// while). A field or timer added to the session shows up here first.
+    #[test]
+    fn an_idle_connections_task_stays_small() {
+        let size = future_size(run as fn(_, _, _, _) -> _);
+        assert!(size <= 1600, "a session's future is {size} bytes");
+    }
+}

@@ -1,0 +1,369 @@
+//! One upgraded WebSocket as the node drives it, whatever the client does: every write
+//! under a deadline, a bounded write buffer, and the close handshake and close codes as
+//! RFC 6455 says.
+//!
+//! A write never holds its session: frames are *fed* into the socket's buffer only when it
+//! takes them without waiting, and the flush that puts them on the wire is one of the
+//! things [`Socket::next`] waits for, beside the client's next frame. So a session keeps
+//! reading, and keeps hearing its kicks, timers and shutdown, while a client takes its
+//! time; [`Socket::write_due`] says when the pending write is overdue (then the session
+//! closes the client as too slow).
+//!
+//! # Close codes (what cleanup reports)
+//! | how it ended | code | close frame sent |
+//! |---|---|---|
+//! | the client's Close | the client's code (1005 without one; 1002 for a code RFC 6455 forbids) | the echo, as §5.5.1 asks |
+//! | a message or frame over the limit | 1009 | 1009 |
+//! | a text message (or close reason) that is not UTF-8 | 1007 | 1007 |
+//! | a protocol error (reserved bits, unmasked, bad opcode or close payload) | 1002 | 1002 |
+//! | the socket just died (reset, EOF without a Close, a failed write) | 1006 | none |
+//! | the node's own reasons (see [`crate::close_code`]) | that code | that code |
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::time::Instant;
+use tungstenite::error::{Error as WsError, ProtocolError};
+
+use crate::close_code;
+use crate::config::Limits;
+
+/// The longest a close handshake may take once the node closes (its close frame out, the
+/// client's answer in); then the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Bytes a write buffer may hold beyond one whole frame and the gathering size: the
+/// frame's header, a close frame, and the pongs of a burst of pings. A client whose unread
+/// pongs fill even that is not reading: its next frame finds the buffer full, and it is
+/// closed as too slow.
+const WRITE_SLACK: usize = 8 * 1024;
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    /// The close code cleanup reports (the client's, ours, or 1006).
+    pub code: u16,
+    /// Why.
+    pub reason: String,
+    /// What still goes to the client.
+    pub goodbye: Goodbye,
+}
+
+/// What the node still sends on a connection that ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goodbye {
+    /// Nothing: the socket is gone.
+    Nothing,
+    /// The echo of the client's Close (queued by the WebSocket library when it read it).
+    Echo,
+    /// Our close frame, then the client's answer awaited (within `CLOSE_GRACE`, 2 s).
+    Close {
+        /// Its code.
+        code: u16,
+        /// Its reason (cut to the 123 bytes a close frame holds).
+        reason: String,
+    },
+}
+
+impl Ending {
+    /// We close with `code` / `reason`.
+    pub fn ours(code: u16, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Ending {
+            code,
+            goodbye: Goodbye::Close {
+                code,
+                reason: reason.clone(),
+            },
+            reason,
+        }
+    }
+
+    /// The socket died: nothing more can go out (1006).
+    pub fn lost(reason: impl Into<String>) -> Self {
+        Ending {
+            code: 1006,
+            reason: reason.into(),
+            goodbye: Goodbye::Nothing,
+        }
+    }
+
+    /// The client closed with `frame`; its echo goes back.
+    fn by_client(frame: Option<CloseFrame>) -> Self {
+        let (code, reason) = match frame {
+            Some(frame) => (frame.code, frame.reason.to_string()),
+            None => (1005, "Client-side close frame status not set".to_owned()),
+        };
+        Ending {
+            code,
+            reason,
+            goodbye: Goodbye::Echo,
+        }
+    }
+
+    /// The client took nothing within the write deadline.
+    pub fn too_slow() -> Self {
+        Ending::ours(close_code::TOO_SLOW, "too slow: a write timed out")
+    }
+
+    /// How a failed read ends the connection (see the module's table).
+    fn read_failed(error: axum::Error) -> Self {
+        let error = match error.into_inner().downcast::<WsError>() {
+            Ok(error) => *error,
+            Err(other) => return Ending::ours(close_code::PROTOCOL, other.to_string()),
+        };
+        match error {
+            WsError::Capacity(_) => Ending::ours(close_code::TOO_BIG, "message too big"),
+            WsError::Utf8(_) => Ending::ours(close_code::INVALID_DATA, "invalid UTF-8"),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+            | WsError::Io(_)
+            | WsError::ConnectionClosed
+            | WsError::AlreadyClosed => Ending::lost("connection lost"),
+            WsError::Protocol(error) => Ending::ours(close_code::PROTOCOL, error.to_string()),
+            other => Ending::ours(close_code::PROTOCOL, other.to_string()),
+        }
+    }
+
+    /// A failed write: the socket is gone, or its buffer is full of what the client has
+    /// not taken (the pongs its pings asked for): too slow.
+    fn write_failed(error: axum::Error) -> Self {
+        match error.into_inner().downcast::<WsError>() {
+            Ok(error) if matches!(*error, WsError::WriteBufferFull(_)) => Ending::too_slow(),
+            error => {
+                tracing::debug!(?error, "websocket write failed");
+                Ending::lost("write failed")
+            }
+        }
+    }
+}
+
+/// What [`Socket::next`] saw.
+#[derive(Debug)]
+pub enum Event {
+    /// A frame from the client (pings and pongs too: the rate limit counts them).
+    Frame(Message),
+    /// Everything fed so far is on the wire.
+    Flushed,
+    /// The connection is over.
+    Ended(Ending),
+}
+
+/// `ws` with the node's limits: frames far over the message limit refused by the library
+/// (the session closes with 1009 for anything over it), its socket buffer sizes, and a
+/// write buffer that holds at most one whole frame beyond the gathering size (a client
+/// that never reads cannot make it grow: pongs it asks for wait their turn, one at most).
+pub fn sized(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
+    let max = limits.max_message_bytes;
+    let write = limits.write_buffer_bytes;
+    ws.max_message_size(max + 1024)
+        .max_frame_size(max + 1024)
+        .read_buffer_size(limits.read_buffer_bytes.max(1))
+        .write_buffer_size(write)
+        .max_write_buffer_size(write + max + WRITE_SLACK)
+}
+
+/// One upgraded connection.
+#[derive(Debug)]
+pub struct Socket {
+    /// The connection.
+    ws: WebSocket,
+    /// When the pending write began (frames fed, not all on the wire yet); `None` when all
+    /// is out. The write deadline runs from here.
+    flushing_since: Option<Instant>,
+    /// How long a write may stay pending.
+    write_timeout: Duration,
+}
+
+impl Socket {
+    /// `ws` (upgraded through [`sized`]) under `limits`.
+    pub fn new(ws: WebSocket, limits: &Limits) -> Self {
+        Socket {
+            ws,
+            flushing_since: None,
+            write_timeout: limits.write_timeout,
+        }
+    }
+
+    /// True while fed frames are not all on the wire (feed nothing more until then).
+    pub fn is_flushing(&self) -> bool {
+        self.flushing_since.is_some()
+    }
+
+    /// When the pending write is overdue, if one is pending.
+    pub fn write_due(&self) -> Option<Instant> {
+        self.flushing_since.map(|since| since + self.write_timeout)
+    }
+
+    /// The client's next frame, or the end of the pending write, whichever comes first.
+    pub async fn next(&mut self) -> Event {
+        poll_fn(|cx| {
+            if self.flushing_since.is_some() {
+                match Pin::new(&mut self.ws).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.flushing_since = None;
+                        return Poll::Ready(Event::Flushed);
+                    }
+                    Poll::Ready(Err(error)) => {
+                        return Poll::Ready(Event::Ended(Ending::write_failed(error)));
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            Pin::new(&mut self.ws).poll_next(cx).map(|item| match item {
+                Some(Ok(Message::Close(frame))) => Event::Ended(Ending::by_client(frame)),
+                Some(Ok(message)) => Event::Frame(message),
+                Some(Err(error)) => Event::Ended(Ending::read_failed(error)),
+                None => Event::Ended(Ending::lost("connection lost")),
+            })
+        })
+        .await
+    }
+
+    /// Feeds `first`, then what `more` yields while the socket takes it without waiting,
+    /// and starts writing them (the flush ends in [`Socket::next`]). Call it only when no
+    /// write is pending: then the socket takes at least one frame at once.
+    pub async fn feed(
+        &mut self,
+        first: Message,
+        mut more: impl FnMut() -> Option<Message>,
+    ) -> Result<(), Ending> {
+        let mut first = Some(first);
+        poll_fn(|cx| {
+            let mut ws = Pin::new(&mut self.ws);
+            let mut next = first.take();
+            while let Some(message) = next {
+                if let Err(error) = ws.as_mut().start_send(message) {
+                    return Poll::Ready(Err(Ending::write_failed(error)));
+                }
+                self.flushing_since.get_or_insert_with(Instant::now);
+                match ws.as_mut().poll_ready(cx) {
+                    Poll::Ready(Ok(())) => next = more(),
+                    Poll::Ready(Err(error)) => {
+                        return Poll::Ready(Err(Ending::write_failed(error)));
+                    }
+                    // Full: the rest waits in its queue.
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Sends `message` and waits until it is on the wire, within the write deadline (for
+    /// the few writes outside a session's loop).
+    pub async fn send(&mut self, message: Message) -> Result<(), Ending> {
+        match tokio::time::timeout(self.write_timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => {
+                self.flushing_since = None;
+                Ok(())
+            }
+            Ok(Err(error)) => Err(Ending::write_failed(error)),
+            Err(_) => Err(Ending::too_slow()),
+        }
+    }
+
+    /// Ends the connection as `ending` says: the echo of the client's Close, or `farewell`
+    /// and our close frame followed by the client's answer; all within `CLOSE_GRACE` (the
+    /// write deadline when shorter), and a client already too slow gets one try. Then the
+    /// socket is dropped.
+    pub async fn close(&mut self, ending: &Ending, farewell: Option<Message>) {
+        let grace = if ending.code == close_code::TOO_SLOW {
+            Duration::ZERO
+        } else {
+            CLOSE_GRACE.min(self.write_timeout)
+        };
+        let goodbye = async {
+            match &ending.goodbye {
+                Goodbye::Nothing => {}
+                Goodbye::Echo => {
+                    let _ = self.ws.flush().await;
+                }
+                Goodbye::Close { code, reason } => {
+                    if let Some(farewell) = farewell {
+                        let _ = self.ws.feed(farewell).await;
+                    }
+                    if self.ws.send(close_frame(*code, reason)).await.is_err() {
+                        return;
+                    }
+                    // Whatever else arrives is dropped (§1.4) until the answer.
+                    while let Some(Ok(message)) = self.ws.next().await {
+                        if let Message::Close(_) = message {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
+        // `timeout` (not a select against a timer): it checks its deadline even when a
+        // client that floods frames keeps the read ready and spends the task's budget.
+        let _ = tokio::time::timeout(grace, goodbye).await;
+    }
+}
+
+/// A close frame (the reason cut to the 123 bytes a close frame holds).
+fn close_frame(code: u16, reason: &str) -> Message {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason[..end].to_owned()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_reason_is_cut_on_a_character_boundary() {
+        let reason = "é".repeat(100);
+        let Message::Close(Some(frame)) = close_frame(4000, &reason) else {
+            panic!("not a close frame");
+        };
+        assert_eq!(frame.reason.len(), 122);
+        assert_eq!(frame.code, 4000);
+    }
+
+    #[test]
+    fn endings_say_what_goes_out() {
+        assert_eq!(Ending::lost("x").goodbye, Goodbye::Nothing);
+        assert_eq!(Ending::lost("x").code, 1006);
+        assert_eq!(Ending::by_client(None).code, 1005);
+        assert_eq!(Ending::by_client(None).goodbye, Goodbye::Echo);
+        assert_eq!(Ending::too_slow().code, close_code::TOO_SLOW);
+    }
+
+    #[test]
+    fn read_errors_map_to_rfc_6455_codes() {
+        let code = |error: WsError| Ending::read_failed(axum::Error::new(error)).code;
+        assert_eq!(code(WsError::Utf8("bad".into())), 1007);
+        assert_eq!(
+            code(WsError::Protocol(ProtocolError::NonZeroReservedBits)),
+            1002
+        );
+        assert_eq!(
+            code(WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            1002
+        );
+        assert_eq!(
+            code(WsError::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake
+            )),
+            1006
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(code(WsError::Io(reset)), 1006);
+        let too_long = tungstenite::error::CapacityError::MessageTooLong {
+            size: 10,
+            max_size: 1,
+        };
+        assert_eq!(code(WsError::Capacity(too_long)), 1009);
+    }
+}

@@ -1,0 +1,101 @@
+//! `@connections/{connectionId}`: PostToConnection, GetConnection, DeleteConnection, under
+//! an optional stage prefix (`/{stage}/@connections/{id}`, the endpoint every AWS user
+//! configures), with ids percent-decoded, and errors in the REST-JSON shape the SDKs map
+//! to their typed exceptions.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::hub::Outbound;
+use crate::ids::iso8601;
+use crate::wire::{PushError, PushTarget};
+
+/// The routes, with and without a stage.
+pub fn routes() -> Router<PushTarget> {
+    let connection = get(get_connection)
+        .post(post_to_connection)
+        .delete(delete_connection);
+    Router::new()
+        .route("/@connections/{id}", connection.clone())
+        .route("/{stage}/@connections/{id}", connection)
+}
+
+/// The AWS error type of `error` (the name the SDKs' exceptions carry).
+fn error_type(error: &PushError) -> &'static str {
+    match error {
+        PushError::Gone => "GoneException",
+        PushError::Forbidden(_) => "ForbiddenException",
+        PushError::PayloadTooLarge(_) | PushError::BodyTooLarge(_) => "PayloadTooLargeException",
+        PushError::LimitExceeded(_) => "LimitExceededException",
+        PushError::BadRequest(_) => "BadRequestException",
+        PushError::TimedOut => "RequestTimeoutException",
+        PushError::Unavailable(_) => "ServiceUnavailableException",
+    }
+}
+
+/// `error` as AWS answers it: the status, `x-amzn-ErrorType`, `{"message": …}`.
+pub fn error(error: &PushError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, axum::Json(json!({ "message": error.message() }))).into_response();
+    response.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static(error_type(error)),
+    );
+    response
+}
+
+fn connection_id(params: &HashMap<String, String>) -> &str {
+    params.get("id").map_or("", String::as_str)
+}
+
+async fn post_to_connection(
+    State(target): State<PushTarget>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let frame = Outbound::from_body(body);
+    match target.deliver(connection_id(&params), frame) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(why) => error(&why),
+    }
+}
+
+async fn get_connection(
+    State(target): State<PushTarget>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let Some(held) = target.hub.held(connection_id(&params)) else {
+        return error(&PushError::Gone);
+    };
+    let body = json!({
+        "connectedAt": iso8601(held.info.connected_at_ms),
+        "lastActiveAt": iso8601(held.last_active_ms.load(Ordering::Relaxed)),
+        "identity": {
+            "sourceIp": held.info.source_ip,
+            "userAgent": held.info.user_agent.as_deref().unwrap_or(""),
+        },
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn delete_connection(
+    State(target): State<PushTarget>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    match target.close(connection_id(&params)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(why) => error(&why),
+    }
+}
