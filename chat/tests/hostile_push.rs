@@ -590,7 +590,7 @@ async fn correctly_signed_pushes_still_go_through() {
     let answer = signed_post("/batch", batch.into_bytes()).await.unwrap();
     assert_eq!(answer.status(), 200);
     let results: Value = answer.json().await.unwrap();
-    assert_eq!(results, json!({ "results": { "dev1": "sent" } }));
+    assert_eq!(results, json!({ "sent": 1, "undelivered": {} }));
     sdk.post_to_connection()
         .connection_id("dev1")
         .data(apigw::primitives::Blob::new("after"))

@@ -107,11 +107,23 @@ pub enum Delivery {
     Overflow,
 }
 
-/// The batch answer: one result per recipient.
+/// The batch answer: how many recipients the frame was queued for, and the others, each
+/// with why (a broadcast to thousands answers a count, not thousands of names).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchResult {
-    /// By connection id.
-    pub results: BTreeMap<String, Delivery>,
+    /// Recipients whose frame was queued.
+    pub sent: usize,
+    /// The others, by connection id: `gone` or `overflow`.
+    pub undelivered: BTreeMap<String, Delivery>,
+}
+
+impl From<BatchOutcome> for BatchResult {
+    fn from(outcome: BatchOutcome) -> Self {
+        BatchResult {
+            sent: outcome.sent,
+            undelivered: outcome.undelivered.into_iter().collect(),
+        }
+    }
 }
 
 /// What a batch did, as a caller acts on it: how many were queued, and the recipients
@@ -136,14 +148,10 @@ impl BatchOutcome {
 
 impl From<BatchResult> for BatchOutcome {
     fn from(result: BatchResult) -> Self {
-        let mut outcome = BatchOutcome::default();
-        for (id, delivery) in result.results {
-            match delivery {
-                Delivery::Sent => outcome.sent += 1,
-                other => outcome.undelivered.push((id, other)),
-            }
+        BatchOutcome {
+            sent: result.sent,
+            undelivered: result.undelivered.into_iter().collect(),
         }
-        outcome
     }
 }
 

@@ -1,4 +1,5 @@
-//! `POST /batch`: one payload to many connections of this node, one result each — the call
+//! `POST /batch`: one payload to many connections of this node, answered with the count
+//! delivered and the recipients that were not (`{"sent":n,"undelivered":{id:why}}`) — the call
 //! the chat's broadcasts use (a cloud would take one `@connections` call per recipient).
 //! A batch names at most [`MAX_BATCH_IDS`] ids (parsing stops past them), each delivered
 //! to once.
@@ -9,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use lifecycle::{BatchOutcome, BatchRequest, BatchResult, Delivery};
+use lifecycle::{BatchOutcome, BatchRequest, BatchResult};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -99,11 +100,5 @@ async fn batch(State(state): State<PushTarget>, body: Bytes) -> Response {
     state
         .hub
         .send_many(ids.iter().copied(), &frame, &mut outcome);
-    // The wire answer names every recipient; only the undelivered were recorded.
-    let mut result = BatchResult::default();
-    for id in ids {
-        result.results.insert(id.to_owned(), Delivery::Sent);
-    }
-    result.results.extend(outcome.undelivered);
-    Json(result).into_response()
+    Json(BatchResult::from(outcome)).into_response()
 }

@@ -8,7 +8,7 @@
 //! | `POST [/{stage}]/@connections/{id}` | AWS PostToConnection | 200; 410/413/429/403 typed |
 //! | `GET [/{stage}]/@connections/{id}` | AWS GetConnection | ISO-8601 `connectedAt`, `lastActiveAt`, `identity` |
 //! | `DELETE [/{stage}]/@connections/{id}` | AWS DeleteConnection | 204 |
-//! | `POST /batch` | ours | `{"results":{id:"sent"\|"gone"\|"overflow"}}` |
+//! | `POST /batch` | ours | `{"sent":n,"undelivered":{id:"gone"\|"overflow"}}` |
 //!
 //! Every body is read here, before its route sees it: at most the largest request the
 //! route can legitimately take ([`FunctionWire::push_body_limit`]: the frame limit where the
