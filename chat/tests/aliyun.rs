@@ -354,3 +354,72 @@ async fn a_node_without_the_channel_does_not_serve_it() {
         .unwrap();
     assert_eq!(notify.status().as_u16(), 410);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notify_api_answers_at_its_own_path_and_answers_carry_request_ids_and_backend_headers()
+{
+    // A backend answering every API call with headers of its own, a hop-by-hop one among
+    // them, and a repeated one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = format!("http://{}", listener.local_addr().unwrap());
+    let answer = axum::routing::any(|| async {
+        (
+            axum::response::AppendHeaders([("set-cookie", "a=1"), ("set-cookie", "b=2")]),
+            [("x-backend", "yes"), ("connection", "keep-alive")],
+            "from the backend",
+        )
+    });
+    let app = axum::Router::new().fallback(answer);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let node = common::start_with(|config| {
+        settings(config);
+        config.aliyun.notify_paths = vec!["/notify".to_owned()];
+        config.aliyun.api_url = Some(backend.clone());
+    })
+    .await;
+    let mut device = Device::start().await;
+    device
+        .bind(&format!("ws://{}/aliyun", node.app), "paths@app")
+        .await;
+
+    let called = device.ask("call COMMON /anything x").await;
+    assert_eq!(called["status"], 200);
+    assert_eq!(called["body"], "from the backend");
+    let header = &called["header"];
+    assert_eq!(header["x-backend"], "yes", "{called}");
+    assert_eq!(header["set-cookie"], "a=1,b=2", "{called}");
+    assert!(header.get("connection").is_none(), "{called}");
+    assert!(
+        header["x-ca-request-id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{called}"
+    );
+
+    // The notify API at the path Alibaba users give it, and still at /aliyun/notify.
+    let http = reqwest::Client::new();
+    for path in ["notify", "aliyun/notify"] {
+        let pushed = http
+            .post(format!("http://{}/{path}", node.push))
+            .header("x-ca-deviceid", "paths@app")
+            .body(format!("via /{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status().as_u16(), 200, "/{path}");
+        assert!(pushed.headers().contains_key("x-ca-request-id"), "/{path}");
+        assert_eq!(
+            device.ask("notification").await["nf"],
+            format!("via /{path}")
+        );
+    }
+    let offline = http
+        .post(format!("http://{}/notify", node.push))
+        .header("x-ca-deviceid", "nobody@app")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offline.status().as_u16(), 410);
+    assert!(offline.headers().contains_key("x-ca-request-id"));
+}

@@ -84,6 +84,11 @@ pub struct NodeArgs {
     /// or half the lease when that is shorter).
     #[arg(long)]
     pub aliyun_keepalive_ms: Option<u64>,
+    /// Alibaba channel: another path the notify API answers at on the push listener (as
+    /// Alibaba lets each API choose its path, e.g. /notify); repeat for more.
+    /// /aliyun/notify always answers (nodes forward notifies there).
+    #[arg(long = "aliyun-notify-path")]
+    pub aliyun_notify_paths: Vec<String>,
     /// Lease of a connection record, seconds (clients heartbeat every 15 s).
     #[arg(long, default_value_t = 60)]
     pub lease_secs: u64,
@@ -270,6 +275,7 @@ impl NodeArgs {
                 Duration::from_millis,
             ),
             lease,
+            notify_paths: self.aliyun_notify_paths.clone(),
         }
     }
 

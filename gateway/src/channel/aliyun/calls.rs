@@ -126,27 +126,11 @@ async fn forward(node: &Context, info: &ConnectionInfo, call: &ApiCall) -> Outco
         Ok(Ok(response)) => response,
     };
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let error_message = response
-        .headers()
-        .get("x-ca-error-message")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let headers = answer_headers(response.headers());
     let body = match tokio::time::timeout(timeout, read_capped(response, MAX_ANSWER_BYTES)).await {
         Ok(Ok(body)) => body,
         _ => return error(502, call, "reading the backend's answer failed"),
     };
-    let mut headers = Vec::new();
-    if let Some(content_type) = content_type {
-        headers.push(("content-type", content_type));
-    }
-    if let Some(message) = error_message {
-        headers.push(("x-ca-error-message", message));
-    }
     Outcome {
         frame: frames::answer(
             status,
@@ -156,6 +140,43 @@ async fn forward(node: &Context, info: &ConnectionInfo, call: &ApiCall) -> Outco
         ),
         status,
     }
+}
+
+/// Headers of a backend's answer that describe the connection to the backend, not the
+/// answer: never relayed to the device (nor the length of a body the frame re-encodes).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "proxy-authenticate",
+];
+
+/// A backend answer's headers as the device's answer frame carries them: every one but
+/// the hop-by-hop ones (and the gateway's own `x-ca-seq`), the values of a repeated one
+/// joined with `,` (the frame's header values are strings), in order.
+fn answer_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    let mut relayed: Vec<(String, String)> = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if HOP_BY_HOP.contains(&name) || name.starts_with("proxy-") || name == "x-ca-seq" {
+            continue;
+        }
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        match relayed.iter_mut().find(|(seen, _)| seen == name) {
+            Some((_, joined)) => {
+                joined.push(',');
+                joined.push_str(value);
+            }
+            None => relayed.push((name.to_owned(), value.to_owned())),
+        }
+    }
+    relayed
 }
 
 /// `base` with the call's `path` under its own path. Only the path comes from the client:

@@ -16,6 +16,10 @@ pub struct AliyunConfig {
     pub keepalive: Duration,
     /// The lease of a device's record; each `H1` renews it.
     pub lease: Duration,
+    /// More paths the notify API answers at on the push listener (Alibaba lets each API
+    /// choose its path: the published chat's is `/notify`); `/aliyun/notify` always
+    /// answers, for node-to-node forwarding.
+    pub notify_paths: Vec<String>,
 }
 
 impl AliyunConfig {
@@ -33,6 +37,7 @@ impl Default for AliyunConfig {
             api_url: None,
             keepalive: Duration::from_secs(25),
             lease: Duration::from_secs(60),
+            notify_paths: Vec::new(),
         }
     }
 }
@@ -48,6 +53,14 @@ pub enum AliyunConfigError {
         keepalive: Duration,
         /// The lease.
         lease: Duration,
+    },
+    /// A notify path cannot be served.
+    #[error("notify path `{path}`: {why}")]
+    BadNotifyPath {
+        /// The path as given.
+        path: String,
+        /// Why not.
+        why: &'static str,
     },
     /// A backend URL does not parse.
     #[error("backend URL `{url}`: {why}")]
@@ -68,6 +81,16 @@ impl AliyunConfig {
                 lease: self.lease,
             });
         }
+        for path in &self.notify_paths {
+            let bad = |why| AliyunConfigError::BadNotifyPath {
+                path: path.clone(),
+                why,
+            };
+            notify_path_ok(path).map_err(bad)?;
+            if self.notify_paths.iter().filter(|p| *p == path).count() > 1 {
+                return Err(bad("given twice"));
+            }
+        }
         for url in [&self.register_url, &self.unregister_url, &self.api_url]
             .into_iter()
             .flatten()
@@ -78,5 +101,59 @@ impl AliyunConfig {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The push listener's own paths, which a notify path may not take.
+const TAKEN: [&str; 6] = [
+    "/",
+    "/batch",
+    "/aliyun/notify",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+/// `Err` when `path` is no plain absolute path, or one the push listener already serves.
+fn notify_path_ok(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') || path.len() < 2 {
+        return Err("a path starts with / and names something");
+    }
+    if path.contains(['{', '}', '*', '?', '#']) || path.chars().any(char::is_control) {
+        return Err("a plain path: no pattern, query or control character");
+    }
+    if TAKEN.contains(&path) || path.contains("@connections") {
+        return Err("the push listener serves that path already");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_paths_are_plain_and_free() {
+        let with = |paths: &[&str]| AliyunConfig {
+            notify_paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            ..AliyunConfig::default()
+        };
+        assert!(with(&["/notify", "/api/notify"]).validate().is_ok());
+        for bad in [
+            "notify",
+            "/",
+            "/batch",
+            "/aliyun/notify",
+            "/{id}",
+            "/a/@connections/b",
+            "/metrics",
+        ] {
+            let refused = with(&[bad]).validate().unwrap_err();
+            assert!(
+                matches!(refused, AliyunConfigError::BadNotifyPath { .. }),
+                "{bad}: {refused}"
+            );
+        }
+        assert!(with(&["/notify", "/notify"]).validate().is_err());
     }
 }

@@ -158,13 +158,15 @@ pub const OVER_LIMIT: &str = "OS";
 
 /// An API call's answer frame: `{"status","header":{"x-ca-seq",…},"body"}` with string
 /// header values (every SDK reads those).
-pub fn answer(status: u16, seq: Option<&str>, headers: &[(&str, String)], body: &str) -> String {
+pub fn answer(status: u16, seq: Option<&str>, headers: &[(String, String)], body: &str) -> String {
     let mut header = serde_json::Map::new();
     if let Some(seq) = seq {
         header.insert("x-ca-seq".into(), json!(seq));
     }
+    // Every answer names its request, as Alibaba's gateway does (a backend's own wins).
+    header.insert("x-ca-request-id".into(), json!(crate::ids::new_id()));
     for (name, value) in headers {
-        header.insert((*name).to_owned(), json!(value));
+        header.insert(name.clone(), json!(value));
     }
     json!({ "status": status, "header": header, "body": body }).to_string()
 }
@@ -174,7 +176,7 @@ pub fn error_answer(status: u16, seq: Option<&str>, message: &str) -> String {
     answer(
         status,
         seq,
-        &[("x-ca-error-message", message.to_owned())],
+        &[("x-ca-error-message".to_owned(), message.to_owned())],
         message,
     )
 }
@@ -211,7 +213,13 @@ mod tests {
 
     #[test]
     fn answers_carry_the_sequence_number_as_a_string() {
-        let frame: Value = serde_json::from_str(&answer(200, Some("3"), &[], "ok")).unwrap();
+        let mut frame: Value = serde_json::from_str(&answer(200, Some("3"), &[], "ok")).unwrap();
+        // Every answer names its request (a fresh id each time).
+        let id = frame["header"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-ca-request-id");
+        assert_eq!(id.and_then(|id| id.as_str().map(str::len)), Some(32));
         assert_eq!(
             frame,
             json!({"status": 200, "header": {"x-ca-seq": "3"}, "body": "ok"})

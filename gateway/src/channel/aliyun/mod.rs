@@ -160,15 +160,17 @@ impl ClientChannel for Aliyun {
     }
 
     fn push_routes(self: Arc<Self>, core: Arc<Core>) -> Option<Router> {
+        let paths = self.config.notify_paths.clone();
         let state = notify::NotifyState {
             channel: self,
             core,
         };
-        Some(
-            Router::new()
-                .route("/aliyun/notify", post(notify::notify))
-                .with_state(state),
-        )
+        // `/aliyun/notify` always: other nodes forward there.
+        let mut routes = Router::new().route("/aliyun/notify", post(notify::notify));
+        for path in &paths {
+            routes = routes.route(path, post(notify::notify));
+        }
+        Some(routes.with_state(state))
     }
 
     fn push_error(&self, error: &PushError) -> Response {

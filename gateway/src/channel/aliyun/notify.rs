@@ -1,4 +1,5 @@
-//! The notify API: `POST /aliyun/notify` with `x-ca-deviceid: <id>` (several ids, comma
+//! The notify API: `POST /aliyun/notify` (and each `--aliyun-notify-path`) with
+//! `x-ca-deviceid: <id>` (several ids, comma
 //! separated or repeated, for a batch) and the payload as the body; each device gets
 //! `NF#<payload>`. One device: 200 `{"success":true}`, or 410 (offline) / 429 (its queue
 //! is full) with `x-ca-error-message`; several: 200 with a result per device. More than
@@ -40,13 +41,22 @@ pub(super) struct NotifyState {
 /// Marks a call one node forwarded to another.
 const FORWARDED: &str = "x-gateway-forwarded";
 
-/// `error` as Alibaba answers: its status, `x-ca-error-message`, `{"errorMessage": …}`.
+/// `error` as Alibaba answers: its status, `x-ca-error-message`, `{"errorMessage": …}`,
+/// and the request's id.
 pub fn error(error: &PushError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let message = error.message();
     let mut response = (status, Json(json!({ "errorMessage": message }))).into_response();
     if let Ok(value) = HeaderValue::from_str(&message) {
         response.headers_mut().insert("x-ca-error-message", value);
+    }
+    with_request_id(response)
+}
+
+/// `response` with an `x-ca-request-id`, as every answer of Alibaba's gateway has.
+fn with_request_id(mut response: Response) -> Response {
+    if let Ok(id) = HeaderValue::from_str(&crate::ids::new_id()) {
+        response.headers_mut().insert("x-ca-request-id", id);
     }
     response
 }
@@ -80,6 +90,10 @@ pub(super) async fn notify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    with_request_id(answer(state, headers, body).await)
+}
+
+async fn answer(state: NotifyState, headers: HeaderMap, body: Bytes) -> Response {
     let ids = match device_ids(&headers) {
         Ok(ids) => ids,
         Err(why) => return error(&why),
