@@ -8,6 +8,7 @@
 //! # Layout
 //! - `protocol`: the frames clients and the chat exchange.
 //! - `functions`: [`ChatFunctions`], the three handlers.
+//! - `cli`: [`cli::StoreArgs`], the store flags both binaries take.
 //! - `devices`: [`ChatDevices`], an Alibaba device's record in the chat's rooms.
 //! - `names`: anonymous display names derived from connection ids.
 //! - `presence`: join and leave notices, gathered per room and sent by one flusher.
@@ -17,6 +18,7 @@
 //! - `bin/gateway.rs`: the node with the chat linked in; `bin/chat-functions.rs`: the
 //!   functions as an HTTP server.
 
+pub mod cli;
 mod devices;
 mod functions;
 mod names;

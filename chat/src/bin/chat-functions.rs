@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat::cli::StoreArgs;
 use chat::{ChatFunctions, server};
 use clap::Parser;
 use lifecycle::HttpPusher;
@@ -15,23 +16,14 @@ struct Args {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:9000")]
     listen: String,
-    /// The connection store URL (sled://…, sqlite://…, postgres://…, mysql://…, s3://…, oss://…).
-    #[arg(
-        long,
-        env = "STORE_URL",
-        hide_env_values = true,
-        default_value = "sled://./data/connections"
-    )]
-    store: String,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Lease granted on register and heartbeat, in seconds.
     #[arg(long, default_value_t = 60)]
     lease_secs: u64,
     /// Bearer token for the gateways' push-back APIs.
     #[arg(long, env = "PUSH_TOKEN", hide_env_values = true)]
     push_token: Option<String>,
-    /// Delete expired connection records about this often, seconds (with jitter; 0: never).
-    #[arg(long, default_value_t = 300)]
-    sweep_interval_secs: u64,
 }
 
 #[tokio::main]
@@ -45,12 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let store = store::open(&args.store).await?;
-    if let Some(sweeper) =
-        store_core::Sweeper::new(store.clone(), Duration::from_secs(args.sweep_interval_secs))
-    {
-        tokio::spawn(sweeper.run(std::future::pending()));
-    }
+    let store = args.store.open().await?;
+    args.store.sweep(store.clone());
     let pusher = Arc::new(HttpPusher::new(args.push_token.clone())?);
     let functions = Arc::new(ChatFunctions::new(
         store,

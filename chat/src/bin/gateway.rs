@@ -13,8 +13,8 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use chat::cli::StoreArgs;
 use chat::{ChatDevices, ChatFunctions};
 use clap::Parser;
 use gateway::channel::aliyun::Aliyun;
@@ -31,18 +31,9 @@ struct Args {
     command: Option<Command>,
     #[command(flatten)]
     node: NodeArgs,
-    /// Connection store URL (the chat linked in; Alibaba devices in every mode).
-    #[arg(
-        long,
-        env = "STORE_URL",
-        hide_env_values = true,
-        default_value = "sled://./data/connections"
-    )]
-    store: String,
-    /// Delete expired connection records about this often, seconds (with jitter; 0: never,
-    /// e.g. when a cron job runs `gateway sweep`).
-    #[arg(long, default_value_t = 300)]
-    sweep_interval_secs: u64,
+    /// The store: the chat's connections, Alibaba's devices.
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// What else the binary does.
@@ -101,7 +92,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The store holds the chat's connections and Alibaba's devices; HTTP functions of the
     // other dialects keep their own.
     let store = match http.is_none() || aliyun_clients {
-        true => Some(store_core::Metered::wrap(store::open(&args.store).await?)),
+        true => Some(store_core::Metered::wrap(args.store.open().await?)),
         false => None,
     };
     if let Some(store) = &store {
@@ -139,11 +130,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
     ));
     tracing::info!(chat = %app_addr, push = %push_addr, functions = %described, aliyun = aliyun_clients, "listening");
-    // Sweeps run beside the node and end with it (a sweep cut short is redone next start).
-    let interval = Duration::from_secs(args.sweep_interval_secs);
-    let sweeping = store
-        .and_then(|store| store_core::Sweeper::new(store, interval))
-        .map(|sweeper| tokio::spawn(sweeper.run(std::future::pending())));
+    // Sweeps run beside the node and end with it.
+    let sweeping = store.and_then(|store| args.store.sweep(store));
     let served = gateway::run(gateway, app, push, cli::shutdown_signal()).await;
     if let Some(task) = sweeping {
         task.abort();

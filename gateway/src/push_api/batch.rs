@@ -14,7 +14,6 @@ use lifecycle::{BatchOutcome, BatchRequest, BatchResult};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::hub::Outbound;
 use crate::ids::{capped_strings, distinct_capped};
 use crate::wire::{PushError, PushTarget, frame_of_data};
 
@@ -64,16 +63,6 @@ pub fn error(error: &PushError) -> Response {
     (status, Json(json!({ "error": error.message() }))).into_response()
 }
 
-/// The frame a batch carries (`dataType` `text`, or `binary` as base64), held to `max_frame`
-/// bytes.
-fn frame_of(request: &BatchRequest, max_frame: usize) -> Result<Outbound, PushError> {
-    let frame = frame_of_data(&request.data, Some(request.data_type.as_str()))?;
-    if frame.len() > max_frame {
-        return Err(PushError::PayloadTooLarge(max_frame));
-    }
-    Ok(frame)
-}
-
 async fn batch(State(state): State<PushTarget>, body: Bytes) -> Response {
     let request = match serde_json::from_slice::<CappedBatch>(&body) {
         Ok(CappedBatch {
@@ -87,7 +76,12 @@ async fn batch(State(state): State<PushTarget>, body: Bytes) -> Response {
         },
         Err(e) => return error(&PushError::BadRequest(format!("batch body: {e}"))),
     };
-    let frame = match frame_of(&request, state.max_frame) {
+    let data_type = Some(request.data_type.as_str());
+    let frame = frame_of_data(&request.data, data_type).and_then(|frame| {
+        state.fits(&frame)?;
+        Ok(frame)
+    });
+    let frame = match frame {
         Ok(frame) => frame,
         Err(why) => return error(&why),
     };

@@ -74,10 +74,16 @@ pub struct PushTarget {
 impl PushTarget {
     /// Queues `frame` for `id`; why not, as every push route answers it.
     pub fn deliver(&self, id: &str, frame: Outbound) -> Result<(), PushError> {
-        if frame.len() > self.max_frame {
-            return Err(PushError::PayloadTooLarge(self.max_frame));
-        }
+        self.fits(&frame)?;
         delivered(self.hub.send(id, frame))
+    }
+
+    /// `Err` (413) when `frame` is over the frame limit.
+    pub fn fits(&self, frame: &Outbound) -> Result<(), PushError> {
+        match frame.len() > self.max_frame {
+            true => Err(PushError::PayloadTooLarge(self.max_frame)),
+            false => Ok(()),
+        }
     }
 
     /// Closes `id` as a function asked (1000); `Gone` when it is not here.
