@@ -269,6 +269,7 @@ fn empty_credentials_are_refused_by_the_library() {
             access_key_id: KEY_ID.into(),
             secret_access_key: String::new(),
         }),
+        closed: false,
     };
     assert!(built.validate().is_err());
 }

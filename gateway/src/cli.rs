@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
 
-use crate::channel::aliyun::AliyunConfig;
+use crate::channel::aliyun::{AliyunConfig, AliyunConfigError, AppKey, BackendKind, HttpApi};
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
 use crate::invoke::{FunctionMode, HttpRoutes, RouteSelection};
 use crate::wire;
@@ -89,6 +89,26 @@ pub struct NodeArgs {
     /// /aliyun/notify always answers (nodes forward notifies there).
     #[arg(long = "aliyun-notify-path")]
     pub aliyun_notify_paths: Vec<String>,
+    /// Alibaba: a plain HTTP API on the app listener, PATH=URL (PATH ending in /* takes
+    /// every path under it), optionally with ,auth=app or ,auth=anonymous (default: app
+    /// when app keys are given); repeat for more.
+    #[arg(long = "aliyun-http-api")]
+    pub aliyun_http_apis: Vec<String>,
+    /// Alibaba: how backends are called: http (services) or fc (Function Compute event
+    /// functions: API Gateway's FC event in, the function's return read as the answer).
+    #[arg(long, value_enum, default_value_t = BackendKind::Http)]
+    pub aliyun_backend: BackendKind,
+    /// Alibaba: an app key whose APP signatures the notify API and APP-auth HTTP APIs
+    /// take (paired in order with --aliyun-app-secret); repeat for more.
+    #[arg(long = "aliyun-app-key", env = "ALIYUN_APP_KEY")]
+    pub aliyun_app_keys: Vec<String>,
+    /// Alibaba: the secret of the app key given in the same position.
+    #[arg(
+        long = "aliyun-app-secret",
+        env = "ALIYUN_APP_SECRET",
+        hide_env_values = true
+    )]
+    pub aliyun_app_secrets: Vec<String>,
     /// Lease of a connection record, seconds (clients heartbeat every 15 s).
     #[arg(long, default_value_t = 60)]
     pub lease_secs: u64,
@@ -198,10 +218,22 @@ pub enum ArgsError {
     Credentials(#[from] CredentialError),
     /// The push API would be open to the network.
     #[error(
-        "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN) or an AWS \
-         key (--aws-access-key-id, --aws-secret-access-key)"
+        "the push-back API listens off loopback: set --push-token (or PUSH_TOKEN), an AWS \
+         key (--aws-access-key-id, --aws-secret-access-key) or Alibaba app keys \
+         (--aliyun-app-key, --aliyun-app-secret)"
     )]
     OpenPushApi,
+    /// App keys and secrets do not pair up.
+    #[error("{keys} --aliyun-app-key but {secrets} --aliyun-app-secret: give them in pairs")]
+    AppKeysUnpaired {
+        /// Keys given.
+        keys: usize,
+        /// Secrets given.
+        secrets: usize,
+    },
+    /// An Alibaba setting is wrong.
+    #[error(transparent)]
+    Aliyun(#[from] AliyunConfigError),
 }
 
 impl NodeArgs {
@@ -246,8 +278,13 @@ impl NodeArgs {
             self.aws_access_key_id.clone(),
             self.aws_secret_access_key.clone(),
         )?;
+        let mut auth = auth;
         if !self.push_listen.ip().is_loopback() && !auth.is_required() {
-            return Err(ArgsError::OpenPushApi);
+            if self.aliyun_app_keys.is_empty() {
+                return Err(ArgsError::OpenPushApi);
+            }
+            // The app keys guard the notify API; every other route is closed.
+            auth.closed = true;
         }
         Ok(auth)
     }
@@ -263,10 +300,31 @@ impl NodeArgs {
             || self.aliyun_api_url.is_some()
     }
 
-    /// Alibaba's channel as the flags set it.
-    pub fn aliyun(&self) -> AliyunConfig {
+    /// Alibaba's channel as the flags set it; `Err` when keys and secrets do not pair up,
+    /// or an HTTP API is malformed.
+    pub fn aliyun(&self) -> Result<AliyunConfig, ArgsError> {
+        let (keys, secrets) = (&self.aliyun_app_keys, &self.aliyun_app_secrets);
+        if keys.len() != secrets.len() {
+            return Err(ArgsError::AppKeysUnpaired {
+                keys: keys.len(),
+                secrets: secrets.len(),
+            });
+        }
+        let app_keys: Vec<AppKey> = keys
+            .iter()
+            .zip(secrets)
+            .map(|(key, secret)| AppKey {
+                key: key.clone(),
+                secret: secret.clone(),
+            })
+            .collect();
+        let http_apis = self
+            .aliyun_http_apis
+            .iter()
+            .map(|given| HttpApi::parse(given, !app_keys.is_empty()))
+            .collect::<Result<Vec<_>, _>>()?;
         let lease = Duration::from_secs(self.lease_secs);
-        AliyunConfig {
+        let config = AliyunConfig {
             register_url: self.aliyun_register_url.clone(),
             unregister_url: self.aliyun_unregister_url.clone(),
             api_url: self.aliyun_api_url.clone(),
@@ -276,7 +334,13 @@ impl NodeArgs {
             ),
             lease,
             notify_paths: self.aliyun_notify_paths.clone(),
-        }
+            backend: self.aliyun_backend,
+            http_apis,
+            app_keys,
+            ..AliyunConfig::default()
+        };
+        config.validate()?;
+        Ok(config)
     }
 
     /// The lease of a connection record.

@@ -154,6 +154,10 @@ pub struct PushAuth {
     pub token: Option<String>,
     /// AWS Signature V4 (service `execute-api`, any region), as the clouds' SDKs sign.
     pub sigv4: Option<SigV4Key>,
+    /// Every call needs a credential even when neither of the above is set: the node's
+    /// only credentials are a channel's own (Alibaba's app keys, checked on its routes),
+    /// so every other route is closed rather than open.
+    pub closed: bool,
 }
 
 impl fmt::Debug for PushAuth {
@@ -161,6 +165,7 @@ impl fmt::Debug for PushAuth {
         f.debug_struct("PushAuth")
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("sigv4", &self.sigv4)
+            .field("closed", &self.closed)
             .finish()
     }
 }
@@ -180,7 +185,11 @@ impl PushAuth {
             (None, Some(_)) => return Err(CredentialError::MissingAccessKeyId),
             (None, None) => None,
         };
-        let auth = PushAuth { token, sigv4 };
+        let auth = PushAuth {
+            token,
+            sigv4,
+            closed: false,
+        };
         auth.validate()?;
         Ok(auth)
     }
@@ -196,7 +205,7 @@ impl PushAuth {
 
     /// True when any credential is demanded.
     pub fn is_required(&self) -> bool {
-        self.token.is_some() || self.sigv4.is_some()
+        self.token.is_some() || self.sigv4.is_some() || self.closed
     }
 }
 

@@ -121,7 +121,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.metrics = Some(metrics);
     let described = config.functions.describe();
     // Alibaba's notify API is always served; its devices connect when asked for.
-    let aliyun = Aliyun::new(node.aliyun(), store.clone(), Arc::new(ChatDevices))?
+    let aliyun = Aliyun::new(node.aliyun()?, store.clone(), Arc::new(ChatDevices))?
         .forwarding_with(node.push_token.clone())
         .serving_clients(aliyun_clients);
     let builder = Gateway::builder(config).hub(hub).channel(Arc::new(aliyun));

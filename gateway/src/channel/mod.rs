@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
@@ -41,6 +41,35 @@ pub struct UpgradeRequest {
     pub ws: WebSocketUpgrade,
     /// Turns true when the node shuts down: the connection closes (1001).
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// A request on a push route, as far as a signature covers it.
+#[derive(Debug, Clone, Copy)]
+pub struct PushCall<'a> {
+    /// Its method.
+    pub method: &'a Method,
+    /// Its URI.
+    pub uri: &'a Uri,
+    /// Its headers.
+    pub headers: &'a HeaderMap,
+    /// Its body, read whole (within the route's limit).
+    pub body: &'a [u8],
+}
+
+/// A channel's own way to sign push calls, which the push API's guard asks.
+pub trait PushSignature: Debug + Send + Sync {
+    /// True when a call with `headers` claims this scheme.
+    fn claims(&self, headers: &HeaderMap) -> bool;
+
+    /// The checks that need no body (a caller failing them gets none read); `Err` is the
+    /// refusal, in the channel's shape.
+    fn precheck(&self, headers: &HeaderMap) -> Result<(), Box<Response>>;
+
+    /// The signature over the whole call.
+    fn verify(&self, call: &PushCall<'_>) -> Result<(), Box<Response>>;
+
+    /// The answer to a call that carries no credential at all.
+    fn missing(&self) -> Response;
 }
 
 /// A WebSocket channel with its own client protocol.
@@ -74,6 +103,20 @@ pub trait ClientChannel: Debug + Send + Sync + 'static {
 
     /// `error` in the shape of its push routes.
     fn push_error(&self, error: &PushError) -> Response;
+
+    /// Its own signature scheme on its push routes (Alibaba's APP signatures), if it has
+    /// one: a call claiming it is checked by it, body and all, and with it the routes
+    /// demand credentials even where the push API would not.
+    fn push_signature(&self) -> Option<Arc<dyn PushSignature>> {
+        None
+    }
+
+    /// Its plain HTTP routes on the app listener (an API group's HTTP APIs), with their
+    /// state; `None` when it has none. They may not take a path the listener serves.
+    fn client_routes(self: Arc<Self>, core: Arc<Core>) -> Option<Router> {
+        let _ = core;
+        None
+    }
 
     /// The largest request body its push routes can legitimately take when frames are at
     /// most `max_frame` bytes (the default: the body is the frame).

@@ -226,7 +226,7 @@ impl Gateway {
     }
 
     /// The app listener's routes: the page and plain WebSocket at `/ws` (and at `/` when no
-    /// channel claims it), every channel at its paths.
+    /// channel claims it), every channel at its paths, and the channels' HTTP routes.
     fn app_router(&self, stop: &watch::Receiver<bool>) -> Router {
         let mut router = Router::new().route("/ws", get(socket::upgrade));
         for channel in &self.channels {
@@ -255,9 +255,16 @@ impl Gateway {
                 root.serve(state, peer, uri, headers, ws)
             },
         );
-        router
+        let mut router = router
             .route("/", root)
-            .with_state((self.core.clone(), stop.clone()))
+            .with_state((self.core.clone(), stop.clone()));
+        // A channel's plain HTTP routes (it keeps them off the paths above).
+        for channel in &self.channels {
+            if let Some(routes) = channel.clone().client_routes(self.core.clone()) {
+                router = router.merge(routes);
+            }
+        }
+        router
     }
 
     fn probes(&self) -> Probes {

@@ -42,7 +42,7 @@ use axum::response::Response;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth;
-use crate::channel::ClientChannel;
+use crate::channel::{ClientChannel, PushCall, PushSignature};
 use crate::config::{Limits, PushAuth};
 use crate::socket::Core;
 use crate::wire::{FunctionWire, PushError, PushTarget};
@@ -74,6 +74,14 @@ impl Shape {
             Shape::Wire(wire) => wire.push_body_limit(max_frame),
             Shape::Channel(channel) => channel.push_body_limit(max_frame),
             Shape::Native => batch::body_limit(max_frame),
+        }
+    }
+
+    /// The channel's own signature scheme, if these routes are a channel's that has one.
+    fn signature(&self) -> Option<Arc<dyn PushSignature>> {
+        match self {
+            Shape::Channel(channel) => channel.push_signature(),
+            Shape::Wire(_) | Shape::Native => None,
         }
     }
 }
@@ -164,19 +172,64 @@ pub fn router(
     router.layer(DefaultBodyLimit::disable())
 }
 
-/// Lets a request through with the bearer token or a valid SigV4 signature (when any
-/// credential is configured), its body read whole within the limit and the deadline;
-/// refuses it in the route's dialect otherwise.
+/// Lets a request through with the bearer token, a valid SigV4 signature or a valid
+/// signature of the channel's own scheme (when any credential is configured), its body
+/// read whole within the limit and the deadline; refuses it in the route's dialect
+/// otherwise.
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    if !guard.auth.is_required() || auth::has_token(&guard.auth, request.headers()) {
+    let own = guard.shape.signature();
+    if let Some(scheme) = &own
+        && scheme.claims(request.headers())
+    {
+        return pass_own_signed(&guard, scheme.as_ref(), request, next).await;
+    }
+    let required = guard.auth.is_required() || own.is_some();
+    if !required || auth::has_token(&guard.auth, request.headers()) {
         return pass_trusted(&guard, request, next).await;
     }
     if !auth::is_signed(request.headers()) {
-        return guard.shape.error(&PushError::Forbidden(
-            "missing credentials: a bearer token or an AWS Signature V4".into(),
-        ));
+        return match own {
+            Some(scheme) => scheme.missing(),
+            None => guard.shape.error(&PushError::Forbidden(
+                "missing credentials: a bearer token or an AWS Signature V4".into(),
+            )),
+        };
     }
     pass_signed(&guard, request, next).await
+}
+
+/// A call signed in the channel's own scheme: its checks that need no body, its body
+/// within the pre-authentication budget, the signature over it, then its route.
+async fn pass_own_signed(
+    guard: &Guard,
+    scheme: &dyn PushSignature,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Err(refusal) = scheme.precheck(request.headers()) {
+        return *refusal;
+    }
+    let (parts, body) = request.into_parts();
+    let reading = guard.reading(&parts.headers, guard.pre_auth.limit(guard.body_limit));
+    let (bytes, room) = match read_unverified(guard, body, reading).await {
+        Ok(read) => read,
+        Err(why) => return guard.refuse_body(why),
+    };
+    let call = PushCall {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let verified = scheme.verify(&call);
+    drop(room);
+    match verified {
+        Ok(()) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(refusal) => *refusal,
+    }
 }
 
 /// A call whose credentials are known good (or not asked for): its body, then its route.

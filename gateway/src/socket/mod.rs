@@ -37,7 +37,7 @@ use tokio::sync::watch;
 pub use cleanup::cleanup;
 pub use handshake::{refusal, upgrade};
 pub use rate::RateLimit;
-pub use session::{Framing, PLAIN, pump};
+pub use session::{Framing, PLAIN, Raw, SideChannel, linger, pump};
 pub use sessions::{SessionGuard, Sessions};
 pub use ws::{Ending, Event, Goodbye, Socket, sized};
 

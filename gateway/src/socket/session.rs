@@ -27,7 +27,7 @@ use crate::ids::now_ms;
 pub(super) fn run(
     pending: Pending,
     mut socket: Socket,
-    handle: Handle,
+    mut handle: Handle,
     mut shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> {
     async move {
@@ -37,7 +37,7 @@ pub(super) fn run(
         let ending = pump(
             &core,
             &mut socket,
-            handle,
+            &mut handle,
             |payload| transport.offer(payload),
             &mut shutdown,
             None,
@@ -52,6 +52,46 @@ pub(super) fn run(
         tracing::debug!(id = %info.id, code = ending.code, reason = %ending.reason, "closed");
         cleanup(&core, &info, ending.code, &ending.reason).await;
     }
+}
+
+/// What a channel hands its connection's pump besides pushes, in order.
+#[derive(Debug)]
+pub enum Raw {
+    /// A frame written as it is (an answer to a call, `HO#`).
+    Frame(Message),
+    /// From here on, pushed frames wait in their queue (`true`) or flow again (`false`): a
+    /// channel holds them while a registration is being answered, so they reach the
+    /// client after its answer, and only when it was accepted.
+    HoldPushes(bool),
+    /// The pushed frames queued so far are dropped (a registration was refused).
+    DropPushes,
+}
+
+/// A channel's own frames for one connection, and whether pushes are held back.
+#[derive(Debug)]
+pub struct SideChannel {
+    /// Frames and switches, in the order the channel sent them.
+    pub frames: mpsc::Receiver<Raw>,
+    /// Pushed frames wait in their queue while this is true.
+    pub holding: bool,
+}
+
+impl SideChannel {
+    /// Applies a switch; `Some(frame)` when `raw` is a frame to write.
+    fn apply(&mut self, raw: Raw, handle: &mut Handle) -> Option<Message> {
+        match raw {
+            Raw::Frame(message) => return Some(message),
+            Raw::HoldPushes(hold) => self.holding = hold,
+            // Bounded by the queue's own bound.
+            Raw::DropPushes => while handle.try_next().is_some() {},
+        }
+        None
+    }
+}
+
+/// True when pushed frames wait (a side channel holds them).
+fn holding(side: &Option<&mut SideChannel>) -> bool {
+    side.as_ref().is_some_and(|side| side.holding)
 }
 
 /// How frames look on one kind of channel.
@@ -109,8 +149,8 @@ async fn write_queued(
 
 /// Moves frames both ways until the connection should end: client frames (within the
 /// limits) to `inbound` (`Full`: too many in flight; `Closed`: a function closed the
-/// connection), pushed frames through `framing`, and `raw` frames (a dialect's own answers)
-/// as they are. Nothing here waits on the client: a write in progress is one more thing
+/// connection), pushed frames through `framing` (unless the side channel holds them), and
+/// the side channel's frames (a dialect's own answers) as they are. Nothing here waits on the client: a write in progress is one more thing
 /// the loop watches (its deadline beside kicks, timers and shutdown), and while it is in
 /// progress nothing more is fed (pushed frames wait in their bounded queue).
 ///
@@ -122,10 +162,10 @@ async fn write_queued(
 pub fn pump<'a>(
     core: &'a Core,
     socket: &'a mut Socket,
-    mut handle: Handle,
+    handle: &'a mut Handle,
     mut inbound: impl FnMut(Payload) -> Result<(), mpsc::error::TrySendError<Payload>> + 'a,
     shutdown: &'a mut watch::Receiver<bool>,
-    mut raw: Option<&'a mut mpsc::Receiver<Message>>,
+    mut side: Option<&'a mut SideChannel>,
     framing: &'a Framing,
 ) -> impl Future<Output = Ending> + 'a {
     async move {
@@ -155,6 +195,7 @@ pub fn pump<'a>(
             {
                 watchdog.as_mut().reset(due);
             }
+            let held_back = holding(&side);
             tokio::select! {
                 event = socket.next() => {
                     let message = match event {
@@ -193,20 +234,23 @@ pub fn pump<'a>(
                         }
                     }
                 }
-                frame = handle.next(), if !socket.is_flushing() => {
+                frame = handle.next(), if !socket.is_flushing() && !held_back => {
                     let Some(frame) = frame else { return Ending::ours(close_code::NORMAL, "closed"); };
-                    if let Err(ending) = write_queued(socket, frame, &mut handle, framing, limits.write_buffer_bytes).await {
+                    if let Err(ending) = write_queued(socket, frame, handle, framing, limits.write_buffer_bytes).await {
                         return ending;
                     }
                 }
-                // A plain connection has no raw frames (and no channel for them: memory).
-                Some(message) = async {
-                    match raw.as_mut() {
-                        Some(raw) => raw.recv().await,
+                // A plain connection has no side channel (and no queue for one: memory).
+                Some(raw) = async {
+                    match side.as_mut() {
+                        Some(side) => side.frames.recv().await,
                         None => std::future::pending().await,
                     }
                 }, if !socket.is_flushing() => {
-                    if let Err(ending) = socket.feed(message, || None).await {
+                    let message = side.as_mut().and_then(|side| side.apply(raw, handle));
+                    if let Some(message) = message
+                        && let Err(ending) = socket.feed(message, || None).await
+                    {
                         return ending;
                     }
                 }
@@ -249,6 +293,63 @@ pub fn pump<'a>(
             }
         }
     }
+}
+
+/// After `farewell` (a channel's `CR`: reconnect), the connection stays up for `linger`
+/// so what is in flight still arrives: the side channel's answers, and pushed frames
+/// unless held; the client's own frames are read and dropped. Returns how the client
+/// ended it, if it did first (then its Close is answered, not ours sent).
+pub async fn linger(
+    socket: &mut Socket,
+    handle: &mut Handle,
+    mut side: Option<&mut SideChannel>,
+    framing: &Framing,
+    farewell: Message,
+    linger: std::time::Duration,
+) -> Option<Ending> {
+    let deadline = tokio::time::Instant::now() + linger;
+    let mut farewell = Some(farewell);
+    let lingering = async {
+        loop {
+            if !socket.is_flushing()
+                && let Some(farewell) = farewell.take()
+                && let Err(ending) = socket.feed(farewell, || None).await
+            {
+                return Some(ending);
+            }
+            let held_back = farewell.is_some() || holding(&side);
+            tokio::select! {
+                event = socket.next() => match event {
+                    Event::Ended(ending) => return Some(ending),
+                    Event::Frame(_) | Event::Flushed => {}
+                },
+                frame = handle.next(), if !socket.is_flushing() && !held_back => {
+                    let frame = frame?;
+                    if let Err(ending) = socket.feed((framing.pushed)(frame), || None).await {
+                        return Some(ending);
+                    }
+                }
+                Some(raw) = async {
+                    match side.as_mut() {
+                        Some(side) => side.frames.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if !socket.is_flushing() && farewell.is_none() => {
+                    let message = side.as_mut().and_then(|side| side.apply(raw, handle));
+                    if let Some(message) = message
+                        && let Err(ending) = socket.feed(message, || None).await
+                    {
+                        return Some(ending);
+                    }
+                }
+            }
+        }
+    };
+    // `timeout`: its deadline holds even while a flooding client keeps the read ready.
+    tokio::time::timeout_at(deadline, lingering)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]

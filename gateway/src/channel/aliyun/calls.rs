@@ -13,10 +13,12 @@ use std::sync::Arc;
 use lifecycle::{ConnectionInfo, EventKind, Payload};
 use reqwest::header::{HeaderName, HeaderValue};
 
+use super::backend;
+use super::config::BackendKind;
 use super::context::Context;
 use super::frames::{self, ApiCall, CallKind};
 use crate::hub::Kick;
-use crate::invoke::{InvokeError, event, read_capped};
+use crate::invoke::{InvokeError, event};
 
 /// An API call's answer frame, and its status.
 #[derive(Debug)]
@@ -34,10 +36,10 @@ fn error(status: u16, call: &ApiCall, message: &str) -> Outcome {
     }
 }
 
-/// Headers a forwarded call never carries over: they describe the socket rather than the
-/// call, or a backend may trust them as the gateway's word (the device id, the client's
+/// Headers a forwarded request never carries over: they describe the connection rather
+/// than the request, or a backend may trust them as the gateway's word (the client's
 /// address), so only the gateway sets them.
-const NOT_FORWARDED: [&str; 14] = [
+const NOT_FORWARDED: [&str; 13] = [
     "host",
     "content-length",
     "connection",
@@ -51,14 +53,16 @@ const NOT_FORWARDED: [&str; 14] = [
     "x-forwarded-for",
     "x-forwarded-host",
     "x-real-ip",
-    "x-ca-deviceid",
 ];
 
-/// The methods an API call may use.
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+/// True when a request header named `lower` (lower case) is the connection's or the
+/// gateway's to set, never forwarded from a client.
+pub(super) fn is_forwarding_header(lower: &str) -> bool {
+    NOT_FORWARDED.contains(&lower) || lower.starts_with("proxy-")
+}
 
-/// Largest backend answer relayed to a device.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The methods an API call may use.
+pub(super) const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 /// Answers `call` from `info`'s device.
 pub(super) async fn handle(node: &Context, info: &Arc<ConnectionInfo>, call: &ApiCall) -> Outcome {
@@ -82,13 +86,17 @@ async fn forward(node: &Context, info: &ConnectionInfo, call: &ApiCall) -> Outco
     let Some((base, path)) = target else {
         return error(404, call, "no backend serves this API");
     };
-    let mut url = match backend_url(base, path) {
+    if let Some(path) = path
+        && let Err(why) = check_path(path)
+    {
+        return error(400, call, why);
+    }
+    // A function is one URL: the event names the path.
+    let path = path.filter(|_| config.backend == BackendKind::Http);
+    let url = match backend_url(base, path) {
         Ok(url) => url,
         Err(why) => return error(400, call, why),
     };
-    if !call.querys.is_empty() {
-        url.query_pairs_mut().extend_pairs(&call.querys);
-    }
     let method = call.method.to_ascii_uppercase();
     let method = match reqwest::Method::from_bytes(method.as_bytes()) {
         Ok(method) if METHODS.contains(&method.as_str()) => method,
@@ -98,85 +106,56 @@ async fn forward(node: &Context, info: &ConnectionInfo, call: &ApiCall) -> Outco
         Ok(body) => body,
         Err(why) => return error(400, call, &why),
     };
-    let mut request = node.channel.http.request(method, url).body(body);
+    let mut headers = Vec::new();
     for (name, values) in &call.headers {
         let lower = name.to_ascii_lowercase();
-        if NOT_FORWARDED.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+        // Over the channel the device id is the gateway's word too.
+        if is_forwarding_header(&lower) || lower == "x-ca-deviceid" {
             continue;
         }
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+        let Ok(name) = HeaderName::from_bytes(lower.as_bytes()) else {
             continue;
         };
         for value in values {
             if let Ok(value) = HeaderValue::from_str(value) {
-                request = request.header(name.clone(), value);
+                headers.push((name.clone(), value));
             }
         }
     }
-    request = request
-        .header("x-ca-deviceid", info.id.as_str())
-        .header("x-forwarded-for", info.source_ip.as_str());
+    for (name, value) in [
+        ("x-ca-deviceid", info.id.as_str()),
+        ("x-forwarded-for", info.source_ip.as_str()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.push((HeaderName::from_static(name), value));
+        }
+    }
+    let query: Vec<(String, String)> = call
+        .querys
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let request = backend::Call {
+        url,
+        method,
+        path: &call.path,
+        query: &query,
+        headers,
+        body,
+    };
     let timeout = node.core.limits.function_timeout;
-    let response = match tokio::time::timeout(timeout, request.send()).await {
-        Err(_) => return error(504, call, "the backend timed out"),
-        Ok(Err(err)) => {
-            tracing::warn!(device = %info.id, %err, "backend call failed");
-            return error(502, call, "the backend failed");
-        }
-        Ok(Ok(response)) => response,
-    };
-    let status = response.status().as_u16();
-    let headers = answer_headers(response.headers());
-    let body = match tokio::time::timeout(timeout, read_capped(response, MAX_ANSWER_BYTES)).await {
-        Ok(Ok(body)) => body,
-        _ => return error(502, call, "reading the backend's answer failed"),
-    };
-    Outcome {
-        frame: frames::answer(
-            status,
-            call.seq(),
-            &headers,
-            &String::from_utf8_lossy(&body),
-        ),
-        status,
+    match backend::call(&node.channel.http, config.backend, request, timeout).await {
+        Ok(answer) => Outcome {
+            frame: frames::answer(
+                answer.status,
+                call.seq(),
+                &answer.headers,
+                &String::from_utf8_lossy(&answer.body),
+            ),
+            status: answer.status,
+        },
+        Err(failure) => error(failure.status(), call, failure.message()),
     }
-}
-
-/// Headers of a backend's answer that describe the connection to the backend, not the
-/// answer: never relayed to the device (nor the length of a body the frame re-encodes).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "content-length",
-    "proxy-authenticate",
-];
-
-/// A backend answer's headers as the device's answer frame carries them: every one but
-/// the hop-by-hop ones (and the gateway's own `x-ca-seq`), the values of a repeated one
-/// joined with `,` (the frame's header values are strings), in order.
-fn answer_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
-    let mut relayed: Vec<(String, String)> = Vec::new();
-    for (name, value) in headers {
-        let name = name.as_str();
-        if HOP_BY_HOP.contains(&name) || name.starts_with("proxy-") || name == "x-ca-seq" {
-            continue;
-        }
-        let Ok(value) = value.to_str() else {
-            continue;
-        };
-        match relayed.iter_mut().find(|(seen, _)| seen == name) {
-            Some((_, joined)) => {
-                joined.push(',');
-                joined.push_str(value);
-            }
-            None => relayed.push((name.to_owned(), value.to_owned())),
-        }
-    }
-    relayed
 }
 
 /// `base` with the call's `path` under its own path. Only the path comes from the client:

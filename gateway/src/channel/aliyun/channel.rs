@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::extract::ws::Message;
 use axum::response::Response;
@@ -28,8 +29,8 @@ use crate::hub::{HeldConnection, Kick, Outbound, QueueBound};
 use crate::ids::new_id;
 use crate::invoke::event;
 use crate::socket::{
-    self, Core, Ending, Event, Framing, RateLimit, SessionGuard, Socket, connection_info,
-    refuse_if_full, span_of,
+    self, Core, Ending, Event, Framing, Goodbye, RateLimit, Raw, SessionGuard, SideChannel, Socket,
+    connection_info, refuse_if_full, span_of,
 };
 
 /// Alibaba framing: pushes go down as `NF#` (binary ones base64), and a close the server
@@ -47,14 +48,24 @@ fn notification(frame: Outbound) -> Message {
     Message::Text(frames::notification(&payload).into())
 }
 
+/// `OS` for a limit the client broke (rate, size), `CR` for any other close the node
+/// starts: Alibaba's SDK ignores close frames and hears only these (else it notices at its
+/// next failed heartbeat, tens of seconds later). Nothing when the socket is gone or
+/// stuck, or the client closed.
 fn farewell(ending: &Ending) -> Option<Message> {
+    if !matches!(ending.goodbye, Goodbye::Close { .. }) || ending.code == close_code::TOO_SLOW {
+        return None;
+    }
     let command = match ending.code {
-        close_code::POLICY => frames::OVER_LIMIT,
-        close_code::TOO_BIG => return None,
+        close_code::POLICY | close_code::TOO_BIG => frames::OVER_LIMIT,
         _ => frames::RECONNECT,
     };
     Some(Message::Text(command.into()))
 }
+
+/// How long a link stays up after `CR`/`OS`: Alibaba's SDK closes it itself a second
+/// later, and what is in flight (answers, notifications) still arrives meanwhile.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// `GET /aliyun` (and a WebSocket upgrade at `/`): the channel.
 pub(super) fn upgrade(channel: Arc<Aliyun>, core: Arc<Core>, request: UpgradeRequest) -> Response {
@@ -158,7 +169,7 @@ fn run(
             Err(ending) => {
                 crate::metrics::closed(ending.code);
                 tracing::debug!(code = ending.code, reason = %ending.reason, "closed before binding");
-                socket.close(&ending, None).await;
+                socket.close(&ending, farewell(&ending)).await;
                 return;
             }
         };
@@ -182,7 +193,12 @@ fn run(
             let _ = send(&mut socket, frames::register_failed(why)).await;
             return;
         };
+        let mut handle = handle;
         let held = handle.held.clone();
+        // With a register backend, a device is notified only once its REGISTER is
+        // answered 200 (Alibaba's rule): until then pushes to it answer 410.
+        let gated = node.channel.config.register_url.is_some();
+        held.takes_pushes.store(!gated, Ordering::Relaxed);
         if let Err(why) = node.record(&info).await {
             tracing::warn!(device = %info.id, %why, "binding the device failed");
             core.hub.remove_held(&held);
@@ -204,7 +220,11 @@ fn run(
         }
         tracing::debug!(device = %info.id, "device bound");
         let (inbound_tx, inbound_rx) = mpsc::channel::<Payload>(32);
-        let (raw_tx, mut raw) = mpsc::channel::<Message>(32);
+        let (raw_tx, raw) = mpsc::channel::<Raw>(32);
+        let mut side = SideChannel {
+            frames: raw,
+            holding: gated,
+        };
         let ended = Arc::new(AtomicBool::new(false));
         let device = Device {
             node: node.clone(),
@@ -212,24 +232,39 @@ fn run(
             credential,
             raw: raw_tx,
             ended: ended.clone(),
+            gated,
         };
         let calls = tokio::spawn(device.serve(inbound_rx).in_current_span());
         let ending = socket::pump(
             core,
             &mut socket,
-            handle,
+            &mut handle,
             // Moved in: when the pump returns, the queue closes and `serve` ends.
             move |payload| inbound_tx.try_send(payload),
             &mut shutdown,
-            Some(&mut raw),
+            Some(&mut side),
             &FRAMING,
         )
         .await;
-        socket.close(&ending, farewell(&ending)).await;
+        let closing = match farewell(&ending) {
+            Some(farewell) => {
+                let lingered = socket::linger(
+                    &mut socket,
+                    &mut handle,
+                    Some(&mut side),
+                    &FRAMING,
+                    farewell,
+                    LINGER,
+                );
+                lingered.await.unwrap_or_else(|| ending.clone())
+            }
+            None => ending.clone(),
+        };
+        socket.close(&closing, None).await;
         // Nothing reads answers any more: frames still queued are dropped, and the one in
         // flight finishes without waiting on a full queue.
         ended.store(true, Ordering::Relaxed);
-        drop(raw);
+        drop(side);
         let registered = calls.await.unwrap_or(false);
         crate::metrics::closed(ending.code);
         tracing::debug!(device = %info.id, code = ending.code, reason = %ending.reason, "device gone");
@@ -270,21 +305,77 @@ struct Device {
     held: Arc<HeldConnection>,
     /// Echoed in `HO#`.
     credential: String,
-    /// Frames written as they are (answers, `HO#`).
-    raw: mpsc::Sender<Message>,
+    /// Frames written as they are (answers, `HO#`), and the switch holding pushes back.
+    raw: mpsc::Sender<Raw>,
     /// Set once the socket is gone: queued frames are dropped.
     ended: Arc<AtomicBool>,
+    /// A register backend decides when the device is notified (after REGISTER's 200).
+    gated: bool,
 }
 
 impl Device {
     async fn reply(&self, text: String) {
-        let _ = self.raw.send(Message::Text(text.into())).await;
+        let _ = self.raw.send(Raw::Frame(Message::Text(text.into()))).await;
+    }
+
+    async fn switch(&self, raw: Raw) {
+        let _ = self.raw.send(raw).await;
     }
 
     /// True while this connection is the device's current one (a replaced connection
     /// writes nothing to the store any more).
     fn current(&self) -> bool {
         self.node.core.hub.is_current(&self.held)
+    }
+
+    /// Answers one API call; whether the device is registered after it. With a register
+    /// backend, pushes that come while an unregistered device's REGISTER runs are held and
+    /// reach it after the answer, only when it is 200; refused, they are dropped.
+    async fn call(
+        &self,
+        info: &Arc<ConnectionInfo>,
+        call: &frames::ApiCall,
+        registered: bool,
+    ) -> bool {
+        let kind = call.kind();
+        let unregistered = !self.held.takes_pushes.load(Ordering::Relaxed);
+        let holding = self.gated && kind == CallKind::Register && unregistered;
+        if holding {
+            // The side channel already holds pushes (since the bind, or the unregister).
+            self.held.takes_pushes.store(true, Ordering::Relaxed);
+        }
+        let Outcome { frame, status } = calls::handle(&self.node, info, call).await;
+        let accepted = (200..300).contains(&status) && self.current();
+        let registered = match kind {
+            CallKind::Register if accepted => {
+                if unregistered && let Err(why) = self.node.record(info).await {
+                    tracing::warn!(device = %info.id, %why, "re-recording failed");
+                }
+                self.held.takes_pushes.store(true, Ordering::Relaxed);
+                self.reply(frame).await;
+                if holding {
+                    self.switch(Raw::HoldPushes(false)).await;
+                }
+                return true;
+            }
+            CallKind::Unregister if accepted => {
+                self.held.takes_pushes.store(false, Ordering::Relaxed);
+                self.node.forget(&self.held).await;
+                if self.gated {
+                    self.switch(Raw::HoldPushes(true)).await;
+                }
+                false
+            }
+            _ => registered,
+        };
+        if holding {
+            self.held.takes_pushes.store(false, Ordering::Relaxed);
+            self.reply(frame).await;
+            self.switch(Raw::DropPushes).await;
+            return registered;
+        }
+        self.reply(frame).await;
+        registered
     }
 
     /// Serves the device's frames in order until the connection ends; returns whether the
@@ -318,25 +409,7 @@ impl Device {
                     self.reply(frames::register_failed(why)).await;
                 }
                 Ok(ClientFrame::Call(call)) => {
-                    let Outcome { frame, status } = calls::handle(&self.node, &info, &call).await;
-                    let accepted = (200..300).contains(&status);
-                    match call.kind() {
-                        CallKind::Register if accepted && self.current() => {
-                            let was_unregistered =
-                                !self.held.takes_pushes.swap(true, Ordering::Relaxed);
-                            if was_unregistered && let Err(why) = self.node.record(&info).await {
-                                tracing::warn!(device = %info.id, %why, "re-recording failed");
-                            }
-                            registered = true;
-                        }
-                        CallKind::Unregister if accepted && self.current() => {
-                            self.held.takes_pushes.store(false, Ordering::Relaxed);
-                            self.node.forget(&self.held).await;
-                            registered = false;
-                        }
-                        _ => {}
-                    }
-                    self.reply(frame).await;
+                    registered = self.call(&info, &call, registered).await;
                 }
                 Ok(ClientFrame::Ack | ClientFrame::Other) => {}
                 Err(why) => {

@@ -12,27 +12,42 @@
 //! control) and `CR` (reconnect) bare; API calls `{"method","host","path","querys",
 //! "headers":{name:[values]},"isBase64","body"}` answered `{"status","header":{"x-ca-seq",…},
 //! "body"}` with string header values; the backend gets `x-ca-deviceid` and accepts a
-//! register with 200. Not found in any source, so ours: the notify API's path and its
-//! offline answer (410 with `x-ca-error-message`).
+//! register with 200. Not found in any source, so ours: the notify API's default path
+//! and its offline answer (410 with `x-ca-error-message`).
+//!
+//! Beside the channel, what an API group around it has: plain HTTP APIs, backends as
+//! HTTP services or Function Compute event functions, and APP signatures.
 //!
 //! # Layout
 //! - `mod.rs`: [`Aliyun`], the channel as a node serves it ([`ClientChannel`]).
-//! - `config.rs`: [`AliyunConfig`]: backends, heartbeat, lease.
+//! - `config.rs`: [`AliyunConfig`]: backends, HTTP APIs, app keys, heartbeat, lease.
 //! - `devices.rs`: devices in the store: [`DeviceRecords`] (the record's layout, which an
 //!   app may decide) and the records' lifecycle (bind, renew, forget, locate).
 //! - `frames.rs`: the commands and the API call / answer frames.
 //! - `context.rs`: what one connection works with (the channel, the node's core).
-//! - `channel.rs`: one connection: binding, the device's frames.
-//! - `calls.rs`: API calls, forwarded to HTTP backends or handed to the functions.
+//! - `channel.rs`: one connection: binding, registering, the device's frames, `CR`/`OS`.
+//! - `calls.rs`: API calls, forwarded to backends or handed to the functions.
+//! - `backend.rs`: calling a backend, as an HTTP service or an FC function.
+//! - `fc.rs`: API Gateway's FC event, and reading a function's return.
+//! - `http_api.rs`: plain HTTP APIs on the channel's listener, CORS.
+//! - `signature.rs`: APP signatures (the string signed, the checks, the refusals).
+//! - `nonces.rs`: nonces seen within the window, bounded.
+//! - `app_auth.rs`: APP auth on the notify routes and the HTTP APIs; error answers.
 //! - `notify.rs`: the notify API on the push listener.
 
+mod app_auth;
+mod backend;
 pub(crate) mod calls;
 mod channel;
 mod config;
 mod context;
 mod devices;
+mod fc;
 pub(crate) mod frames;
+mod http_api;
+mod nonces;
 mod notify;
+pub mod signature;
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,10 +59,10 @@ use axum::routing::post;
 use futures::future::BoxFuture;
 use store_core::ConnectionStore;
 
-pub use config::{AliyunConfig, AliyunConfigError};
+pub use config::{AliyunConfig, AliyunConfigError, ApiAuth, AppKey, BackendKind, HttpApi};
 pub use devices::{DefaultRecords, DeviceRecords};
 
-use super::{ClientChannel, UpgradeRequest};
+use super::{ClientChannel, PushSignature, UpgradeRequest};
 use crate::socket::Core;
 use crate::wire::PushError;
 
@@ -66,6 +81,9 @@ pub struct Aliyun {
     /// Whether devices may connect here; without, the node serves only the notify API (a
     /// device held elsewhere is reached through the store, any other answers 410).
     clients: bool,
+    /// The apps whose signatures the notify API and APP-auth HTTP APIs take (none: no
+    /// app keys configured).
+    app_auth: Option<Arc<app_auth::AppAuth>>,
 }
 
 impl fmt::Debug for Aliyun {
@@ -104,12 +122,19 @@ impl Aliyun {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let devices = devices::Devices::new(store, records, config.lease);
+        let app_auth = (!config.app_keys.is_empty()).then(|| {
+            let signatures = signature::AppSignatures::new(&config.app_keys, config.max_nonces);
+            Arc::new(app_auth::AppAuth {
+                signatures: Arc::new(signatures),
+            })
+        });
         Ok(Aliyun {
             config,
             devices,
             http,
             forward_token: None,
             clients: true,
+            app_auth,
         })
     }
 
@@ -175,5 +200,15 @@ impl ClientChannel for Aliyun {
 
     fn push_error(&self, error: &PushError) -> Response {
         notify::error(error)
+    }
+
+    fn push_signature(&self) -> Option<Arc<dyn PushSignature>> {
+        self.app_auth
+            .clone()
+            .map(|auth| auth as Arc<dyn PushSignature>)
+    }
+
+    fn client_routes(self: Arc<Self>, core: Arc<Core>) -> Option<Router> {
+        http_api::routes(&self, &core)
     }
 }

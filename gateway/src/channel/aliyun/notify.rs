@@ -16,13 +16,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 use lifecycle::Delivery;
 use serde_json::json;
 
-use super::Aliyun;
+use super::app_auth::{self, with_request_id};
+use super::{Aliyun, signature};
 use crate::hub::Outbound;
 use crate::ids::distinct_capped;
 use crate::socket::Core;
@@ -44,21 +45,7 @@ const FORWARDED: &str = "x-gateway-forwarded";
 /// `error` as Alibaba answers: its status, `x-ca-error-message`, `{"errorMessage": …}`,
 /// and the request's id.
 pub fn error(error: &PushError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let message = error.message();
-    let mut response = (status, Json(json!({ "errorMessage": message }))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&message) {
-        response.headers_mut().insert("x-ca-error-message", value);
-    }
-    with_request_id(response)
-}
-
-/// `response` with an `x-ca-request-id`, as every answer of Alibaba's gateway has.
-fn with_request_id(mut response: Response) -> Response {
-    if let Ok(id) = HeaderValue::from_str(&crate::ids::new_id()) {
-        response.headers_mut().insert("x-ca-request-id", id);
-    }
-    response
+    app_auth::error(error.status(), &error.message())
 }
 
 /// Most device ids one notify call names.
@@ -153,6 +140,20 @@ async fn forward(state: &NotifyState, id: &str, frame: &Outbound) -> Delivery {
         .body(body);
     if let Some(token) = &channel.forward_token {
         call = call.bearer_auth(token);
+    } else if let Some(app) = channel.config.app_keys.first() {
+        // The other node accepts only APP signatures: this one signs with the first app.
+        let signed = signature::signed_headers(
+            app,
+            &axum::http::Method::POST,
+            "/aliyun/notify",
+            "application/octet-stream",
+            frame.as_bytes(),
+            crate::ids::now_ms(),
+            &crate::ids::new_id(),
+        );
+        for (name, value) in signed {
+            call = call.header(name, value);
+        }
     }
     match call.send().await.map(|r| r.status().as_u16()) {
         Ok(200..=299) => Delivery::Sent,
@@ -172,7 +173,10 @@ mod tests {
     fn named(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for value in values {
-            headers.append("x-ca-deviceid", HeaderValue::from_str(value).unwrap());
+            headers.append(
+                "x-ca-deviceid",
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
         }
         headers
     }
