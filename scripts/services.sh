@@ -111,6 +111,7 @@ ensure_services() {
   ensure_redis
   ensure_redis_cluster
   ensure_python
+  ensure_node_ws
   ensure_garage
   ensure_moto
   ensure_moto_dynamodb
@@ -175,6 +176,19 @@ ensure_python() {
       || die "cannot install the Python test packages"
   fi
   export TEST_PYTHON="$venv/bin/python"
+}
+
+# Node.js's `ws` package, which the clients written like Alibaba's published chat client
+# use. Exports TEST_NODE_PATH (its node_modules, for NODE_PATH).
+ensure_node_ws() {
+  command -v node >/dev/null || die "node is not installed"
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/node"
+  if [ ! -f "$dir/node_modules/ws/package.json" ]; then
+    echo "services: installing ws into $dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent ws@8 \
+      || die "cannot install the ws package"
+  fi
+  export TEST_NODE_PATH="$dir/node_modules"
 }
 
 # moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Exports

@@ -270,8 +270,9 @@ impl NodeArgs {
         }))
     }
 
-    /// The push API's credentials; `Err` when one is unusable, or none is set while the
-    /// push listener is off loopback.
+    /// The push API's credentials (closed to callers without one when Alibaba app keys are
+    /// given); `Err` when one is unusable, or none is set while the push listener is off
+    /// loopback.
     pub fn push_auth(&self) -> Result<PushAuth, ArgsError> {
         let auth = PushAuth::new(
             self.push_token.clone(),
@@ -279,12 +280,11 @@ impl NodeArgs {
             self.aws_secret_access_key.clone(),
         )?;
         let mut auth = auth;
+        // App keys guard the notify API (APP signatures, even on loopback); every other
+        // route then demands its own credentials, and has none without a token or a key.
+        auth.closed = !self.aliyun_app_keys.is_empty();
         if !self.push_listen.ip().is_loopback() && !auth.is_required() {
-            if self.aliyun_app_keys.is_empty() {
-                return Err(ArgsError::OpenPushApi);
-            }
-            // The app keys guard the notify API; every other route is closed.
-            auth.closed = true;
+            return Err(ArgsError::OpenPushApi);
         }
         Ok(auth)
     }

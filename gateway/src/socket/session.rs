@@ -10,7 +10,7 @@ use super::cleanup::cleanup;
 use super::pending::Pending;
 use super::rate::RateLimit;
 use super::transport::Transport;
-use super::ws::{Ending, Event, Socket};
+use super::ws::{Ending, Event, Goodbye, Socket};
 use crate::close_code;
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
@@ -297,8 +297,11 @@ pub fn pump<'a>(
 
 /// After `farewell` (a channel's `CR`: reconnect), the connection stays up for `linger`
 /// so what is in flight still arrives: the side channel's answers, and pushed frames
-/// unless held; the client's own frames are read and dropped. Returns how the client
-/// ended it, if it did first (then its Close is answered, not ours sent).
+/// unless held (or the hub forgot the connection: a newer one of the device took its
+/// pushes). The client's own frames are read and dropped; once the read side fails (a
+/// frame over the limit leaves nothing readable) only writes go on. Returns how the
+/// connection ended if it did first: the client's Close (answered, not ours sent), or a
+/// failed write.
 pub async fn linger(
     socket: &mut Socket,
     handle: &mut Handle,
@@ -309,6 +312,7 @@ pub async fn linger(
 ) -> Option<Ending> {
     let deadline = tokio::time::Instant::now() + linger;
     let mut farewell = Some(farewell);
+    let (mut reading, mut pushes) = (true, true);
     let lingering = async {
         loop {
             if !socket.is_flushing()
@@ -317,18 +321,27 @@ pub async fn linger(
             {
                 return Some(ending);
             }
-            let held_back = farewell.is_some() || holding(&side);
+            let held_back = farewell.is_some() || holding(&side) || !pushes;
             tokio::select! {
-                event = socket.next() => match event {
-                    Event::Ended(ending) => return Some(ending),
-                    Event::Frame(_) | Event::Flushed => {}
-                },
-                frame = handle.next(), if !socket.is_flushing() && !held_back => {
-                    let frame = frame?;
-                    if let Err(ending) = socket.feed((framing.pushed)(frame), || None).await {
+                event = async {
+                    if reading { socket.next().await } else { socket.flushed().await }
+                } => match event {
+                    Event::Ended(ending) if ending.goodbye == Goodbye::Echo || !reading => {
                         return Some(ending);
                     }
-                }
+                    // A failed write shows again on the next flush; a failed read leaves
+                    // the writes.
+                    Event::Ended(_) => reading = false,
+                    Event::Frame(_) | Event::Flushed => {}
+                },
+                frame = handle.next(), if !socket.is_flushing() && !held_back => match frame {
+                    Some(frame) => {
+                        if let Err(ending) = socket.feed((framing.pushed)(frame), || None).await {
+                            return Some(ending);
+                        }
+                    }
+                    None => pushes = false,
+                },
                 Some(raw) = async {
                     match side.as_mut() {
                         Some(side) => side.frames.recv().await,

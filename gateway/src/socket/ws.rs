@@ -223,6 +223,25 @@ impl Socket {
         .await
     }
 
+    /// The end of the pending write, without reading (for when the read side is done);
+    /// never, when no write is pending.
+    pub async fn flushed(&mut self) -> Event {
+        poll_fn(|cx| {
+            if self.flushing_since.is_none() {
+                return Poll::Pending;
+            }
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.flushing_since = None;
+                    Poll::Ready(Event::Flushed)
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Event::Ended(Ending::write_failed(error))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
     /// Feeds `first`, then what `more` yields while the socket takes it without waiting,
     /// and starts writing them (the flush ends in [`Socket::next`]). Call it only when no
     /// write is pending: then the socket takes at least one frame at once.

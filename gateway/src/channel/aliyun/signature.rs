@@ -303,7 +303,9 @@ pub fn signed_headers(
     now_ms: u64,
     nonce: &str,
 ) -> Vec<(&'static str, String)> {
+    // Accept is signed: an HTTP client that adds its own would break the signature.
     let mut headers = vec![
+        ("accept", "application/json".to_owned()),
         ("content-type", content_type.to_owned()),
         ("content-md5", content_md5(body)),
         ("x-ca-key", app.key.clone()),
