@@ -474,3 +474,123 @@ async fn an_sdk_device_is_notified_once_registered_and_hears_os_before_a_close()
     assert_eq!(notify(&node, &id, "back", app).await.status().as_u16(), 200);
     assert_eq!(sdk.ask("notification").await["nf"], "back");
 }
+
+/// An HTTP API as an attacker tries it: a body over the limit (declared, or chunked), a
+/// body trickled past the deadline, a path climbing out of the API's prefix, a query with
+/// more parameters than the cap, a signature header list past its cap. Each is refused,
+/// and the API still answers the next caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_api_refuses_what_an_attacker_tries() {
+    let bucket = tempfile::tempdir().unwrap();
+    let (_fc, port) = functions(bucket.path()).await;
+    let node = Binary::start(&[
+        "--aliyun",
+        "--aliyun-backend",
+        "fc",
+        "--aliyun-http-api",
+        &format!(
+            "/open/*={},auth=anonymous",
+            function(port, "fc_checks", "echo")
+        ),
+        "--aliyun-http-api",
+        &format!("/signed={}", function(port, "fc_checks", "echo")),
+        "--aliyun-app-key",
+        APP_KEY,
+        "--aliyun-app-secret",
+        APP_SECRET,
+        "--max-message-bytes",
+        "4096",
+        "--header-timeout-secs",
+        "1",
+    ]);
+    let http = reqwest::Client::new();
+    let open = format!("http://{}/open/x", node.app);
+
+    let declared = http
+        .post(&open)
+        .body(vec![b'a'; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status().as_u16(), 413);
+    let mut chunked = String::from(
+        "POST /open/x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+    );
+    for _ in 0..6 {
+        chunked.push_str(&format!("3e8\r\n{}\r\n", "a".repeat(1000)));
+    }
+    chunked.push_str("0\r\n\r\n");
+    let answer = raw_request(node.app, &chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // Trickled: the head, one byte of ten, then nothing.
+    let mut stream = tokio::net::TcpStream::connect(node.app).await.unwrap();
+    let head = "POST /open/x HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\na";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stream, &mut answer),
+    )
+    .await
+    .expect("answered within the deadline")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // Out of the prefix (the client sends the path as it is).
+    for climbing in ["/open/../signed", "/open/%2e%2e/signed", "/open/a/./b"] {
+        let request = format!("GET {climbing} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        let answer = raw_request(node.app, &request).await;
+        let status = answer.split(' ').nth(1).unwrap_or("");
+        assert!(status == "400" || status == "404", "{climbing}: {answer}");
+        assert!(
+            !answer.contains("\"path\""),
+            "{climbing} reached the function: {answer}"
+        );
+    }
+
+    let query: Vec<String> = (0..300).map(|i| format!("k{i}=v")).collect();
+    let many = http
+        .get(format!("{open}?{}", query.join("&")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(many.status().as_u16(), 400);
+
+    let listed: Vec<String> = (0..100).map(|i| format!("x-ca-h{i}")).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let flooded = http
+        .get(format!("http://{}/signed", node.app))
+        .header("x-ca-key", APP_KEY)
+        .header("x-ca-timestamp", now.to_string())
+        .header("x-ca-signature", "AAAA")
+        .header("x-ca-signature-headers", listed.join(","))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flooded.status().as_u16(), 400);
+
+    // Still serving.
+    let fine = http.post(&open).body("fine").send().await.unwrap();
+    assert_eq!(fine.status().as_u16(), 200);
+    let event: Value = fine.json().await.unwrap();
+    assert_eq!(event["path"], "/open/x");
+}
+
+/// Sends `request` as it is (a client that may break the rules) and reads the answer until
+/// the node closes (bounded); a write the node cut short is no error.
+async fn raw_request(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -21,6 +21,9 @@
 //! [`Limits::pre_auth_body_bytes`](crate::Limits) (a call that does not fit is answered 503
 //! at once, unread, and its body may be no longer than the budget), and only after the
 //! cheap checks (key id, scope, date) passed. A bearer token is checked on the head alone.
+//! A channel's own scheme ([`PushSignature`]: Alibaba's APP signatures) is asked first on
+//! its routes, read the same way as a SigV4 call, and with it those routes demand
+//! credentials even where the node has none of its own.
 //!
 //! # Layout
 //! - `mod.rs`: [`router`], the credential check (bearer token or SigV4).
