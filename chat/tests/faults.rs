@@ -324,3 +324,60 @@ async fn an_object_store_outage_refuses_new_connections_quickly_and_heals() {
     a.send(Message::text("welcome back")).await.unwrap();
     assert_eq!(next_of(&mut c, "chat").await["text"], "welcome back");
 }
+
+/// Functions reached through an invoke API that reports a crash as Lambda's does: 200 with
+/// `X-Amz-Function-Error` and the error as the body. A crashed `$connect` refuses the
+/// handshake (502), a crashed message handler gets the sender AWS's `Internal server
+/// error` frame; a handler that does not crash is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_reported_as_lambda_reports_it_is_a_failure() {
+    let crash = |kind: &'static str| {
+        (
+            [("x-amz-function-error", kind)],
+            r#"{"errorMessage":"boom","errorType":"Error","stackTrace":[]}"#,
+        )
+    };
+    let functions = axum::Router::new()
+        .route(
+            "/connect",
+            axum::routing::post(move || async move { crash("Unhandled") }),
+        )
+        .route("/connect-ok", axum::routing::post(|| async { "{}" }))
+        .route(
+            "/message",
+            axum::routing::post(move || async move { crash("Handled") }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, functions).await });
+    let start = |connect: &str| {
+        let mode = FunctionMode::Http {
+            routes: HttpRoutes::lifecycle(
+                &format!("{base}/{connect}"),
+                &format!("{base}/message"),
+                &format!("{base}/connect-ok"),
+            ),
+            dialect: wire::by_name("aws").unwrap(),
+            route_responses: false,
+        };
+        async move {
+            let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let app_addr = app.local_addr().unwrap();
+            let config = GatewayConfig::new(push.local_addr().unwrap(), mode);
+            let gateway = Arc::new(Gateway::new(config).unwrap());
+            tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+            format!("ws://{app_addr}/ws")
+        }
+    };
+    let crashing = start("connect").await;
+    let (refused, _) = connect(&crashing).await;
+    assert_eq!(refused.err(), Some(502));
+
+    let fine = start("connect-ok").await;
+    let (ws, _) = connect(&fine).await;
+    let mut ws = ws.expect("a $connect that does not crash accepts");
+    ws.send(Message::text("hello")).await.unwrap();
+    let error = next_error(&mut ws).await;
+    assert_eq!(error["message"], "Internal server error");
+}

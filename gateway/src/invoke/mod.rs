@@ -216,9 +216,21 @@ impl HttpFunctions {
             .await
             .map_err(|e| InvokeError::failed(format!("{url}: {e}")))?;
         let status = response.status().as_u16();
+        // Lambda's Invoke API answers a crashed function 200 with `X-Amz-Function-Error`
+        // (`Handled`, `Unhandled`); Function Compute's with `X-Fc-Error-Type`.
+        let crashed = ["x-amz-function-error", "x-fc-error-type"]
+            .iter()
+            .find_map(|name| response.headers().get(*name))
+            .map(|kind| String::from_utf8_lossy(kind.as_bytes()).into_owned());
         let body = read_capped(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| InvokeError::failed(format!("{url}: reading the answer: {e}")))?;
+        if let Some(kind) = crashed {
+            let said = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return Err(InvokeError::failed(format!(
+                "{url}: the function failed ({kind}): {said}"
+            )));
+        }
         if status >= 500 {
             return Err(InvokeError::Failed {
                 message: format!("{url} answered HTTP {status}"),
