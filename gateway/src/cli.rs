@@ -118,6 +118,10 @@ pub struct NodeArgs {
     /// API id (AWS apiId, Tencent serviceName) in events.
     #[arg(long, default_value_t = Naming::default().api_id)]
     pub api_id: String,
+    /// Messages of one connection invoked at once where the dialect invokes them
+    /// concurrently (AWS); beyond it the node stops reading that client until one is done.
+    #[arg(long, default_value_t = Limits::default().max_inflight_per_connection)]
+    pub max_inflight_per_connection: usize,
     /// Largest client message, bytes.
     #[arg(long, default_value_t = Limits::default().max_message_bytes)]
     pub max_message_bytes: usize,
@@ -359,6 +363,7 @@ impl NodeArgs {
     /// The limits the flags set.
     pub fn limits(&self) -> Limits {
         Limits {
+            max_inflight_per_connection: self.max_inflight_per_connection,
             max_message_bytes: self.max_message_bytes,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connection_age: Duration::from_secs(self.max_age_secs),

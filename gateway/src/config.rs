@@ -53,6 +53,10 @@ pub struct Limits {
     /// largest body such a call may have (413 above it). Without it anyone who knows the
     /// access key id (it travels in clear) could make the node hold bodies.
     pub pre_auth_body_bytes: usize,
+    /// Messages of one connection whose functions run at once, where the dialect invokes
+    /// them concurrently (AWS); with all of them running, the node reads nothing more
+    /// from that client until one is done (TCP pushes back; the client is not closed).
+    pub max_inflight_per_connection: usize,
 }
 
 impl Default for Limits {
@@ -72,6 +76,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             pre_auth_body_bytes: 32 * 1024 * 1024,
+            max_inflight_per_connection: 10,
         }
     }
 }

@@ -48,6 +48,12 @@ pub trait FunctionCodec: Debug + Send + Sync + 'static {
     /// What a function's answer (below 500: those are failures) means for `event`.
     fn answer(&self, event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply;
 
+    /// Whether a connection's messages are invoked concurrently (AWS: as they come, in no
+    /// order) rather than one at a time, in order.
+    fn concurrent_messages(&self) -> bool {
+        false
+    }
+
     /// What a failed function (unreachable, 5xx, timed out) means for `event`, when this
     /// dialect decides it; `None` leaves the gateway's default (a handshake refused with
     /// 502/503/504; AWS's `Internal server error` frame for a message).

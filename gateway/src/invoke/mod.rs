@@ -141,6 +141,15 @@ impl Functions {
         })
     }
 
+    /// Whether a connection's messages run concurrently (HTTP functions of a dialect that
+    /// invokes so); an app linked in gets them one at a time, in order.
+    pub fn concurrent_messages(&self) -> bool {
+        match self {
+            Functions::InProcess(_) => false,
+            Functions::Http(http) => http.dialect.concurrent_messages(),
+        }
+    }
+
     /// The route a message takes, or `None` when no route takes it (no match and no
     /// `$default`): the caller gets AWS's `Forbidden` error frame.
     pub fn route(&self, payload: &Payload) -> Option<String> {

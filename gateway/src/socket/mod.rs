@@ -10,15 +10,18 @@
 //!   buffer, the close handshake and close codes as RFC 6455 says; [`Ending`].
 //! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's.
 //! - `session.rs`: one connection from upgrade to cleanup; [`pump`], the loop moving frames
-//!   both ways, which channels reuse with their own [`Framing`].
+//!   both ways, which channels reuse with their own [`Framing`]; [`linger`] after `CR`.
 //! - `pending.rs`: a connection between register's acceptance and its session.
 //! - `cleanup.rs`: [`cleanup`], the disconnect event, run once per connection.
-//! - `transport.rs`: a plain connection's messages through transport.
+//! - `inbound.rs`: [`Inbound`], where a session hands messages, and waits for room.
+//! - `transport.rs`: a plain connection's messages through transport (in order, or
+//!   concurrently where the dialect invokes so).
 //! - `rate.rs`: [`RateLimit`], a token bucket.
 //! - `sessions.rs`: [`Sessions`], counting live sessions so a shutdown waits for cleanups.
 
 mod cleanup;
 mod handshake;
+mod inbound;
 mod pending;
 mod rate;
 mod session;
@@ -36,6 +39,7 @@ use tokio::sync::watch;
 
 pub use cleanup::cleanup;
 pub use handshake::{refusal, upgrade};
+pub use inbound::Inbound;
 pub use rate::RateLimit;
 pub use session::{Framing, PLAIN, Raw, SideChannel, linger, pump};
 pub use sessions::{SessionGuard, Sessions};

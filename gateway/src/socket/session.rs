@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::Core;
 use super::cleanup::cleanup;
+use super::inbound::Inbound;
 use super::pending::Pending;
 use super::rate::RateLimit;
 use super::transport::Transport;
@@ -38,7 +39,7 @@ pub(super) fn run(
             &core,
             &mut socket,
             &mut handle,
-            |payload| transport.offer(payload),
+            &mut transport,
             &mut shutdown,
             None,
             &PLAIN,
@@ -148,9 +149,10 @@ async fn write_queued(
 }
 
 /// Moves frames both ways until the connection should end: client frames (within the
-/// limits) to `inbound` (`Full`: too many in flight; `Closed`: a function closed the
-/// connection), pushed frames through `framing` (unless the side channel holds them), and
-/// the side channel's frames (a dialect's own answers) as they are. Nothing here waits on the client: a write in progress is one more thing
+/// limits) to `inbound` (without room, reading stops until it has some: the client is
+/// pushed back, not closed; `Closed`: a function closed the connection), pushed frames
+/// through `framing` (unless the side channel holds them), and the side channel's frames
+/// (a dialect's own answers) as they are. Nothing here waits on the client: a write in progress is one more thing
 /// the loop watches (its deadline beside kicks, timers and shutdown), and while it is in
 /// progress nothing more is fed (pushed frames wait in their bounded queue).
 ///
@@ -163,7 +165,7 @@ pub fn pump<'a>(
     core: &'a Core,
     socket: &'a mut Socket,
     handle: &'a mut Handle,
-    mut inbound: impl FnMut(Payload) -> Result<(), mpsc::error::TrySendError<Payload>> + 'a,
+    mut inbound: impl Inbound + 'a,
     shutdown: &'a mut watch::Receiver<bool>,
     mut side: Option<&'a mut SideChannel>,
     framing: &'a Framing,
@@ -189,6 +191,8 @@ pub fn pump<'a>(
         ping.reset();
         let mut unanswered_pings = 0u32;
         let mut rate = RateLimit::new(limits.messages_per_second);
+        // A message with no room yet: nothing more is read until it is taken.
+        let mut waiting: Option<Payload> = None;
         loop {
             if let Some(due) = socket.write_due()
                 && due < watchdog.deadline()
@@ -196,8 +200,11 @@ pub fn pump<'a>(
                 watchdog.as_mut().reset(due);
             }
             let held_back = holding(&side);
+            let reading = waiting.is_none();
             tokio::select! {
-                event = socket.next() => {
+                event = async {
+                    if reading { socket.next().await } else { socket.flushed().await }
+                } => {
                     let message = match event {
                         Event::Frame(message) => message,
                         Event::Flushed => continue,
@@ -221,17 +228,17 @@ pub fn pump<'a>(
                     last_in = tokio::time::Instant::now();
                     unanswered_pings = 0;
                     Hub::touch(&handle.held, now_ms());
-                    match inbound(payload) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            return Ending::ours(close_code::POLICY, "too many messages in flight");
-                        }
-                        // Transport stopped because a function closed the connection: its
-                        // close, not this frame, decides the code.
-                        Err(mpsc::error::TrySendError::Closed(_)) => {
-                            let kick = handle.kicked().unwrap_or_else(Kick::by_function);
-                            return Ending::ours(kick.code, kick.reason);
-                        }
+                    if let Err(ending) = hand_on(&mut inbound, payload, &mut waiting, handle) {
+                        return ending;
+                    }
+                }
+                () = inbound.room(), if !reading => {
+                    // Time spent waiting for room is not the client's idleness.
+                    last_in = tokio::time::Instant::now();
+                    if let Some(payload) = waiting.take()
+                        && let Err(ending) = hand_on(&mut inbound, payload, &mut waiting, handle)
+                    {
+                        return ending;
                     }
                 }
                 frame = handle.next(), if !socket.is_flushing() && !held_back => {
@@ -255,8 +262,9 @@ pub fn pump<'a>(
                     }
                 }
                 _ = ping.tick() => {
-                    // A write still pending is watched by its own deadline.
-                    if socket.is_flushing() {
+                    // A write still pending is watched by its own deadline; while nothing
+                    // is read, no pong can be seen.
+                    if socket.is_flushing() || waiting.is_some() {
                         continue;
                     }
                     if unanswered_pings >= 2 {
@@ -291,6 +299,28 @@ pub fn pump<'a>(
                     return Ending::ours(close_code::GOING_AWAY, "server shutting down");
                 }
             }
+        }
+    }
+}
+
+/// Hands `payload` to `inbound`; without room it waits in `waiting`. `Err` when nothing
+/// takes messages any more (a function closed the connection: its close, not this frame,
+/// decides the code).
+fn hand_on(
+    inbound: &mut impl Inbound,
+    payload: Payload,
+    waiting: &mut Option<Payload>,
+    handle: &Handle,
+) -> Result<(), Ending> {
+    match inbound.offer(payload) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(payload)) => {
+            *waiting = Some(payload);
+            Ok(())
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            let kick = handle.kicked().unwrap_or_else(Kick::by_function);
+            Err(Ending::ours(kick.code, kick.reason))
         }
     }
 }

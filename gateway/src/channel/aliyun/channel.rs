@@ -240,7 +240,7 @@ fn run(
             &mut socket,
             &mut handle,
             // Moved in: when the pump returns, the queue closes and `serve` ends.
-            move |payload| inbound_tx.try_send(payload),
+            inbound_tx,
             &mut shutdown,
             Some(&mut side),
             &FRAMING,

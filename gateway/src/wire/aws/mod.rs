@@ -46,6 +46,11 @@ impl FunctionCodec for Aws {
         "aws"
     }
 
+    /// API Gateway invokes a connection's messages as they come, concurrently.
+    fn concurrent_messages(&self) -> bool {
+        true
+    }
+
     fn event(&self, event: &LifecycleEvent, node: &NodeInfo) -> Value {
         event::encode(event, node)
     }
