@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
@@ -14,6 +15,7 @@ use clap::builder::PossibleValuesParser;
 use crate::channel::aliyun::{AliyunConfig, AliyunConfigError, AppKey, BackendKind, HttpApi};
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
 use crate::invoke::{FunctionMode, HttpRoutes, RouteSelection};
+use crate::tls::TlsFiles;
 use crate::wire;
 
 /// A node's flags. (Its `Debug` hides the push token and secret.)
@@ -118,6 +120,18 @@ pub struct NodeArgs {
     /// API id (AWS apiId, Tencent serviceName) in events.
     #[arg(long, default_value_t = Naming::default().api_id)]
     pub api_id: String,
+    /// TLS certificate chain (PEM) for both listeners (wss://, https://); re-read on SIGHUP.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// The push listener's own certificate (PEM), when it needs one of its own.
+    #[arg(long)]
+    pub push_tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long)]
+    pub push_tls_key: Option<PathBuf>,
     /// Messages of one connection invoked at once where the dialect invokes them
     /// concurrently (AWS); beyond it the node stops reading that client until one is done.
     #[arg(long, default_value_t = Limits::default().max_inflight_per_connection)]
@@ -227,6 +241,14 @@ pub enum ArgsError {
          (--aliyun-app-key, --aliyun-app-secret)"
     )]
     OpenPushApi,
+    /// A certificate without its key, or the other way round.
+    #[error("{cert} and {key} go together")]
+    TlsUnpaired {
+        /// The certificate's flag.
+        cert: &'static str,
+        /// The key's flag.
+        key: &'static str,
+    },
     /// App keys and secrets do not pair up.
     #[error("{keys} --aliyun-app-key but {secrets} --aliyun-app-secret: give them in pairs")]
     AppKeysUnpaired {
@@ -384,9 +406,52 @@ impl NodeArgs {
     /// The push URL to advertise, for a push listener bound at `push_addr` (so
     /// `--push-listen 127.0.0.1:0` advertises the real port).
     pub fn push_url(&self, push_addr: SocketAddr) -> String {
+        let scheme = if self.push_tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.push_url
             .clone()
-            .unwrap_or_else(|| format!("http://{push_addr}"))
+            .unwrap_or_else(|| format!("{scheme}://{push_addr}"))
+    }
+
+    /// The app listener's TLS files, if given.
+    pub fn tls(&self) -> Option<TlsFiles> {
+        let (cert, key) = (self.tls_cert.clone()?, self.tls_key.clone()?);
+        Some(TlsFiles { cert, key })
+    }
+
+    /// The push listener's: its own, else the app listener's.
+    pub fn push_tls(&self) -> Option<TlsFiles> {
+        match (self.push_tls_cert.clone(), self.push_tls_key.clone()) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => self.tls(),
+        }
+    }
+
+    /// `Err` when a certificate comes without its key, or a key without its certificate.
+    pub fn check_tls(&self) -> Result<(), ArgsError> {
+        let pairs = [
+            (
+                "--tls-cert",
+                self.tls_cert.is_some(),
+                "--tls-key",
+                self.tls_key.is_some(),
+            ),
+            (
+                "--push-tls-cert",
+                self.push_tls_cert.is_some(),
+                "--push-tls-key",
+                self.push_tls_key.is_some(),
+            ),
+        ];
+        for (cert, has_cert, key, has_key) in pairs {
+            if has_cert != has_key {
+                return Err(ArgsError::TlsUnpaired { cert, key });
+            }
+        }
+        Ok(())
     }
 
     /// A multi-threaded runtime whose blocking pool (where the embedded stores run every

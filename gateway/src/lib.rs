@@ -40,7 +40,7 @@
 //! | invoking | [`invoke`] | events, function codecs, calling functions, their errors |
 //! | socket core, wires | [`socket`], [`wire`] | upgrade, session, transport, rate; AWS and Tencent (codec + push routes over a [`PushTarget`]) |
 //! | channels | [`channel`] | client channels with their own protocol (Alibaba), owning their config and bookkeeping |
-//! | listeners | `push_api`, `auth`, `ops`, `serve` | the push-back API, its credentials, probes and metrics, the accept loop |
+//! | listeners | `push_api`, `auth`, `ops`, `serve`, [`tls`] | the push-back API, its credentials, probes and metrics, the accept loop, TLS |
 //! | node | `node`, [`cli`] | [`Gateway`] and its builder, [`run`], [`NodePusher`]; the reusable command line |
 
 mod auth;
@@ -60,6 +60,7 @@ mod ops;
 mod push_api;
 mod serve;
 pub mod socket;
+pub mod tls;
 pub mod wire;
 
 pub use channel::ClientChannel;

@@ -1,7 +1,8 @@
 //! Serving a router on a listener as `axum::serve` does (HTTP/1.1, upgrades, the peer's
 //! address for `ConnectInfo`), plus what it lacks: a bound on the time a client may take
 //! to send a request's head. A slowloris (a client that opens TCP and sends nothing, or a
-//! header a byte at a time) would otherwise hold a socket and a task forever.
+//! header a byte at a time) would otherwise hold a socket and a task forever. With TLS,
+//! the handshake is bounded by the same time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+use crate::tls::Tls;
 
 /// After a failed `accept` (out of descriptors, most often), the pause before the next: the
 /// loop must not spin while the process has no descriptor to give.
@@ -26,6 +29,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     head_timeout: Duration,
+    tls: Option<Tls>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -40,24 +44,35 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
-        tokio::spawn(connection(
-            stream,
-            peer,
-            router.clone(),
-            head_timeout,
-            stop.clone(),
-        ));
+        let (router, stop) = (router.clone(), stop.clone());
+        match &tls {
+            None => tokio::spawn(connection(stream, peer, router, head_timeout, stop)),
+            Some(tls) => {
+                let acceptor = tls.acceptor().clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(head_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, router, head_timeout, stop).await
+                        }
+                        Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                })
+            }
+        };
     }
 }
 
-/// One accepted connection.
-async fn connection(
-    stream: tokio::net::TcpStream,
+/// One accepted connection (TLS already done, if any).
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     router: Router,
     head_timeout: Duration,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(request)

@@ -83,6 +83,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let node = &args.node;
     let metrics = gateway::metrics::install()?;
     let push_auth = node.push_auth()?;
+    node.check_tls()?;
     let http = node.http_functions()?;
     let aliyun_clients = node.aliyun_clients(http.is_none());
     let app = tokio::net::TcpListener::bind(node.listen).await?;
@@ -119,6 +120,8 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.store = store.clone();
     config.limits = node.limits();
     config.metrics = Some(metrics);
+    config.tls = node.tls();
+    config.push_tls = node.push_tls();
     let described = config.functions.describe();
     // Alibaba's notify API is always served; its devices connect when asked for.
     let aliyun = Aliyun::new(node.aliyun()?, store.clone(), Arc::new(ChatDevices))?
@@ -126,8 +129,10 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .serving_clients(aliyun_clients);
     let builder = Gateway::builder(config).hub(hub).channel(Arc::new(aliyun));
     let gateway = Arc::new(builder.build()?);
+    let scheme = |tls: Option<_>| if tls.is_some() { "https" } else { "http" };
+    let (app_scheme, push_scheme) = (scheme(node.tls()), scheme(node.push_tls()));
     cli::announce(&format!(
-        "chat:     http://{app_addr}/\npush API: http://{push_addr}\n"
+        "chat:     {app_scheme}://{app_addr}/\npush API: {push_scheme}://{push_addr}\n"
     ));
     tracing::info!(chat = %app_addr, push = %push_addr, functions = %described, aliyun = aliyun_clients, "listening");
     // Sweeps run beside the node and end with it.

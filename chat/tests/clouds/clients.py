@@ -2,6 +2,8 @@
 
     python clients.py sdk ENDPOINT LIVE_ID DELETE_ID # boto3's apigatewaymanagementapi
     python clients.py handshake URL                  # the `websockets` library
+    python clients.py tls ENDPOINT WSS_URL           # both over TLS (AWS_CA_BUNDLE)
+    python clients.py hold WSS_URL                   # a wss:// connection kept open
 
 `sdk` needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the gateway's SigV4 key. It checks
 every call and typed error, prints one line per check, and exits non-zero on the first
@@ -79,6 +81,43 @@ def handshake(url):
         print(refused.response.status_code)
 
 
+def tls_context():
+    import ssl
+
+    return ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+
+
+def tls(endpoint, wss_url):
+    """boto3 over https (it trusts AWS_CA_BUNDLE) and `websockets` over wss://."""
+    from websockets.sync.client import connect
+
+    with connect(wss_url, ssl=tls_context(), open_timeout=10) as ws:
+        first = ws.recv(timeout=10)
+        print(f"ok wss {first[:40]}")
+    api = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="unused",
+        aws_secret_access_key="unused",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+    expect_error("GoneException", lambda: api.get_connection(ConnectionId="nobody"))
+
+
+def hold(wss_url):
+    """Opens wss_url, says `open`, then answers each stdin line `ping` with `pong` once the
+    server's pong came back over the same connection."""
+    from websockets.sync.client import connect
+
+    with connect(wss_url, ssl=tls_context(), open_timeout=10) as ws:
+        print("open", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "ping":
+                ws.ping().wait(10)
+                print("pong", flush=True)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"sdk": sdk, "handshake": handshake}[command](*args)
+    {"sdk": sdk, "handshake": handshake, "tls": tls, "hold": hold}[command](*args)

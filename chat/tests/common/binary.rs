@@ -124,6 +124,7 @@ fn printed_address(url: &str) -> Option<SocketAddr> {
     let url = url
         .trim()
         .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .trim_end_matches('/');
     url.parse().ok()
 }

@@ -32,6 +32,7 @@ use crate::hub::Hub;
 use crate::invoke::{FunctionMode, Functions, NodeInfo};
 use crate::ops::{self, Probes};
 use crate::socket::{self, AppState, Core};
+use crate::tls::{Tls, TlsError, TlsFiles};
 use crate::wire::{self, FunctionWire};
 use crate::{metrics, push_api, serve};
 
@@ -56,6 +57,10 @@ pub struct GatewayConfig {
     /// Renders this process's metrics at `/metrics` (a binary installs the recorder:
     /// [`crate::metrics::install`]); none answers 404 there.
     pub metrics: Option<PrometheusHandle>,
+    /// TLS on the app listener (`wss://`, `https://`), if any.
+    pub tls: Option<TlsFiles>,
+    /// TLS on the push listener, if any (its URL is then `https://`).
+    pub push_tls: Option<TlsFiles>,
 }
 
 impl GatewayConfig {
@@ -70,6 +75,8 @@ impl GatewayConfig {
             store: None,
             limits: Limits::default(),
             metrics: None,
+            tls: None,
+            push_tls: None,
         }
     }
 
@@ -98,6 +105,9 @@ pub enum BuildError {
         /// The other.
         second: &'static str,
     },
+    /// A listener's certificate cannot serve.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// One gateway node: its core (hub, functions, limits), the wires whose push routes it
@@ -112,6 +122,10 @@ pub struct Gateway {
     wires: Vec<&'static dyn FunctionWire>,
     /// The channels with a client protocol of their own.
     channels: Vec<Arc<dyn ClientChannel>>,
+    /// The app listener's TLS, read at build (and again on SIGHUP).
+    tls: Option<Tls>,
+    /// The push listener's.
+    push_tls: Option<Tls>,
 }
 
 /// Puts a [`Gateway`] together: its settings, and what it holds beyond them.
@@ -160,6 +174,8 @@ impl GatewayBuilder {
         // An empty credential would let in anyone who knows its id (or nothing at all).
         config.push_auth.validate()?;
         claimed_once(&channels)?;
+        let tls = config.tls.clone().map(Tls::load).transpose()?;
+        let push_tls = config.push_tls.clone().map(Tls::load).transpose()?;
         let node = NodeInfo::new(
             &config.push_url,
             &config.naming.stage,
@@ -181,6 +197,8 @@ impl GatewayBuilder {
             core,
             wires: all,
             channels,
+            tls,
+            push_tls,
         })
     }
 }
@@ -361,17 +379,63 @@ pub async fn run(
         });
     }
     let head_timeout = gateway.config.limits.header_timeout;
-    let app_task = tokio::spawn(serve::serve(app, app_router, head_timeout, stop_rx.clone()));
+    let certificates: Vec<Tls> = [&gateway.tls, &gateway.push_tls]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if !certificates.is_empty() {
+        tokio::spawn(reload_on_hangup(certificates, stop_rx.clone()));
+    }
+    let (app_tls, push_tls) = (gateway.tls.clone(), gateway.push_tls.clone());
+    let app_task = tokio::spawn(serve::serve(
+        app,
+        app_router,
+        head_timeout,
+        app_tls,
+        stop_rx.clone(),
+    ));
     // The push API stays up until the sessions' cleanups are done (they push leave
     // notices through it), then it is stopped.
     let (_push_stop, push_stop_rx) = watch::channel(false);
-    let push_task = tokio::spawn(serve::serve(push, push_router, head_timeout, push_stop_rx));
+    let push_task = tokio::spawn(serve::serve(
+        push,
+        push_router,
+        head_timeout,
+        push_tls,
+        push_stop_rx,
+    ));
     shutdown.await;
     let _ = stop_tx.send(true);
     core.sessions.drained(Duration::from_secs(10)).await;
     app_task.abort();
     push_task.abort();
     Ok(())
+}
+
+/// Reads every listener's certificate again on each SIGHUP until `stop`: connections keep
+/// theirs, later handshakes get the new one; a reload that fails keeps the old one.
+async fn reload_on_hangup(certificates: Vec<Tls>, mut stop: watch::Receiver<bool>) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(err) => {
+            tracing::warn!(%err, "no SIGHUP handler: certificates are not reloaded");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            Some(()) = hangups.recv() => {}
+            _ = stop.changed() => return,
+        }
+        for tls in &certificates {
+            let cert = tls.files().cert.display();
+            match tls.reload() {
+                Ok(()) => tracing::info!(%cert, "certificate reloaded"),
+                Err(err) => tracing::warn!(%err, "certificate not reloaded; the old one stays"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
