@@ -22,8 +22,8 @@ impl<T: Inbound> Inbound for &mut T {
         (**self).offer(payload)
     }
 
-    fn room(&mut self) -> impl Future<Output = ()> + Send + '_ {
-        (**self).room()
+    async fn room(&mut self) {
+        (**self).room().await;
     }
 }
 
@@ -33,10 +33,8 @@ impl Inbound for mpsc::Sender<Payload> {
         self.try_send(payload)
     }
 
-    fn room(&mut self) -> impl Future<Output = ()> + Send + '_ {
-        async move {
-            // The slot is given back at once: the offer that follows takes one.
-            let _ = self.reserve().await;
-        }
+    async fn room(&mut self) {
+        // The slot is given back at once: the offer that follows takes one.
+        let _ = self.reserve().await;
     }
 }

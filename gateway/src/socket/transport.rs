@@ -147,16 +147,14 @@ impl Inbound for Transport {
         }
     }
 
-    fn room(&mut self) -> impl Future<Output = ()> + Send + '_ {
-        async move {
-            match &self.running {
-                None => {}
-                Some(Running::Ordered { queue, .. }) => {
-                    let _ = queue.reserve().await;
-                }
-                Some(Running::Concurrent { permits, .. }) => {
-                    let _ = permits.acquire().await;
-                }
+    async fn room(&mut self) {
+        match &self.running {
+            None => {}
+            Some(Running::Ordered { queue, .. }) => {
+                let _ = queue.reserve().await;
+            }
+            Some(Running::Concurrent { permits, .. }) => {
+                let _ = permits.acquire().await;
             }
         }
     }
