@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement as apigw;
+use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata;
+use aws_sdk_apigatewaymanagement::operation::RequestId;
 use gateway::wire::{aws::Aws, tencent::Tencent};
 use gateway::{FunctionMode, HttpRoutes, SigV4Key};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -168,6 +170,12 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
         "400",
         "the websockets library saw {refused}"
     );
+    // AWS's URL shape: the socket at /{stage} and at the bare host, not at another stage.
+    for (path, status) in [("/production", "101"), ("/", "101"), ("/staging", "404")] {
+        let url = format!("ws://{}{path}?name=shape", node.app);
+        let said = clients(vec!["handshake".into(), url]).await;
+        assert_eq!(said.trim(), status, "{path}");
+    }
 
     // The subprotocol the handler picks is the handshake's.
     let (mut ann, protocol) = connect(&ws_url("?name=ann"), Some("chat, other"))
@@ -203,12 +211,17 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
     // AWS's Rust SDK: post, describe, typed errors (ids that need percent-encoding too).
     let endpoint = format!("http://{}/production", node.push);
     let sdk = rust_sdk(endpoint.clone(), SECRET);
-    sdk.post_to_connection()
+    let posted = sdk
+        .post_to_connection()
         .connection_id(&ann_id)
         .data(apigw::primitives::Blob::new("from the rust sdk"))
         .send()
         .await
         .unwrap();
+    assert!(
+        posted.request_id().is_some_and(|id| id.len() == 36),
+        "x-amzn-RequestId"
+    );
     assert_eq!(next_text(&mut ann).await, "from the rust sdk");
     let described = sdk
         .get_connection()
@@ -248,12 +261,30 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
         .send()
         .await
         .unwrap_err();
-    assert!(forged.into_service_error().is_forbidden_exception());
+    assert_eq!(
+        forged.code(),
+        Some("InvalidSignatureException"),
+        "{forged:?}"
+    );
     let unsigned = reqwest::get(format!("http://{}/@connections/{ann_id}", node.push))
         .await
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 403);
-    assert_eq!(unsigned.headers()["x-amzn-errortype"], "ForbiddenException");
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
+    assert!(unsigned.headers().contains_key("x-amzn-requestid"));
+    let body: serde_json::Value = unsigned.json().await.unwrap();
+    assert_eq!(body["message"], "Missing Authentication Token");
+    // Signed for another stage: AWS's 403 Forbidden.
+    let elsewhere = rust_sdk(format!("http://{}/staging", node.push), SECRET)
+        .get_connection()
+        .connection_id(&ann_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(elsewhere.into_service_error().is_forbidden_exception());
 
     // boto3: the same, plus DeleteConnection of bob, whose $disconnect tells ann.
     let checks = clients(vec!["sdk".into(), endpoint, ann_id.clone(), bob_id.clone()]).await;

@@ -29,12 +29,15 @@ def client(endpoint, secret=None):
     )
 
 
-def expect_error(name, call):
+def expect_error(name, call, modeled=True):
+    """`call` fails with the error `name`: its typed class where the service model has one
+    (else botocore's ClientError), and its code."""
     try:
         call()
     except Exception as error:  # the typed exception class is what is checked
         code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        if type(error).__name__ != name or code != name:
+        kind = name if modeled else "ClientError"
+        if type(error).__name__ != kind or code != name:
             sys.exit(f"expected {name}, got {type(error).__name__} ({code}): {error}")
         print(f"ok {name}")
         return
@@ -60,7 +63,13 @@ def sdk(endpoint, live_id, delete_id):
         lambda: api.post_to_connection(ConnectionId=live_id, Data=b"x" * (200 * 1024)),
     )
     wrong = client(endpoint, secret="not-the-secret")
-    expect_error("ForbiddenException", lambda: wrong.get_connection(ConnectionId=live_id))
+    expect_error(
+        "InvalidSignatureException",
+        lambda: wrong.get_connection(ConnectionId=live_id),
+        modeled=False,
+    )
+    elsewhere = client(endpoint.rsplit("/", 1)[0] + "/staging")
+    expect_error("ForbiddenException", lambda: elsewhere.get_connection(ConnectionId=live_id))
     api.delete_connection(ConnectionId=delete_id)
     print("ok delete_connection")
     expect_error("GoneException", lambda: api.delete_connection(ConnectionId="gone"))

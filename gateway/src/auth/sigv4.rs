@@ -20,6 +20,11 @@ use subtle::ConstantTimeEq;
 
 use crate::config::SigV4Key;
 
+/// The reason [`precheck`] gives for a key id that is not the node's.
+pub const UNKNOWN_KEY: &str = "unknown access key id";
+/// The reason [`precheck`] gives for a signature too far from the node's clock.
+pub const SKEWED: &str = "the signature is more than 15 minutes away from this node's clock";
+
 /// The only algorithm.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a request's date may be from this node's clock.
@@ -206,7 +211,7 @@ pub fn precheck(
         return Err("malformed Credential".into());
     };
     if access_key_id != key.access_key_id {
-        return Err("unknown access key id".into());
+        return Err(UNKNOWN_KEY.into());
     }
     if scope_service != service || terminator != "aws4_request" {
         return Err(format!(
@@ -228,7 +233,7 @@ pub fn precheck(
         .duration_since(signed_at)
         .unwrap_or_else(|e| e.duration());
     if skew > MAX_SKEW {
-        return Err("the signature is more than 15 minutes away from this node's clock".into());
+        return Err(SKEWED.into());
     }
     Ok(Claim {
         date: date.to_owned(),

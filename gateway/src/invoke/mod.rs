@@ -141,6 +141,14 @@ impl Functions {
         })
     }
 
+    /// The dialect of HTTP functions (`aws`, `tencent`); `None` for an app linked in.
+    pub fn dialect(&self) -> Option<&'static str> {
+        match self {
+            Functions::InProcess(_) => None,
+            Functions::Http(http) => Some(http.dialect.name()),
+        }
+    }
+
     /// Whether a connection's messages run concurrently (HTTP functions of a dialect that
     /// invokes so); an app linked in gets them one at a time, in order.
     pub fn concurrent_messages(&self) -> bool {

@@ -188,6 +188,7 @@ impl GatewayBuilder {
             limits: config.limits.clone(),
             push_url: config.push_url.clone(),
             sessions: Arc::default(),
+            stage: Arc::from(config.naming.stage.as_str()),
         });
         let mut all = wire::BUILT_IN.to_vec();
         wires.retain(|extra| !all.iter().any(|w| w.name() == extra.name()));
@@ -247,6 +248,19 @@ impl Gateway {
     /// channel claims it), every channel at its paths, and the channels' HTTP routes.
     fn app_router(&self, stop: &watch::Receiver<bool>) -> Router {
         let mut router = Router::new().route("/ws", get(socket::upgrade));
+        // AWS clients connect to `wss://host/{stage}` (and the bare host).
+        let aws = self.core.functions.dialect() == Some("aws");
+        let stage = format!("/{}", self.core.stage);
+        let stage_free = !stage[1..].is_empty()
+            && !stage[1..].contains(['/', '{', '}', '*'])
+            && !self
+                .channels
+                .iter()
+                .any(|c| c.paths().contains(&stage.as_str()))
+            && !["/ws", "/healthz", "/readyz", "/metrics"].contains(&stage.as_str());
+        if aws && stage_free {
+            router = router.route(&stage, get(socket::upgrade));
+        }
         for channel in &self.channels {
             for path in channel.paths() {
                 let channel = channel.clone();
@@ -263,6 +277,7 @@ impl Gateway {
         let root = Root {
             page: self.config.page,
             channel: self.channels.iter().find(|c| c.at_root()).cloned(),
+            plain: aws,
         };
         let root = get(
             move |state: State<AppState>,
@@ -319,6 +334,8 @@ struct Root {
     page: Option<&'static str>,
     /// The channel whose clients connect to the bare host.
     channel: Option<Arc<dyn ClientChannel>>,
+    /// Whether a plain WebSocket connects there when no channel does (AWS).
+    plain: bool,
 }
 
 impl Root {
@@ -334,6 +351,7 @@ impl Root {
             (Ok(ws), Some(channel)) => {
                 channel_upgrade(channel, state, peer, uri, headers, ws).await
             }
+            (Ok(ws), None) if self.plain => socket::upgrade(state, peer, uri, headers, ws).await,
             (Ok(_), None) => {
                 (StatusCode::NOT_FOUND, "no WebSocket here: connect to /ws").into_response()
             }

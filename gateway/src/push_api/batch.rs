@@ -57,7 +57,7 @@ pub fn routes() -> Router<PushTarget> {
 /// `error` as `{"error": …}`; missing credentials are 401 here.
 pub fn error(error: &PushError) -> Response {
     let status = match error {
-        PushError::Forbidden(_) => StatusCode::UNAUTHORIZED,
+        PushError::Forbidden(_) | PushError::Credentials(_) => StatusCode::UNAUTHORIZED,
         other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::BAD_REQUEST),
     };
     (status, Json(json!({ "error": error.message() }))).into_response()

@@ -48,7 +48,7 @@ use crate::auth;
 use crate::channel::{ClientChannel, PushCall, PushSignature};
 use crate::config::{Limits, PushAuth};
 use crate::socket::Core;
-use crate::wire::{FunctionWire, PushError, PushTarget};
+use crate::wire::{CredentialFailure, FunctionWire, PushError, PushTarget};
 use body::{BodyError, PreAuthBudget, Reading};
 
 /// Whose error shape a refused request gets.
@@ -127,11 +127,16 @@ impl Guard {
         response
     }
 
-    /// A refused signature, with `why` for the log only.
+    /// A refused signature, with `why` for the log only (the caller hears which kind of
+    /// failure, as AWS tells it: an unknown key, a stale signature, a wrong one).
     fn refuse_signature(&self, why: &str) -> Response {
         tracing::debug!(%why, "push call refused");
-        let refusal = PushError::Forbidden("the signature was refused".into());
-        self.shape.error(&refusal)
+        let failure = match why {
+            auth::sigv4::UNKNOWN_KEY => CredentialFailure::UnknownKey,
+            auth::sigv4::SKEWED => CredentialFailure::Expired,
+            _ => CredentialFailure::BadSignature,
+        };
+        self.shape.error(&PushError::Credentials(failure))
     }
 }
 
@@ -160,6 +165,7 @@ pub fn router(
     let target = PushTarget {
         hub: core.hub.clone(),
         max_frame,
+        stage: core.stage.clone(),
     };
     let mut router = guarded(batch::routes().with_state(target.clone()), Shape::Native);
     for wire in wires {
@@ -193,9 +199,9 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     if !auth::is_signed(request.headers()) {
         return match own {
             Some(scheme) => scheme.missing(),
-            None => guard.shape.error(&PushError::Forbidden(
-                "missing credentials: a bearer token or an AWS Signature V4".into(),
-            )),
+            None => guard
+                .shape
+                .error(&PushError::Credentials(CredentialFailure::Missing)),
         };
     }
     pass_signed(&guard, request, next).await

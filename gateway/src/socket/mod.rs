@@ -66,6 +66,9 @@ pub struct Core {
     pub push_url: String,
     /// Live sessions, for graceful shutdown.
     pub sessions: Arc<Sessions>,
+    /// The stage this node serves (AWS: the WebSocket's path, the `@connections` prefix;
+    /// a call for another stage is refused).
+    pub stage: Arc<str>,
 }
 
 /// The app listener's state: the node's core, and the shutdown signal sessions watch.

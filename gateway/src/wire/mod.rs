@@ -69,6 +69,8 @@ pub struct PushTarget {
     pub hub: Arc<Hub>,
     /// Largest frame a push may carry (the node's message limit).
     pub max_frame: usize,
+    /// The node's stage: a route naming another refuses the call.
+    pub stage: Arc<str>,
 }
 
 impl PushTarget {
@@ -129,6 +131,8 @@ pub enum PushError {
     Gone,
     /// Missing or bad credentials (403; the native batch call answers 401).
     Forbidden(String),
+    /// Credentials refused for a reason the clouds name (403; the batch call 401).
+    Credentials(CredentialFailure),
     /// The frame is over the limit (413).
     PayloadTooLarge(usize),
     /// The connection cannot take more now (429): its queue was full and it was closed.
@@ -150,7 +154,7 @@ impl PushError {
     pub fn status(&self) -> u16 {
         match self {
             PushError::Gone => 410,
-            PushError::Forbidden(_) => 403,
+            PushError::Forbidden(_) | PushError::Credentials(_) => 403,
             PushError::PayloadTooLarge(_) => 413,
             PushError::LimitExceeded(_) => 429,
             PushError::BadRequest(_) => 400,
@@ -164,6 +168,7 @@ impl PushError {
     pub fn message(&self) -> String {
         match self {
             PushError::Gone => "no such connection on this node".to_owned(),
+            PushError::Credentials(failure) => failure.message().to_owned(),
             PushError::Forbidden(why)
             | PushError::LimitExceeded(why)
             | PushError::BadRequest(why)
@@ -175,6 +180,51 @@ impl PushError {
                 format!("the request body is over this route's limit of {limit} bytes")
             }
             PushError::TimedOut => "the request body did not arrive in time".to_owned(),
+        }
+    }
+}
+
+/// Why credentials were refused, as AWS tells its SDKs apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialFailure {
+    /// None came.
+    Missing,
+    /// The key id is not one the node knows.
+    UnknownKey,
+    /// The signature does not match (or the request is not signed as SigV4 asks).
+    BadSignature,
+    /// The signature's time is too far from the node's clock.
+    Expired,
+}
+
+impl CredentialFailure {
+    /// AWS's message for it.
+    pub fn message(self) -> &'static str {
+        match self {
+            CredentialFailure::Missing => "Missing Authentication Token",
+            CredentialFailure::UnknownKey => {
+                "The security token included in the request is invalid."
+            }
+            CredentialFailure::BadSignature => {
+                "The request signature we calculated does not match the signature you \
+                 provided. Check your AWS Secret Access Key and signing method. Consult the \
+                 service documentation for details."
+            }
+            CredentialFailure::Expired => {
+                "Signature expired: the request is more than 15 minutes away from the \
+                 server's clock."
+            }
+        }
+    }
+
+    /// AWS's error type for it (`x-amzn-ErrorType`).
+    pub fn aws_type(self) -> &'static str {
+        match self {
+            CredentialFailure::Missing => "MissingAuthenticationTokenException",
+            CredentialFailure::UnknownKey => "UnrecognizedClientException",
+            CredentialFailure::BadSignature | CredentialFailure::Expired => {
+                "InvalidSignatureException"
+            }
         }
     }
 }
@@ -228,7 +278,11 @@ mod tests {
             ..ConnectionInfo::default()
         });
         let mut handle = hub.insert(info, QueueBound::frames(1));
-        let target = PushTarget { hub, max_frame: 4 };
+        let target = PushTarget {
+            hub,
+            max_frame: 4,
+            stage: Arc::from("production"),
+        };
         target.deliver("c", Outbound::text("1234")).unwrap();
         assert_eq!(handle.try_next().unwrap(), Outbound::text("1234"));
         let big = target.deliver("c", Outbound::text("12345")).unwrap_err();
