@@ -395,3 +395,67 @@ async fn tencent_scf_functions_work_unchanged() {
     assert_eq!(body["errNo"], 410);
     drop(runner);
 }
+
+/// A `$connect` REQUEST authorizer written as AWS's documentation writes one
+/// (`aws_handlers.authorize`): identity sources missing is 401 without asking it; its
+/// Deny is 403 and `$connect` never runs; its `Unauthorized` error 401; its Allow lets
+/// the handshake on to `$connect`, and its principal and context reach the connection's
+/// later events as `requestContext.authorizer`, with their JSON types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_authorizer_decides_the_handshake_as_on_aws() {
+    use gateway::invoke::authorizer::{AuthorizerConfig, IdentitySource};
+    let runner = Runner::start("aws_handlers", &[]).await;
+    let url = |name: &str| format!("{}/{name}", runner.url);
+    let routes = HttpRoutes {
+        connect: Some(url("handle_connect")),
+        disconnect: Some(url("handle_disconnect")),
+        default: None,
+        custom: BTreeMap::from([("whoauth".to_owned(), url("handle_whoauth"))]),
+        selection: Some("$request.body.action".parse().unwrap()),
+    };
+    let authorizer = AuthorizerConfig {
+        url: url("authorize"),
+        identity_sources: vec![
+            IdentitySource::Header("Auth".into()),
+            IdentitySource::Query("token".into()),
+        ],
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+    };
+    let node = common::start_with(|config| {
+        config.functions = FunctionMode::Http {
+            routes,
+            dialect: &Aws,
+            route_responses: true,
+        };
+        config.authorizer = Some(authorizer);
+    })
+    .await;
+    let handshake = |auth: Option<&str>, query: &str| {
+        let mut request = format!("ws://{}/production?name=ann{query}", node.app)
+            .into_client_request()
+            .unwrap();
+        if let Some(auth) = auth {
+            request.headers_mut().insert("auth", auth.parse().unwrap());
+        }
+        try_connect(request)
+    };
+    // The token is missing: refused before the authorizer, which would have said Deny.
+    assert_eq!(handshake(Some("letmein"), "").await.err(), Some(401));
+    assert_eq!(handshake(None, "&token=t1").await.err(), Some(401));
+    // The authorizer's Deny; its Unauthorized error.
+    assert_eq!(
+        handshake(Some("letmein"), "&token=t2").await.err(),
+        Some(403)
+    );
+    assert_eq!(handshake(Some("nope"), "&token=t1").await.err(), Some(401));
+    // Allowed: the authorizer's principal and context on a later event.
+    let (mut ws, _) = handshake(Some("letmein"), "&token=t1").await.unwrap();
+    send_text(&mut ws, r#"{"action":"whoauth"}"#).await;
+    let seen: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    assert_eq!(seen["principalId"], "me", "{seen}");
+    assert_eq!(seen["stringKey"], "stringval");
+    assert_eq!(seen["numberKey"], 123);
+    assert_eq!(seen["booleanKey"], true);
+    assert!(seen["integrationLatency"].is_u64(), "{seen}");
+}

@@ -108,6 +108,7 @@ mod properties {
                 protocols: None,
                 extensions: None,
                 push_url: "http://127.0.0.1:1".into(),
+                authorizer: None,
             }),
             request_id: "r1".into(),
             at_ms: 0,

@@ -26,6 +26,7 @@ fn connection() -> Arc<ConnectionInfo> {
         protocols: Some("chat, json".into()),
         extensions: None,
         push_url: "http://127.0.0.1:1".into(),
+        authorizer: None,
     })
 }
 

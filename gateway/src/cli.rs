@@ -14,6 +14,7 @@ use clap::builder::PossibleValuesParser;
 
 use crate::channel::aliyun::{AliyunConfig, AliyunConfigError, AppKey, BackendKind, HttpApi};
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
+use crate::invoke::authorizer::{AuthorizerConfig, IdentitySource};
 use crate::invoke::{FunctionMode, HttpRoutes, RouteSelection};
 use crate::tls::TlsFiles;
 use crate::wire;
@@ -120,6 +121,20 @@ pub struct NodeArgs {
     /// API id (AWS apiId, Tencent serviceName) in events.
     #[arg(long, default_value_t = Naming::default().api_id)]
     pub api_id: String,
+    /// A `$connect` REQUEST authorizer (AWS): its function is POSTed AWS's authorizer event
+    /// before `$connect` and answers an IAM policy.
+    #[arg(long)]
+    pub authorizer_url: Option<String>,
+    /// What a handshake must carry before the authorizer is asked (else 401), comma
+    /// separated: route.request.header.NAME, route.request.querystring.NAME.
+    #[arg(long, value_delimiter = ',')]
+    pub authorizer_identity_source: Vec<IdentitySource>,
+    /// The AWS region in method ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The AWS account id in method ARNs.
+    #[arg(long, default_value = "000000000000")]
+    pub aws_account_id: String,
     /// TLS certificate chain (PEM) for both listeners (wss://, https://); re-read on SIGHUP.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
@@ -414,6 +429,16 @@ impl NodeArgs {
         self.push_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{push_addr}"))
+    }
+
+    /// The `$connect` authorizer the flags set, if any.
+    pub fn authorizer(&self) -> Option<AuthorizerConfig> {
+        Some(AuthorizerConfig {
+            url: self.authorizer_url.clone()?,
+            identity_sources: self.authorizer_identity_source.clone(),
+            region: self.region.clone(),
+            account: self.aws_account_id.clone(),
+        })
     }
 
     /// The app listener's TLS files, if given.

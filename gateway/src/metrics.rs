@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `wsgw_connections_open` (gauge) | | connections this node holds |
 //! | `wsgw_tasks_alive` (gauge) | | the runtime's tasks when scraped |
-//! | `wsgw_handshakes_total` | `outcome` | accepted, refused, failed, timed_out, full |
+//! | `wsgw_handshakes_total` | `outcome` | accepted, refused, unauthorized (an authorizer said no), failed, timed_out, full |
 //! | `wsgw_closes_total` | `code` | connections ended, by the close code cleanup hears |
 //! | `wsgw_function_calls_total` | `function`, `outcome` | connect / message / disconnect: ok, failed, timed_out |
 //! | `wsgw_function_call_seconds` (histogram) | `function` | |
@@ -34,7 +34,14 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// `wsgw_handshakes_total`'s outcomes (every value the handshake counts).
-const HANDSHAKE_OUTCOMES: [&str; 5] = ["accepted", "refused", "failed", "timed_out", "full"];
+const HANDSHAKE_OUTCOMES: [&str; 6] = [
+    "accepted",
+    "refused",
+    "unauthorized",
+    "failed",
+    "timed_out",
+    "full",
+];
 
 /// The close codes counted under their own label ([`code_label`]); any other is `other`.
 const CLOSE_CODES: [(u16, &str); 11] = [

@@ -49,6 +49,9 @@ pub struct ConnectionInfo {
     pub extensions: Option<String>,
     /// The push-back URL of the node holding the connection.
     pub push_url: String,
+    /// What a `$connect` authorizer allowed the connection with, if one ran (AWS's
+    /// `requestContext.authorizer`: `principalId`, its `context`, `integrationLatency`).
+    pub authorizer: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl ConnectionInfo {

@@ -121,6 +121,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.limits = node.limits();
     config.metrics = Some(metrics);
     config.tls = node.tls();
+    config.authorizer = node.authorizer();
     config.push_tls = node.push_tls();
     let described = config.functions.describe();
     // Alibaba's notify API is always served; its devices connect when asked for.

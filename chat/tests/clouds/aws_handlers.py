@@ -60,6 +60,37 @@ def handle_fail(event, context):
     raise RuntimeError("failing on purpose")
 
 
+def authorize(event, context):
+    """A $connect REQUEST authorizer, as AWS's documentation writes one: the identity
+    sources (header `Auth`, query `token`) decide; the policy allows or denies the method
+    ARN; its context reaches every later event of the connection."""
+    headers = event["headers"]
+    query = event["queryStringParameters"]
+    if headers.get("Auth") == "letmein" and query.get("token") == "t1":
+        return generate_policy("me", "Allow", event["methodArn"])
+    if headers.get("Auth") == "letmein":
+        return generate_policy("me", "Deny", event["methodArn"])
+    raise Exception("Unauthorized")
+
+
+def generate_policy(principal_id, effect, resource):
+    return {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}
+            ],
+        },
+        "context": {"stringKey": "stringval", "numberKey": 123, "booleanKey": True},
+    }
+
+
+def handle_whoauth(event, context):
+    """whoauth: a route response with what the authorizer allowed the caller with."""
+    return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+
+
 def post_to_all(event, text):
     domain = event["requestContext"]["domainName"]
     stage = event["requestContext"]["stage"]

@@ -5,7 +5,9 @@
 imports MODULE (a file beside this one), listens on 127.0.0.1 (a free port), prints
 `ready <port>`, and serves `POST /<name>`: the JSON body is the event, the handler
 `MODULE.<name>(event, context)` runs, and its return value goes back as JSON (`null` for
-None) with status 200. A handler that raises answers 500, as a failed invocation.
+None) with status 200. A handler that raises answers as Lambda's Invoke API reports an
+error: 200 with `X-Amz-Function-Error: Unhandled` and `{"errorMessage", "errorType",
+"stackTrace"}`.
 Handlers run on threads, so one may call back into the gateway while another waits.
 """
 
@@ -38,14 +40,21 @@ def serve(module):
                 return
             try:
                 result = handler(event, Context(name))
-            except Exception:  # a failed invocation, as the platform reports it
-                self.answer(500, {"errorMessage": traceback.format_exc()})
+            except Exception as error:  # a failed invocation, as Lambda's Invoke API says it
+                failure = {
+                    "errorMessage": str(error),
+                    "errorType": type(error).__name__,
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                }
+                self.answer(200, failure, {"X-Amz-Function-Error": "Unhandled"})
                 return
             self.answer(200, result)
 
-        def answer(self, status, body):
+        def answer(self, status, body, headers=None):
             data = json.dumps(body).encode()
             self.send_response(status)
+            for header, value in (headers or {}).items():
+                self.send_header(header, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

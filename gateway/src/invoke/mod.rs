@@ -7,7 +7,9 @@
 //!   message's route.
 //! - `mod.rs`: [`Functions`], one `invoke` whatever runs them; [`InvokeError`]; [`event`],
 //!   the event of a connection now.
+//! - `authorizer.rs`: `$connect` REQUEST authorizers (AWS), deciding a handshake first.
 
+pub mod authorizer;
 mod codec;
 mod mode;
 mod routes;
@@ -22,6 +24,23 @@ pub use mode::{FunctionMode, HttpRoutes};
 pub use routes::{BadRouteSelection, RouteSelection};
 
 use crate::ids::{new_id, now_ms};
+
+/// A header name as clients write it and AWS passes it on (`Host`, `Sec-WebSocket-Key`,
+/// `X-Forwarded-For`): HTTP/1 servers here see names lower-cased.
+pub fn header_case(name: &str) -> String {
+    name.split('-')
+        .map(|word| match word {
+            "websocket" => "WebSocket".to_owned(),
+            word => {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
 
 /// The event of kind `kind` for `info`, now, with a fresh request id.
 pub fn event(
@@ -139,6 +158,15 @@ impl Functions {
                 node,
             })),
         })
+    }
+
+    /// The `host:port` events name as the node's domain (AWS `domainName`); empty for an
+    /// app linked in.
+    pub fn domain(&self) -> &str {
+        match self {
+            Functions::InProcess(_) => "",
+            Functions::Http(http) => &http.node.domain,
+        }
     }
 
     /// The dialect of HTTP functions (`aws`, `tencent`); `None` for an app linked in.

@@ -29,6 +29,7 @@ pub use pusher::NodePusher;
 use crate::channel::{ClientChannel, UpgradeRequest};
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
 use crate::hub::Hub;
+use crate::invoke::authorizer::{Authorizer, AuthorizerConfig};
 use crate::invoke::{FunctionMode, Functions, NodeInfo};
 use crate::ops::{self, Probes};
 use crate::socket::{self, AppState, Core};
@@ -61,6 +62,8 @@ pub struct GatewayConfig {
     pub tls: Option<TlsFiles>,
     /// TLS on the push listener, if any (its URL is then `https://`).
     pub push_tls: Option<TlsFiles>,
+    /// The `$connect` authorizer plain handshakes pass first (AWS), if any.
+    pub authorizer: Option<AuthorizerConfig>,
 }
 
 impl GatewayConfig {
@@ -77,6 +80,7 @@ impl GatewayConfig {
             metrics: None,
             tls: None,
             push_tls: None,
+            authorizer: None,
         }
     }
 
@@ -189,6 +193,8 @@ impl GatewayBuilder {
             push_url: config.push_url.clone(),
             sessions: Arc::default(),
             stage: Arc::from(config.naming.stage.as_str()),
+            authorizer: config.authorizer.clone().map(Authorizer::new).transpose()?,
+            api_id: Arc::from(config.naming.api_id.as_str()),
         });
         let mut all = wire::BUILT_IN.to_vec();
         wires.retain(|extra| !all.iter().any(|w| w.name() == extra.name()));

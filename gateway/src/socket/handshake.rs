@@ -26,6 +26,7 @@ use super::sessions::SessionGuard;
 use super::ws::Socket;
 use super::{AppState, Core, connection_info, refuse_if_full, span_of};
 use crate::hub::QueueBound;
+use crate::invoke::authorizer::{Naming, Refused};
 use crate::invoke::{InvokeError, event};
 use crate::metrics;
 
@@ -83,9 +84,35 @@ pub async fn upgrade(
     if let Some(full) = refuse_if_full(&core) {
         return full;
     }
-    let info = Arc::new(connection_info(&core, peer, &uri, &headers));
+    let mut info = connection_info(&core, peer, &uri, &headers);
     let span = span_of(&info);
-    accept(core, info, ws, shutdown).instrument(span).await
+    if let Some(authorizer) = &core.authorizer {
+        let naming = Naming {
+            stage: &core.stage,
+            api_id: &core.api_id,
+            domain: core.functions.domain(),
+        };
+        let timeout = core.limits.function_timeout;
+        match authorizer
+            .authorize(&info, naming, timeout)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(allowed) => info.authorizer = Some(Arc::new(allowed)),
+            Err(refused) => {
+                if let Refused::Failed(why) = &refused {
+                    tracing::warn!(parent: &span, %why, "the authorizer failed");
+                }
+                metrics::handshake("unauthorized");
+                let status = StatusCode::from_u16(refused.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return (status, axum::Json(refused.body())).into_response();
+            }
+        }
+    }
+    accept(core, Arc::new(info), ws, shutdown)
+        .instrument(span)
+        .await
 }
 
 /// The rest of a handshake, once the connection has its id (and its log span).

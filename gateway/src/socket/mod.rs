@@ -49,6 +49,7 @@ use crate::config::Limits;
 use crate::hub::Hub;
 use crate::ids::{new_id, now_ms};
 use crate::invoke::Functions;
+use crate::invoke::authorizer::Authorizer;
 use crate::metrics;
 
 /// What a connection needs of its node: the hub it is held in, the functions its
@@ -69,6 +70,10 @@ pub struct Core {
     /// The stage this node serves (AWS: the WebSocket's path, the `@connections` prefix;
     /// a call for another stage is refused).
     pub stage: Arc<str>,
+    /// The `$connect` authorizer plain handshakes pass first, if any.
+    pub authorizer: Option<Authorizer>,
+    /// The API id and the domain the authorizer's event names.
+    pub api_id: Arc<str>,
 }
 
 /// The app listener's state: the node's core, and the shutdown signal sessions watch.
@@ -111,6 +116,7 @@ pub fn connection_info(
         protocols: text(header::SEC_WEBSOCKET_PROTOCOL),
         extensions: text(header::SEC_WEBSOCKET_EXTENSIONS),
         push_url: core.push_url.clone(),
+        authorizer: None,
     }
 }
 

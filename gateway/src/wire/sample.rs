@@ -24,6 +24,7 @@ pub fn event(kind: EventKind, payload: Option<Payload>) -> LifecycleEvent {
             protocols: Some("chat,binary".into()),
             extensions: None,
             push_url: "http://127.0.0.1:8081".into(),
+            authorizer: None,
         }),
         request_id: "r1".into(),
         at_ms: 1_705_751_700_453,

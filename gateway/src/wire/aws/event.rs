@@ -4,24 +4,7 @@ use lifecycle::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
 use serde_json::{Map, Value, json};
 
 use crate::ids::request_time;
-use crate::invoke::NodeInfo;
-
-/// A header name as clients write it and AWS passes it on (`Host`, `Sec-WebSocket-Key`,
-/// `X-Forwarded-For`): HTTP/1 servers here see names lower-cased.
-fn header_case(name: &str) -> String {
-    name.split('-')
-        .map(|word| match word {
-            "websocket" => "WebSocket".to_owned(),
-            word => {
-                let mut chars = word.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_uppercase().to_string() + chars.as_str()
-                })
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
+use crate::invoke::{NodeInfo, header_case};
 
 /// `{"k": last value}` (AWS folds repeats) and `{"k": [values]}`, names through `name`;
 /// `null` for both when there are no pairs (as AWS sends them).
@@ -107,6 +90,10 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
             context["disconnectStatusCode"] = json!(status_code);
             context["disconnectReason"] = json!(reason);
         }
+    }
+    // What a `$connect` authorizer allowed the connection with, on every event of it.
+    if let Some(authorizer) = &connection.authorizer {
+        context["authorizer"] = authorizer.as_ref().clone();
     }
     body["requestContext"] = context;
     body
