@@ -111,7 +111,7 @@ ensure_services() {
   ensure_redis
   ensure_redis_cluster
   ensure_python
-  ensure_node_ws
+  ensure_node_packages
   ensure_garage
   ensure_moto
   ensure_moto_dynamodb
@@ -178,15 +178,18 @@ ensure_python() {
   export TEST_PYTHON="$venv/bin/python"
 }
 
-# Node.js's `ws` package, which the clients written like Alibaba's published chat client
-# use. Exports TEST_NODE_PATH (its node_modules, for NODE_PATH).
-ensure_node_ws() {
+# The Node.js packages the tests' clients use: `ws` (a client like Alibaba's published chat
+# client) and AWS's JavaScript SDK v3 management client. Exports TEST_NODE_PATH (their
+# node_modules, for NODE_PATH). About 4 s to install.
+ensure_node_packages() {
   command -v node >/dev/null || die "node is not installed"
   local dir="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/node"
-  if [ ! -f "$dir/node_modules/ws/package.json" ]; then
-    echo "services: installing ws into $dir"
+  if [ ! -f "$dir/node_modules/ws/package.json" ] \
+    || [ ! -f "$dir/node_modules/@aws-sdk/client-apigatewaymanagementapi/package.json" ]; then
+    echo "services: installing ws and @aws-sdk/client-apigatewaymanagementapi into $dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent ws@8 \
-      || die "cannot install the ws package"
+      '@aws-sdk/client-apigatewaymanagementapi@3' \
+      || die "cannot install the Node.js test packages"
   fi
   export TEST_NODE_PATH="$dir/node_modules"
 }

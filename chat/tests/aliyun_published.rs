@@ -126,7 +126,7 @@ fn function(port: u16, service: &str, name: &str) -> String {
 /// A client like the published one (Node.js `ws`).
 fn published_client(node: &Binary) -> Driven {
     let node_path = std::env::var("TEST_NODE_PATH")
-        .expect("TEST_NODE_PATH (scripts/services.sh ensure_node_ws installs ws there)");
+        .expect("TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs ws there)");
     let mut command = Command::new("node");
     command
         .arg(script("aliyun_ws_client.js"))

@@ -104,6 +104,34 @@ async fn clients(args: Vec<String>) -> String {
     .unwrap()
 }
 
+/// Runs `aws_js_sdk.js` with `args` (and `env`, beside the gateway's key); its stdout, or
+/// a panic with its output when it fails.
+pub async fn js_sdk(args: &[&str], env: &[(&str, &str)]) -> String {
+    let node_path = std::env::var("TEST_NODE_PATH").expect(
+        "TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs the JS SDK there)",
+    );
+    let mut command = Command::new("node");
+    python_env(&mut command)
+        .arg(script("aws_js_sdk.js"))
+        .args(args)
+        .env("NODE_PATH", node_path);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    tokio::task::spawn_blocking(move || {
+        let out = command.output().expect("cannot run node");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "aws_js_sdk.js failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    })
+    .await
+    .unwrap()
+}
+
 /// Connects to `url` offering `protocol`; the socket and the subprotocol answered, or the
 /// handshake's HTTP status when refused.
 async fn connect(url: &str, protocol: Option<&str>) -> Result<(Ws, Option<String>), u16> {
@@ -285,6 +313,12 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
         .await
         .unwrap_err();
     assert!(elsewhere.into_service_error().is_forbidden_exception());
+
+    // AWS's JavaScript SDK v3, as a Node.js handler calls it.
+    let said = js_sdk(&[endpoint.as_str(), ann_id.as_str()], &[]).await;
+    assert!(said.contains("ok post_to_connection"), "{said}");
+    assert!(said.contains("ok PayloadTooLargeException"), "{said}");
+    assert_eq!(next_text(&mut ann).await, "from the js sdk");
 
     // boto3: the same, plus DeleteConnection of bob, whose $disconnect tells ann.
     let checks = clients(vec!["sdk".into(), endpoint, ann_id.clone(), bob_id.clone()]).await;

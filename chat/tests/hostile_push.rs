@@ -435,7 +435,7 @@ async fn a_body_declared_over_the_limit_is_refused_before_it_is_sent() {
     // string, about 14 MB for a batch of 100,000 ids) and under the 16 MiB once read.
     let cases = [
         (
-            "/prod/@connections/x",
+            "/production/@connections/x",
             mib,
             "x-amzn-errortype: payloadtoolargeexception",
         ),
@@ -469,7 +469,7 @@ async fn a_trickled_body_gets_408_and_its_connection_closed() {
         config.limits.header_timeout = deadline;
     })
     .await;
-    let path = "/prod/@connections/x";
+    let path = "/production/@connections/x";
     let signed = post_head(node.push, path, 1000, &stranger(node.push, path));
     let bearer = [("authorization", format!("Bearer {TOKEN}"))];
     let with_token = post_head(node.push, path, 1000, &bearer);
@@ -501,7 +501,7 @@ async fn strangers_bodies_are_held_within_one_budget() {
         config.limits.header_timeout = deadline;
     })
     .await;
-    let path = "/prod/@connections/x";
+    let path = "/production/@connections/x";
     let callers = (0..12).map(|_| {
         let head = post_head(node.push, path, frame, &stranger(node.push, path));
         trickle(node.push, head)
@@ -539,7 +539,7 @@ async fn correctly_signed_pushes_still_go_through() {
     })
     .await;
     let mut ws = device(&node, "dev1").await;
-    let sdk = rust_sdk(format!("http://{}/prod", node.push), SECRET);
+    let sdk = rust_sdk(format!("http://{}/production", node.push), SECRET);
     sdk.post_to_connection()
         .connection_id("dev1")
         .data(apigw::primitives::Blob::new("hello"))
@@ -561,7 +561,7 @@ async fn correctly_signed_pushes_still_go_through() {
         call.send()
     };
     let largest = vec![b'y'; frame];
-    let sent = signed_post("/prod/@connections/dev1", largest)
+    let sent = signed_post("/production/@connections/dev1", largest)
         .await
         .unwrap();
     assert_eq!(sent.status(), 200);

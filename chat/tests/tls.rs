@@ -1,5 +1,6 @@
 //! TLS on both listeners (`--tls-cert`, `--tls-key`): `wss://` and `https://` with clients
-//! nobody on the team wrote (Python `websockets`, boto3 trusting `AWS_CA_BUNDLE`, reqwest),
+//! nobody on the team wrote (Python `websockets`, boto3 trusting `AWS_CA_BUNDLE`, the JS SDK
+//! v3 trusting `NODE_EXTRA_CA_CERTS`, reqwest),
 //! a certificate from a CA the test makes with `openssl`; the certificate read again on
 //! SIGHUP while a connection made before stays up, and a broken one refused on reload
 //! (the old one stays).
@@ -140,6 +141,22 @@ async fn serial_becomes(addr: std::net::SocketAddr, ca: &Path, want: &str) {
     }
 }
 
+/// Runs `command` (loopback never proxied); its stdout, or a panic with its output when it
+/// fails.
+fn succeeds(mut command: Command, what: &str) -> String {
+    let out = command
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
+
 fn install(dir: &Path, leaf: &str) {
     std::fs::copy(dir.join(format!("{leaf}.pem")), dir.join("cert.pem")).unwrap();
     std::fs::copy(dir.join(format!("{leaf}.key")), dir.join("key.pem")).unwrap();
@@ -179,25 +196,34 @@ async fn both_listeners_speak_tls_and_a_certificate_is_reloaded_on_sighup() {
     assert!(plain.is_err(), "plain HTTP was answered on a TLS listener");
 
     // boto3 and `websockets`, trusting the test's CA.
-    let out = Command::new(python())
+    let mut clients = Command::new(python());
+    clients
         .arg(script("clients.py"))
         .args([
             "tls",
             &format!("https://{}/production", node.push),
             &format!("wss://{}/ws", node.app),
         ])
-        .env("AWS_CA_BUNDLE", &ca)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .expect("run clients.py (set TEST_PYTHON)");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("AWS_CA_BUNDLE", &ca);
+    let said = succeeds(clients, "clients.py (set TEST_PYTHON)");
     assert!(
         said.contains("ok wss") && said.contains("ok GoneException"),
+        "{said}"
+    );
+    // AWS's JavaScript SDK v3 over https, trusting the CA as Node.js does.
+    let node_path = std::env::var("TEST_NODE_PATH").expect(
+        "TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs the JS SDK there)",
+    );
+    let mut js = Command::new("node");
+    js.arg(script("aws_js_sdk.js"))
+        .arg(format!("https://{}/production", node.push))
+        .env("NODE_PATH", node_path)
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .env("AWS_ACCESS_KEY_ID", "unused")
+        .env("AWS_SECRET_ACCESS_KEY", "unused");
+    let said = succeeds(js, "node");
+    assert!(
+        said.contains("ok GoneException") && said.contains("ok ForbiddenException"),
         "{said}"
     );
 

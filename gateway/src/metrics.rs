@@ -306,7 +306,7 @@ mod tests {
         let families = [
             ("wsgw_connections_open", "gauge", 1),
             ("wsgw_tasks_alive", "gauge", 1),
-            ("wsgw_handshakes_total", "counter", 5),
+            ("wsgw_handshakes_total", "counter", 6),
             ("wsgw_closes_total", "counter", 12),
             ("wsgw_function_calls_total", "counter", 9),
             ("wsgw_function_call_seconds", "histogram", 3),
@@ -354,6 +354,7 @@ mod tests {
         for sample in [
             r#"wsgw_handshakes_total{outcome="accepted"} 0"#,
             r#"wsgw_handshakes_total{outcome="refused"} 0"#,
+            r#"wsgw_handshakes_total{outcome="unauthorized"} 0"#,
             r#"wsgw_handshakes_total{outcome="failed"} 0"#,
             r#"wsgw_handshakes_total{outcome="timed_out"} 0"#,
             r#"wsgw_handshakes_total{outcome="full"} 0"#,
