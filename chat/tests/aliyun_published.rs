@@ -123,6 +123,26 @@ fn function(port: u16, service: &str, name: &str) -> String {
     format!("http://127.0.0.1:{port}/2016-08-15/services/{service}/functions/{name}/invocations")
 }
 
+/// The node binary serving Alibaba's channel with Function Compute backends and the app's
+/// key, plus `args`.
+fn fc_node(args: &[&str]) -> Binary {
+    let (head, keys) = (
+        ["--aliyun", "--aliyun-backend", "fc"],
+        [
+            "--aliyun-app-key",
+            APP_KEY,
+            "--aliyun-app-secret",
+            APP_SECRET,
+        ],
+    );
+    let all: Vec<&str> = head
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(keys)
+        .collect();
+    Binary::start(&all)
+}
+
 /// A client like the published one (Node.js `ws`).
 fn published_client(node: &Binary) -> Driven {
     let node_path = std::env::var("TEST_NODE_PATH")
@@ -216,10 +236,7 @@ fn error_message(response: &reqwest::Response) -> String {
 async fn the_published_alibaba_chat_runs_unchanged() {
     let bucket = tempfile::tempdir().unwrap();
     let (mut fc, port) = functions(bucket.path()).await;
-    let node = Binary::start(&[
-        "--aliyun",
-        "--aliyun-backend",
-        "fc",
+    let node = fc_node(&[
         "--aliyun-register-url",
         &function(port, "fc_chat", "register"),
         "--aliyun-unregister-url",
@@ -235,10 +252,6 @@ async fn the_published_alibaba_chat_runs_unchanged() {
         &format!("/echo={}", function(port, "fc_checks", "echo")),
         "--aliyun-notify-path",
         "/notify",
-        "--aliyun-app-key",
-        APP_KEY,
-        "--aliyun-app-secret",
-        APP_SECRET,
     ]);
     fc.tell(&format!("env NOTIFY_PORT={}", node.push.port()))
         .await;
@@ -402,18 +415,11 @@ async fn the_published_alibaba_chat_runs_unchanged() {
 async fn an_sdk_device_is_notified_once_registered_and_hears_os_before_a_close() {
     let bucket = tempfile::tempdir().unwrap();
     let (_fc, port) = functions(bucket.path()).await;
-    let node = Binary::start(&[
-        "--aliyun",
-        "--aliyun-backend",
-        "fc",
+    let node = fc_node(&[
         "--aliyun-register-url",
         &function(port, "fc_checks", "refuse"),
         "--aliyun-notify-path",
         "/notify",
-        "--aliyun-app-key",
-        APP_KEY,
-        "--aliyun-app-secret",
-        APP_SECRET,
         "--max-message-bytes",
         "4096",
     ]);
@@ -483,10 +489,7 @@ async fn an_sdk_device_is_notified_once_registered_and_hears_os_before_a_close()
 async fn an_http_api_refuses_what_an_attacker_tries() {
     let bucket = tempfile::tempdir().unwrap();
     let (_fc, port) = functions(bucket.path()).await;
-    let node = Binary::start(&[
-        "--aliyun",
-        "--aliyun-backend",
-        "fc",
+    let node = fc_node(&[
         "--aliyun-http-api",
         &format!(
             "/open/*={},auth=anonymous",
@@ -494,10 +497,6 @@ async fn an_http_api_refuses_what_an_attacker_tries() {
         ),
         "--aliyun-http-api",
         &format!("/signed={}", function(port, "fc_checks", "echo")),
-        "--aliyun-app-key",
-        APP_KEY,
-        "--aliyun-app-secret",
-        APP_SECRET,
         "--max-message-bytes",
         "4096",
         "--header-timeout-secs",

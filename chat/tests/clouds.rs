@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 mod common;
 
 use common::binary::Binary;
+use common::output::succeeds;
 use common::python::{python, script};
 use common::ws::{Ws, close_frame, next_text, send_text, try_connect};
 
@@ -86,27 +87,19 @@ impl Drop for Runner {
 
 /// Runs `clients.py` with `args`; its stdout, or a panic with its output when it fails.
 async fn clients(args: Vec<String>) -> String {
-    tokio::task::spawn_blocking(move || {
-        let output = python_env(&mut Command::new(python()))
-            .arg(script("clients.py"))
-            .args(&args)
-            .output()
-            .expect("cannot run clients.py");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "clients.py {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    })
-    .await
-    .unwrap()
+    let mut command = Command::new(python());
+    python_env(&mut command)
+        .arg(script("clients.py"))
+        .args(&args);
+    let what = format!("clients.py {args:?}");
+    tokio::task::spawn_blocking(move || succeeds(command, &what))
+        .await
+        .unwrap()
 }
 
-/// Runs `aws_js_sdk.js` with `args` (and `env`, beside the gateway's key); its stdout, or
-/// a panic with its output when it fails.
-pub async fn js_sdk(args: &[&str], env: &[(&str, &str)]) -> String {
+/// Runs `aws_js_sdk.js` with `args` and the gateway's key; its stdout, or a panic with its
+/// output when it fails.
+async fn js_sdk(args: &[&str]) -> String {
     let node_path = std::env::var("TEST_NODE_PATH").expect(
         "TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs the JS SDK there)",
     );
@@ -115,21 +108,9 @@ pub async fn js_sdk(args: &[&str], env: &[(&str, &str)]) -> String {
         .arg(script("aws_js_sdk.js"))
         .args(args)
         .env("NODE_PATH", node_path);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    tokio::task::spawn_blocking(move || {
-        let out = command.output().expect("cannot run node");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "aws_js_sdk.js failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || succeeds(command, "aws_js_sdk.js"))
+        .await
+        .unwrap()
 }
 
 /// Connects to `url` offering `protocol`; the socket and the subprotocol answered, or the
@@ -315,7 +296,7 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
     assert!(elsewhere.into_service_error().is_forbidden_exception());
 
     // AWS's JavaScript SDK v3, as a Node.js handler calls it.
-    let said = js_sdk(&[endpoint.as_str(), ann_id.as_str()], &[]).await;
+    let said = js_sdk(&[endpoint.as_str(), ann_id.as_str()]).await;
     assert!(said.contains("ok post_to_connection"), "{said}");
     assert!(said.contains("ok PayloadTooLargeException"), "{said}");
     assert_eq!(next_text(&mut ann).await, "from the js sdk");

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 mod common;
 
 use common::binary::Binary;
+use common::output::succeeds;
 use common::python::{python, script};
 
 /// Runs `openssl` with `args` in `dir`; panics with its output when it fails.
@@ -139,22 +140,6 @@ async fn serial_becomes(addr: std::net::SocketAddr, ca: &Path, want: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Runs `command` (loopback never proxied); its stdout, or a panic with its output when it
-/// fails.
-fn succeeds(mut command: Command, what: &str) -> String {
-    let out = command
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what}: {said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    said
 }
 
 fn install(dir: &Path, leaf: &str) {

@@ -18,3 +18,20 @@ pub fn find_then_drain<T>(
     std::thread::spawn(move || lines.for_each(drop));
     found
 }
+
+/// Runs `command` to its end (loopback never proxied): its stdout, or a panic with its
+/// output when it could not start or did not succeed. `what` names it in the panic.
+pub fn succeeds(mut command: std::process::Command, what: &str) -> String {
+    let out = command
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
