@@ -167,12 +167,14 @@ ensure_python() {
   local venv="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/venv"
   # aliyun-api-gateway-sign: Alibaba's API Gateway signing client for Python (the demo
   # Alibaba publishes on GitHub, as packaged on PyPI), which FC functions call APIs with.
-  local check='import moto.server, boto3, requests, websockets, com.aliyun.api.gateway.sdk.client'
+  # awslambdaric: AWS's Lambda runtime interface client for Python, which runs handlers
+  # under the node's Lambda Runtime API (--function).
+  local check='import moto.server, boto3, requests, websockets, com.aliyun.api.gateway.sdk.client, awslambdaric'
   if ! "$venv/bin/python" -c "$check" >/dev/null 2>&1; then
-    echo "services: installing moto, boto3, requests, websockets, aliyun-api-gateway-sign into $venv"
+    echo "services: installing moto, boto3, requests, websockets, aliyun-api-gateway-sign, awslambdaric into $venv"
     python3 -m venv "$venv" || die "cannot create a venv"
     "$venv/bin/pip" install --quiet 'moto[server]' boto3 requests websockets \
-      'aliyun-api-gateway-sign==1.0.4' \
+      'aliyun-api-gateway-sign==1.0.4' 'awslambdaric==4.2.2' \
       || die "cannot install the Python test packages"
   fi
   export TEST_PYTHON="$venv/bin/python"

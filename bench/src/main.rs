@@ -1,5 +1,5 @@
 //! The `bench` binary: `list`, `sweep`, `fanout`, `report`, and the two servers `fanout` starts in
-//! child processes (`serve-gateway`, `serve-floor`, hidden).
+//! child processes (`serve-gateway`, `serve-functions`, `serve-floor`, hidden).
 
 /// The allocator of the gateway binary, so that the node the benchmarks start in a child
 /// process (`serve-gateway`) allocates as a deployed one does.
@@ -9,6 +9,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::path::{Path, PathBuf};
 
 use bench::churn::{self, ChurnArgs};
+use bench::fanout::server::GatewaySetup;
 use bench::fanout::{self, FanoutArgs};
 use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
@@ -92,6 +93,10 @@ enum Command {
         /// read again (0: not read again).
         #[arg(long, default_value_t = 15)]
         settle_secs: u64,
+        /// The chat's functions as an HTTP function server beside the node (AWS Lambda
+        /// proxy events, pushes through the push API), instead of linked into the node.
+        #[arg(long)]
+        http_functions: bool,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
@@ -157,6 +162,17 @@ enum Command {
         /// up for throughput.
         #[arg(long)]
         default_limits: bool,
+        /// The chat's functions at this base URL (`serve-functions`) instead of linked in.
+        #[arg(long)]
+        functions_url: Option<String>,
+    },
+    /// (internal) The chat's functions as an HTTP server, for `fanout --http-functions`.
+    #[command(hide = true)]
+    ServeFunctions {
+        #[arg(long)]
+        store: String,
+        #[arg(long, default_value_t = 50)]
+        presence_window_ms: u64,
     },
     /// (internal) The bare broadcast server `fanout` compares with.
     #[command(hide = true)]
@@ -237,6 +253,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             store,
             nodes,
             settle_secs,
+            http_functions,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -247,6 +264,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 store,
                 nodes,
                 settle_secs,
+                http_functions,
                 exe: std::env::current_exe()?,
             })
             .await?;
@@ -264,9 +282,21 @@ async fn run(args: Args) -> Result<(), BoxError> {
             presence_window_ms,
             metrics,
             default_limits,
+            functions_url,
         } => {
-            fanout::server::serve_gateway(&store, presence_window_ms, metrics, default_limits).await
+            fanout::server::serve_gateway(GatewaySetup {
+                store_url: &store,
+                presence_window_ms,
+                metrics,
+                default_limits,
+                functions_url: functions_url.as_deref(),
+            })
+            .await
         }
+        Command::ServeFunctions {
+            store,
+            presence_window_ms,
+        } => fanout::server::serve_functions(&store, presence_window_ms).await,
         Command::Hostile { clients, out } => {
             let report = hostile::run(&HostileArgs {
                 clients,

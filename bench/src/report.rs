@@ -299,16 +299,32 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
         fanout_table(&mut md, fanout);
         md.push('\n');
         for variant in &results.fanout_variants {
-            let _ = writeln!(
-                md,
-                "### {} gateway node(s) over {}\n\n\
-                 The same measurement with the clients split evenly across the nodes, which \
-                 share one store (a node reaches another's clients through its push API); \
-                 RSS is the nodes' together.\n\n{}",
-                variant.nodes,
-                variant.store,
-                provenance(variant)
-            );
+            if variant.functions == "http" {
+                let _ = writeln!(
+                    md,
+                    "### The HTTP-function path: {} gateway node(s), the chat's functions \
+                     over HTTP on {}\n\n\
+                     The same measurement with the chat's functions in a process of their \
+                     own beside the node (as `chat-functions` runs them): every event is an \
+                     AWS Lambda proxy invocation over HTTP, and every broadcast a batch push \
+                     back through the node's push API. The gateway's figures (RSS \
+                     included) are the node's alone; the function server shares the cores.\n\n{}",
+                    variant.nodes,
+                    variant.store,
+                    provenance(variant)
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "### {} gateway node(s) over {}\n\n\
+                     The same measurement with the clients split evenly across the nodes, \
+                     which share one store (a node reaches another's clients through its push \
+                     API); RSS is the nodes' together.\n\n{}",
+                    variant.nodes,
+                    variant.store,
+                    provenance(variant)
+                );
+            }
             fanout_table(&mut md, variant);
             md.push('\n');
         }

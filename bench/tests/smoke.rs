@@ -117,6 +117,7 @@ async fn fanout_through_the_gateway_and_the_floor() {
         store: None,
         nodes: 1,
         settle_secs: 1,
+        http_functions: false,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
@@ -140,6 +141,35 @@ async fn fanout_through_the_gateway_and_the_floor() {
             "{side:?}"
         );
     }
+}
+
+/// The HTTP-function path: the chat's functions in a process of their own, every message
+/// an AWS Lambda proxy invocation and a batch push back through the node's push API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_through_http_functions() {
+    let report = fanout::run(&FanoutArgs {
+        clients: vec![4],
+        messages: 3,
+        burst: 40,
+        presence_window_ms: 50,
+        store: None,
+        nodes: 1,
+        settle_secs: 0,
+        http_functions: true,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the fan-out benchmark runs with HTTP functions");
+    assert_eq!(report.functions, "http");
+    assert!(
+        report.command.contains("--http-functions"),
+        "{}",
+        report.command
+    );
+    let gateway = &report.rows[0].gateway;
+    assert_eq!(gateway.latency.samples, 3);
+    assert!(gateway.deliveries_per_sec > 0.0, "{gateway:?}");
+    assert!(gateway.join_secs > 0.0, "{gateway:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

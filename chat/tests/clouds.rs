@@ -425,7 +425,10 @@ async fn a_connect_authorizer_decides_the_handshake_as_on_aws() {
         connect: Some(url("handle_connect")),
         disconnect: Some(url("handle_disconnect")),
         default: None,
-        custom: BTreeMap::from([("whoauth".to_owned(), url("handle_whoauth"))]),
+        custom: BTreeMap::from([
+            ("whoauth".to_owned(), url("handle_whoauth")),
+            ("whatrequest".to_owned(), url("handle_whatrequest")),
+        ]),
         selection: Some("$request.body.action".parse().unwrap()),
     };
     let authorizer = AuthorizerConfig {
@@ -465,7 +468,7 @@ async fn a_connect_authorizer_decides_the_handshake_as_on_aws() {
     );
     assert_eq!(handshake(Some("nope"), "&token=t1").await.err(), Some(401));
     // Allowed: the authorizer's principal and context on a later event.
-    let (mut ws, _) = handshake(Some("letmein"), "&token=t1").await.unwrap();
+    let (mut ws, answer) = handshake(Some("letmein"), "&token=t1").await.unwrap();
     send_text(&mut ws, r#"{"action":"whoauth"}"#).await;
     let seen: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
     assert_eq!(seen["principalId"], "me", "{seen}");
@@ -473,4 +476,12 @@ async fn a_connect_authorizer_decides_the_handshake_as_on_aws() {
     assert_eq!(seen["numberKey"], 123);
     assert_eq!(seen["booleanKey"], true);
     assert!(seen["integrationLatency"].is_u64(), "{seen}");
+    // One handshake, one request: the authorizer's event, the `$connect` event and the
+    // handshake's answer name the same id, in API Gateway's form (base64, 16 characters).
+    let request_id = answer.headers()["x-amzn-requestid"].to_str().unwrap();
+    assert_eq!(request_id.len(), 16, "{request_id}");
+    send_text(&mut ws, r#"{"action":"whatrequest"}"#).await;
+    let seen: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    assert_eq!(seen["authorizer"], request_id, "{seen}");
+    assert_eq!(seen["connect"], request_id, "{seen}");
 }

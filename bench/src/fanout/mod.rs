@@ -59,6 +59,9 @@ pub struct FanoutArgs {
     /// Seconds the servers are left idle with every client connected before their memory
     /// is read again (0: not read again).
     pub settle_secs: u64,
+    /// The chat's functions behind HTTP in a process of their own (the gateway's
+    /// HTTP-function path), instead of linked into the node.
+    pub http_functions: bool,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -76,8 +79,16 @@ pub struct FanoutReport {
     /// The gateways' store: its scheme (`sled`, `postgres`, …).
     #[serde(default = "sled")]
     pub store: String,
+    /// Where the chat's functions ran: `linked` (in the node) or `http` (an HTTP function
+    /// server beside it, AWS Lambda proxy events, pushes through the push API).
+    #[serde(default = "linked")]
+    pub functions: String,
     /// One row per room size.
     pub rows: Vec<FanoutRow>,
+}
+
+fn linked() -> String {
+    "linked".to_owned()
 }
 
 fn one() -> usize {
@@ -146,18 +157,41 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         };
         eprintln!("fanout: {n} clients, gateway ({} node(s))", args.nodes);
         let window = args.presence_window_ms.to_string();
-        let gateway_args = [
+        // The function server is not the gateway: its memory stays out of the figures.
+        let function_server = if args.http_functions {
+            let exe = args.exe.as_ref();
+            let args = [
+                "serve-functions",
+                "--store",
+                &store_url,
+                "--presence-window-ms",
+                &window,
+            ];
+            Some(ServerProcess::start(exe, &args).await?)
+        } else {
+            None
+        };
+        let functions_url = function_server
+            .as_ref()
+            .map(|server| format!("http://{}", server.addr));
+        let mut gateway_args = vec![
             "serve-gateway",
             "--store",
             &store_url,
             "--presence-window-ms",
             &window,
         ];
+        if let Some(url) = &functions_url {
+            gateway_args.extend(["--functions-url", url]);
+        }
         let mut nodes = Vec::new();
         for _ in 0..args.nodes.max(1) {
             nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
         }
         let gateway = measure(nodes, n, args).await?;
+        if let Some(server) = function_server {
+            server.stop().await;
+        }
         eprintln!("fanout: {n} clients, floor");
         let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
         let floor = measure(vec![floor], n, args).await?;
@@ -193,12 +227,17 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         machine: Machine::current(),
         command: format!(
             "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {} \
-             --presence-window-ms {} --settle-secs {}{}",
+             --presence-window-ms {} --settle-secs {}{}{}",
             sizes.join(","),
             args.messages,
             args.burst,
             args.presence_window_ms,
             args.settle_secs,
+            if args.http_functions {
+                " --http-functions"
+            } else {
+                ""
+            },
             match &args.store {
                 Some(url) => format!(" --nodes {} --store '{}'", args.nodes, store::redact(url)),
                 None => String::new(),
@@ -210,6 +249,12 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             .as_deref()
             .and_then(|url| url.split_once("://"))
             .map_or_else(sled, |(scheme, _)| scheme.to_owned()),
+        functions: if args.http_functions {
+            "http"
+        } else {
+            "linked"
+        }
+        .to_owned(),
         rows,
     })
 }

@@ -1,7 +1,7 @@
-//! The two servers the fan-out benchmark drives, each run in a child process of the bench
+//! The servers the fan-out benchmark drives, each run in a child process of the bench
 //! binary (so its resident memory is its own): the gateway node with the chat functions on
-//! the embedded default store, and the floor, a minimal tokio WebSocket broadcast server.
-//! Both print `ready <addr>` on stdout once listening and exit when stdin closes, so a
+//! the embedded default store (linked in, or as an HTTP function server in a process of
+//! its own), and the floor, a minimal tokio WebSocket broadcast server. All print `ready <addr>` on stdout once listening and exit when stdin closes, so a
 //! crashed parent never leaves one behind.
 
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use gateway::{Gateway, GatewayConfig, Hub, Limits, NodePusher};
+use gateway::{FunctionMode, Gateway, GatewayConfig, HttpRoutes, Hub, Limits, NodePusher};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -33,35 +33,90 @@ async fn stdin_closed() {
 /// Prometheus metrics on its push listener, as the binary serves them; with
 /// `default_limits`, the binary's limits as they are (for `bench hostile`). Prints
 /// `ready <app> <push>`.
-pub async fn serve_gateway(
-    store_url: &str,
-    presence_window_ms: u64,
-    metrics: bool,
-    default_limits: bool,
-) -> Result<(), BoxError> {
+pub async fn serve_gateway(setup: GatewaySetup<'_>) -> Result<(), BoxError> {
     let app = TcpListener::bind("127.0.0.1:0").await?;
     let push = TcpListener::bind("127.0.0.1:0").await?;
-    let store = store::open(store_url).await?;
     let hub = Arc::new(Hub::default());
-    let push_url = format!("http://{}", push.local_addr()?);
-    let remote = Arc::new(lifecycle::HttpPusher::new(None)?);
-    let max_frame = Limits::default().max_message_bytes;
-    let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
-    // A lease longer than any run: no heartbeat traffic mixes into the measurement.
-    let chat = chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600))
-        .with_presence_window(Duration::from_millis(presence_window_ms));
-    let mut config = GatewayConfig::local(push.local_addr()?, Arc::new(chat));
-    config.limits = if default_limits {
+    let functions = match setup.functions_url {
+        // The chat's functions in their own process, reached as AWS Lambda proxy
+        // integrations; they push back through this node's push API.
+        Some(base) => FunctionMode::Http {
+            routes: HttpRoutes::lifecycle(
+                &format!("{base}/register"),
+                &format!("{base}/transport"),
+                &format!("{base}/cleanup"),
+            ),
+            dialect: &gateway::wire::aws::Aws,
+            route_responses: false,
+        },
+        None => {
+            let store = store::open(setup.store_url).await?;
+            let push_url = format!("http://{}", push.local_addr()?);
+            let remote = Arc::new(lifecycle::HttpPusher::new(None)?);
+            let max_frame = Limits::default().max_message_bytes;
+            let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
+            FunctionMode::InProcess(Arc::new(chat_functions(
+                store,
+                pusher,
+                setup.presence_window_ms,
+            )))
+        }
+    };
+    let mut config = GatewayConfig::new(push.local_addr()?, functions);
+    config.limits = if setup.default_limits {
         Limits::default()
     } else {
         throughput_limits()
     };
-    if metrics {
+    if setup.metrics {
         config.metrics = Some(gateway::metrics::install()?);
     }
     let gateway = Arc::new(Gateway::builder(config).hub(hub).build()?);
     println!("ready {} {}", app.local_addr()?, push.local_addr()?);
     gateway::run(gateway, app, push, stdin_closed()).await?;
+    Ok(())
+}
+
+/// How the gateway node `fanout` measures is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewaySetup<'a> {
+    /// The store the chat keeps its connections in (unused with `functions_url`: the
+    /// function server has the store then).
+    pub store_url: &'a str,
+    /// The chat's presence window, ms.
+    pub presence_window_ms: u64,
+    /// Serve the node's Prometheus metrics on its push listener, as the binary does.
+    pub metrics: bool,
+    /// The binary's limits as they are (for `bench hostile`), not opened up.
+    pub default_limits: bool,
+    /// The chat's functions as an HTTP server at this base URL (see [`serve_functions`]),
+    /// instead of linked into the node.
+    pub functions_url: Option<&'a str>,
+}
+
+/// The chat functions the benchmark runs, linked in or behind HTTP.
+fn chat_functions(
+    store: Arc<dyn store_core::ConnectionStore>,
+    pusher: Arc<dyn lifecycle::Pusher>,
+    presence_window_ms: u64,
+) -> chat::ChatFunctions {
+    // A lease longer than any run: no heartbeat traffic mixes into the measurement.
+    chat::ChatFunctions::new(store, pusher, Duration::from_secs(3600))
+        .with_presence_window(Duration::from_millis(presence_window_ms))
+}
+
+/// The chat's functions as an HTTP server (`chat-functions`, in process here), for the
+/// gateway's HTTP-function path: AWS-shaped events in, pushes back through the node's push
+/// API. Prints `ready <addr>`.
+pub async fn serve_functions(store_url: &str, presence_window_ms: u64) -> Result<(), BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let store = store::open(store_url).await?;
+    let pusher = Arc::new(lifecycle::HttpPusher::new(None)?);
+    let functions = Arc::new(chat_functions(store, pusher, presence_window_ms));
+    println!("ready {}", listener.local_addr()?);
+    axum::serve(listener, chat::server::router(functions))
+        .with_graceful_shutdown(stdin_closed())
+        .await?;
     Ok(())
 }
 

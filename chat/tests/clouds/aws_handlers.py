@@ -17,6 +17,10 @@ logger = logging.getLogger(__name__)
 # Connection id -> user name (a DynamoDB table in AWS's sample).
 connections = {}
 
+# Connection id -> the requestId of its authorizer's event and of its $connect event (what
+# the test compares with the handshake's x-amzn-RequestId; not in AWS's sample).
+handshake_requests = {}
+
 
 def handle_connect(event, context):
     """$connect: a user name is required; the subprotocol `chat` is picked when offered."""
@@ -25,6 +29,9 @@ def handle_connect(event, context):
         return {"statusCode": 400}
     connection_id = event["requestContext"]["connectionId"]
     connections[connection_id] = user_name
+    handshake_requests.setdefault(connection_id, {})["connect"] = event["requestContext"][
+        "requestId"
+    ]
     response = {"statusCode": 200}
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",")]
@@ -66,6 +73,10 @@ def authorize(event, context):
     ARN; its context reaches every later event of the connection."""
     headers = event["headers"]
     query = event["queryStringParameters"]
+    context_ = event["requestContext"]
+    handshake_requests.setdefault(context_["connectionId"], {})["authorizer"] = context_[
+        "requestId"
+    ]
     if headers.get("Auth") == "letmein" and query.get("token") == "t1":
         return generate_policy("me", "Allow", event["methodArn"])
     if headers.get("Auth") == "letmein":
@@ -89,6 +100,12 @@ def generate_policy(principal_id, effect, resource):
 def handle_whoauth(event, context):
     """whoauth: a route response with what the authorizer allowed the caller with."""
     return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
+
+
+def handle_whatrequest(event, context):
+    """whatrequest: the request ids of the caller's handshake, as its functions saw them."""
+    connection_id = event["requestContext"]["connectionId"]
+    return {"statusCode": 200, "body": json.dumps(handshake_requests.get(connection_id))}
 
 
 def post_to_all(event, text):

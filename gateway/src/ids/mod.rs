@@ -2,7 +2,7 @@
 //! capped before any work.
 //!
 //! # Layout
-//! - `mod.rs`: [`new_id`], [`now_ms`], the time formats.
+//! - `mod.rs`: [`new_id`], [`request_id`], [`now_ms`], the time formats.
 //! - `lists.rs`: [`distinct_capped`], [`capped_strings`].
 
 mod lists;
@@ -17,6 +17,16 @@ pub fn new_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh request id in API Gateway's form for WebSocket APIs (`cVNbxF8doAMF8wQ=`:
+/// 88 random bits, base64), as events carry it in `requestContext.requestId` and the
+/// handshake's answer in `x-amzn-RequestId`.
+pub fn request_id() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 11];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Now, epoch ms.

@@ -18,7 +18,7 @@ use lifecycle::ConnectionInfo;
 use serde_json::{Map, Value, json};
 
 use super::{header_case, read_capped};
-use crate::ids::{new_id, now_ms, request_time};
+use crate::ids::{now_ms, request_time};
 
 /// Largest authorizer answer read (AWS's limit on an authorizer's result).
 const MAX_ANSWER_BYTES: usize = 8 * 1024;
@@ -131,12 +131,14 @@ impl Authorizer {
         )
     }
 
-    /// Decides `info`'s handshake within `timeout`: `Ok` with what later events carry as
+    /// Decides `info`'s handshake (request `request_id`, the one its `$connect` event
+    /// carries) within `timeout`: `Ok` with what later events carry as
     /// `requestContext.authorizer`, or why not.
     pub async fn authorize(
         &self,
         info: &ConnectionInfo,
         naming: Naming<'_>,
+        request_id: &str,
         timeout: Duration,
     ) -> Result<Value, Refused> {
         let present = |source: &IdentitySource| match source {
@@ -147,7 +149,7 @@ impl Authorizer {
             return Err(Refused::Unauthorized);
         }
         let arn = self.method_arn(naming);
-        let event = request_event(info, naming, &arn);
+        let event = request_event(info, naming, &arn, request_id);
         let started = Instant::now();
         let call = async {
             let response = self
@@ -181,7 +183,7 @@ impl Authorizer {
 }
 
 /// AWS's REQUEST authorizer event for `$connect`.
-fn request_event(info: &ConnectionInfo, naming: Naming<'_>, arn: &str) -> Value {
+fn request_event(info: &ConnectionInfo, naming: Naming<'_>, arn: &str, request_id: &str) -> Value {
     let mut headers = Map::new();
     let mut multi_headers: Map<String, Value> = Map::new();
     for (name, value) in &info.headers {
@@ -202,7 +204,6 @@ fn request_event(info: &ConnectionInfo, naming: Naming<'_>, arn: &str) -> Value 
         }
     }
     let at = now_ms();
-    let request_id = new_id();
     json!({
         "type": "REQUEST",
         "methodArn": arn,

@@ -23,7 +23,7 @@ pub use codec::{FunctionCodec, NodeInfo};
 pub use mode::{FunctionMode, HttpRoutes};
 pub use routes::{BadRouteSelection, RouteSelection};
 
-use crate::ids::{new_id, now_ms};
+use crate::ids::now_ms;
 
 /// A header name as clients write it and AWS passes it on (`Host`, `Sec-WebSocket-Key`,
 /// `X-Forwarded-For`): HTTP/1 servers here see names lower-cased.
@@ -51,7 +51,7 @@ pub fn event(
     LifecycleEvent {
         kind,
         connection: info.clone(),
-        request_id: new_id(),
+        request_id: crate::ids::request_id(),
         at_ms: now_ms(),
         payload,
     }

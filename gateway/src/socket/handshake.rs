@@ -7,6 +7,10 @@
 //! register runs (the chat's welcome) queue up and go out right after the upgrade, in order.
 //! Cleanup never runs before register has answered, and runs exactly once for a connection
 //! register accepted (or timed out on), however the handshake ends.
+//!
+//! A handshake is one request, as on AWS: the authorizer's event and the `$connect` event
+//! carry the same `requestId`, and every answer (101 or a refusal) names it in
+//! `x-amzn-RequestId`, so a client's failed connect can be found in the functions' logs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,16 +51,16 @@ fn owes_cleanup(outcome: &Result<Reply, InvokeError>) -> bool {
 fn spawn_register(
     core: &Arc<Core>,
     info: &Arc<ConnectionInfo>,
+    request_id: String,
     alive: SessionGuard,
 ) -> oneshot::Receiver<(Result<Reply, InvokeError>, SessionGuard)> {
     let (tx, rx) = oneshot::channel();
     let (core, info) = (core.clone(), info.clone());
     let task = async move {
         let timeout = core.limits.function_timeout;
-        let outcome = core
-            .functions
-            .invoke(&event(&info, EventKind::Connect, None), timeout)
-            .await;
+        let mut connect = event(&info, EventKind::Connect, None);
+        connect.request_id = request_id;
+        let outcome = core.functions.invoke(&connect, timeout).await;
         if let Err((outcome, alive)) = tx.send((outcome, alive)) {
             core.hub.remove(&info.id);
             if owes_cleanup(&outcome) {
@@ -86,6 +90,7 @@ pub async fn upgrade(
     }
     let mut info = connection_info(&core, peer, &uri, &headers);
     let span = span_of(&info);
+    let request_id = crate::ids::request_id();
     if let Some(authorizer) = &core.authorizer {
         let naming = Naming {
             stage: &core.stage,
@@ -94,7 +99,7 @@ pub async fn upgrade(
         };
         let timeout = core.limits.function_timeout;
         match authorizer
-            .authorize(&info, naming, timeout)
+            .authorize(&info, naming, &request_id, timeout)
             .instrument(span.clone())
             .await
         {
@@ -106,24 +111,35 @@ pub async fn upgrade(
                 metrics::handshake("unauthorized");
                 let status = StatusCode::from_u16(refused.status())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return (status, axum::Json(refused.body())).into_response();
+                let answer = (status, axum::Json(refused.body())).into_response();
+                return with_request_id(answer, &request_id);
             }
         }
     }
-    accept(core, Arc::new(info), ws, shutdown)
+    let answer = accept(core, Arc::new(info), request_id.clone(), ws, shutdown)
         .instrument(span)
-        .await
+        .await;
+    with_request_id(answer, &request_id)
+}
+
+/// `answer` naming the handshake's request in `x-amzn-RequestId`.
+fn with_request_id(mut answer: Response, request_id: &str) -> Response {
+    if let Ok(value) = axum::http::HeaderValue::from_str(request_id) {
+        answer.headers_mut().insert("x-amzn-requestid", value);
+    }
+    answer
 }
 
 /// The rest of a handshake, once the connection has its id (and its log span).
 async fn accept(
     core: Arc<Core>,
     info: Arc<ConnectionInfo>,
+    request_id: String,
     ws: WebSocketUpgrade,
     shutdown: watch::Receiver<bool>,
 ) -> Response {
     let handle = core.hub.insert(info.clone(), QueueBound::of(&core.limits));
-    let register = spawn_register(&core, &info, core.sessions.enter());
+    let register = spawn_register(&core, &info, request_id, core.sessions.enter());
     let Ok((outcome, alive)) = register.await else {
         // The register task panicked: nothing is known about the connection.
         core.hub.remove(&info.id);

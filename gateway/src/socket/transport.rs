@@ -189,7 +189,7 @@ async fn in_order(
 /// function closed the connection.
 async fn run_one(core: &Core, info: &Arc<ConnectionInfo>, payload: Payload) -> bool {
     let Some(route) = core.functions.route(&payload) else {
-        let request_id = crate::ids::new_id();
+        let request_id = crate::ids::request_id();
         let frame = error_frame("Forbidden", &info.id, &request_id);
         core.hub.send(&info.id, frame);
         return false;
