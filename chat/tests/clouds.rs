@@ -353,9 +353,16 @@ async fn tencent_scf_functions_work_unchanged() {
     // The functions are configured with the reverse push address, so it is bound first.
     let push = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let push_addr = push.local_addr().unwrap();
+    let db = tempfile::tempdir().unwrap();
     let runner = Runner::start(
         "scf_handlers",
-        &[("SENDBACK_HOST", format!("http://{push_addr}/"))],
+        &[
+            ("SENDBACK_HOST", format!("http://{push_addr}/")),
+            (
+                "CONNECTIONS_DB",
+                db.path().join("connections.db").display().to_string(),
+            ),
+        ],
     )
     .await;
     let url = |name: &str| format!("{}/{name}", runner.url);

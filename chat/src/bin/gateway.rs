@@ -123,7 +123,12 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.tls = node.tls();
     config.authorizer = node.authorizer();
     config.push_tls = node.push_tls();
-    let described = config.functions.describe();
+    config.function_host = node.function_host()?;
+    let mut described = config.functions.describe();
+    if let Some(host) = &config.function_host {
+        let names: Vec<&str> = host.names().collect();
+        described.push_str(&format!("; run by the node: {}", names.join(", ")));
+    }
     // Alibaba's notify API is always served; its devices connect when asked for.
     let aliyun = Aliyun::new(node.aliyun()?, store.clone(), Arc::new(ChatDevices))?
         .forwarding_with(node.push_token.clone())

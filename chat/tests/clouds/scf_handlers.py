@@ -1,20 +1,41 @@
 """SCF functions of a Tencent API Gateway WebSocket chat, written the way Tencent Cloud's
 documentation shows them (SCF "WebSocket" samples: a register function returning
 errNo/errMsg/websocket, a transport and a cleanup function pushing back through the
-reverse push address with `requests`), run unchanged against the gateway. The registry of
-connections is a set instead of a database, and the reverse push address comes from the
-environment (`SENDBACK_HOST`), as the samples hard-code it.
+reverse push address with `requests`), run unchanged against the gateway: over HTTP
+through a runner, or each function in processes of its own under a Lambda runtime client.
+The registry of connections is an SQLite file (`CONNECTIONS_DB`) instead of a database
+server, and the reverse push address comes from the environment (`SENDBACK_HOST`), as
+the samples hard-code it.
 """
 
 import os
+import sqlite3
 import time
 
 import requests
 
 sendbackHost = os.environ["SENDBACK_HOST"]
 
-# Live connection ids (a database in a real deployment).
-connections = set()
+
+class Connections:
+    """Live connection ids, shared by the three functions' processes."""
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY)")
+
+    def add(self, connection_id):
+        self.db.execute("INSERT OR IGNORE INTO connections VALUES (?)", (connection_id,))
+
+    def discard(self, connection_id):
+        self.db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
+
+    def __iter__(self):
+        return iter([row[0] for row in self.db.execute("SELECT id FROM connections")])
+
+
+connections = Connections(os.environ["CONNECTIONS_DB"])
 
 
 def register(event, context):
@@ -61,7 +82,7 @@ def transport(event, context):
     data = event["websocket"]["data"]
     if data == "crash":
         raise RuntimeError("the transport function fails on purpose")
-    for other in list(connections):
+    for other in connections:
         if other != connectionID:
             answer = send(other, data)
             if answer["errNo"] != 0:
@@ -72,6 +93,6 @@ def transport(event, context):
 def cleanup(event, context):
     connectionID = event["websocket"]["secConnectionID"]
     connections.discard(connectionID)
-    for other in list(connections):
+    for other in connections:
         send(other, f"{connectionID} left")
     return event

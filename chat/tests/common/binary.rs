@@ -41,6 +41,8 @@ pub struct Launch {
     stdout: Option<Stdio>,
     /// Where stderr goes (default: the test's own).
     stderr: Option<Stdio>,
+    /// The push listener's address (default: a free loopback port).
+    push_listen: String,
 }
 
 impl Launch {
@@ -57,9 +59,25 @@ impl Launch {
         self
     }
 
+    /// Has the push API listen at `addr` (functions configured with its address before
+    /// the node starts need it known).
+    pub fn push_listen(mut self, addr: std::net::SocketAddr) -> Launch {
+        self.push_listen = addr.to_string();
+        self
+    }
+
     /// Sets an environment variable of the binary.
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Launch {
         self.command.env(key, value);
+        self
+    }
+
+    /// Sets environment variables of the binary.
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Launch {
+        self.command.envs(vars);
         self
     }
 
@@ -79,6 +97,7 @@ impl Launch {
     /// Starts the binary and waits until it has said where it listens; panics if it ends
     /// first.
     pub fn start(mut self) -> Binary {
+        self.command.args(["--push-listen", &self.push_listen]);
         let dir = (!self.has_store).then(|| tempfile::tempdir().unwrap());
         if let Some(dir) = &dir {
             let store = format!("sqlite://{}", dir.path().join("connections.db").display());
@@ -150,12 +169,13 @@ impl Binary {
     /// A node to start with more than arguments (environment, stdout, stderr).
     pub fn launch() -> Launch {
         let mut command = command();
-        command.args(["--listen", "127.0.0.1:0", "--push-listen", "127.0.0.1:0"]);
+        command.args(["--listen", "127.0.0.1:0"]);
         Launch {
             command,
             has_store: false,
             stdout: None,
             stderr: None,
+            push_listen: "127.0.0.1:0".into(),
         }
     }
 

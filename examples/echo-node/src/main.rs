@@ -36,6 +36,7 @@ fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config.push_auth = args.push_auth()?;
         config.naming = args.naming();
         config.limits = args.limits();
+        config.function_host = args.function_host()?;
         let node = Gateway::builder(config)
             .wire(&Toy)
             .channel(Arc::new(Shout))

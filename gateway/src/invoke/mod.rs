@@ -8,15 +8,18 @@
 //! - `mod.rs`: [`Functions`], one `invoke` whatever runs them; [`InvokeError`]; [`event`],
 //!   the event of a connection now.
 //! - `authorizer.rs`: `$connect` REQUEST authorizers (AWS), deciding a handshake first.
+//! - `hosted.rs`: routes to functions the node runs itself (the Lambda Runtime API).
 
 pub mod authorizer;
 mod codec;
+pub mod hosted;
 mod mode;
 mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use function_host::Host;
 use lifecycle::{App, ConnectionInfo, EventKind, LifecycleEvent, Payload, Reply};
 
 pub use codec::{FunctionCodec, NodeInfo};
@@ -104,6 +107,8 @@ pub struct HttpFunctions {
     route_responses: bool,
     /// How this node names itself in events.
     node: NodeInfo,
+    /// The functions this node runs itself, which routes may name by ARN.
+    host: Option<Arc<Host>>,
 }
 
 /// Largest function answer read (a Lambda response payload is at most 6 MB).
@@ -139,9 +144,14 @@ pub async fn read_capped(
 pub const DEFAULT_ROUTE: &str = "$default";
 
 impl Functions {
-    /// The functions of `mode`, naming this node as `node` in events; `Err` when no HTTP
-    /// client can be made (no TLS roots).
-    pub fn new(mode: &FunctionMode, node: NodeInfo) -> Result<Self, reqwest::Error> {
+    /// The functions of `mode`, naming this node as `node` in events, with the functions
+    /// `host` runs for routes that name them; `Err` when no HTTP client can be made (no
+    /// TLS roots).
+    pub fn new(
+        mode: &FunctionMode,
+        node: NodeInfo,
+        host: Option<Arc<Host>>,
+    ) -> Result<Self, reqwest::Error> {
         Ok(match mode {
             FunctionMode::InProcess(app) => Functions::InProcess(app.clone()),
             FunctionMode::Http {
@@ -156,8 +166,18 @@ impl Functions {
                 routes: routes.clone(),
                 route_responses: *route_responses,
                 node,
+                host,
             })),
         })
+    }
+
+    /// Stops the functions the node runs itself, if any (none left behind).
+    pub async fn shutdown(&self) {
+        if let Functions::Http(http) = self
+            && let Some(host) = &http.host
+        {
+            host.shutdown().await;
+        }
     }
 
     /// The `host:port` events name as the node's domain (AWS `domainName`); empty for an
@@ -205,6 +225,11 @@ impl Functions {
         // Boxed: a call's future (an HTTP request, an app's handler) is large, and every
         // connection's task keeps room for the cleanup it will one day run.
         let started = std::time::Instant::now();
+        // A function the node runs bounds its own calls (a cold start, then its timeout).
+        let timeout = match self {
+            Functions::Http(http) => http.hosted_bound(event).unwrap_or(timeout),
+            Functions::InProcess(_) => timeout,
+        };
         let result = match tokio::time::timeout(timeout, Box::pin(self.call(event))).await {
             Ok(result) => result,
             Err(_) => Err(InvokeError::TimedOut(timeout)),
@@ -238,8 +263,9 @@ impl Functions {
 }
 
 impl HttpFunctions {
-    async fn call(&self, event: &LifecycleEvent) -> Result<Reply, InvokeError> {
-        let url = match &event.kind {
+    /// The function `event` goes to: a URL, or a hosted function's ARN.
+    fn target(&self, event: &LifecycleEvent) -> Option<&String> {
+        match &event.kind {
             EventKind::Connect => self.routes.connect.as_ref(),
             EventKind::Disconnect { .. } => self.routes.disconnect.as_ref(),
             EventKind::Message { route } => self
@@ -247,12 +273,27 @@ impl HttpFunctions {
                 .custom
                 .get(route)
                 .or(self.routes.default.as_ref()),
-        };
+        }
+    }
+
+    /// How long `event`'s call may take when the node runs its function.
+    fn hosted_bound(&self, event: &LifecycleEvent) -> Option<Duration> {
+        let name = hosted::function_name(self.target(event)?)?;
+        hosted::bound(self.host.as_deref(), name)
+    }
+
+    async fn call(&self, event: &LifecycleEvent) -> Result<Reply, InvokeError> {
         // A lifecycle step with no function configured succeeds (as a cloud gateway
         // without that route does).
-        let Some(url) = url else {
+        let Some(url) = self.target(event) else {
             return Ok(Reply::ok());
         };
+        if let Some(name) = hosted::function_name(url) {
+            let body = serde_json::to_vec(&self.dialect.event(event, &self.node))
+                .map_err(|e| InvokeError::failed(format!("function {name}: the event: {e}")))?;
+            let answer = hosted::invoke(self.host.as_deref(), name, body).await?;
+            return Ok(self.reply(event, 200, &answer));
+        }
         let response = self
             .client
             .post(url)
@@ -282,10 +323,16 @@ impl HttpFunctions {
                 unavailable: status == 503,
             });
         }
-        let mut reply = self.dialect.answer(event, status, &body);
+        Ok(self.reply(event, status, &body))
+    }
+
+    /// A function's answer, as the dialect reads it (the body dropped for a message
+    /// without route responses).
+    fn reply(&self, event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply {
+        let mut reply = self.dialect.answer(event, status, body);
         if !self.route_responses {
             reply.frame = None;
         }
-        Ok(reply)
+        reply
     }
 }

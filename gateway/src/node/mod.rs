@@ -64,6 +64,9 @@ pub struct GatewayConfig {
     pub push_tls: Option<TlsFiles>,
     /// The `$connect` authorizer plain handshakes pass first (AWS), if any.
     pub authorizer: Option<AuthorizerConfig>,
+    /// The functions this node runs itself (`--function`), which HTTP routes name by
+    /// their ARN; stopped with the node.
+    pub function_host: Option<Arc<function_host::Host>>,
 }
 
 impl GatewayConfig {
@@ -81,6 +84,7 @@ impl GatewayConfig {
             tls: None,
             push_tls: None,
             authorizer: None,
+            function_host: None,
         }
     }
 
@@ -185,7 +189,7 @@ impl GatewayBuilder {
             &config.naming.stage,
             &config.naming.api_id,
         );
-        let functions = Functions::new(&config.functions, node)?;
+        let functions = Functions::new(&config.functions, node, config.function_host.clone())?;
         let core = Arc::new(Core {
             hub: hub.unwrap_or_default(),
             functions,
@@ -432,6 +436,8 @@ pub async fn run(
     shutdown.await;
     let _ = stop_tx.send(true);
     core.sessions.drained(Duration::from_secs(10)).await;
+    // After the cleanups, which may have run on them.
+    core.functions.shutdown().await;
     app_task.abort();
     push_task.abort();
     Ok(())

@@ -3,11 +3,20 @@
 //! limits, logs) as `clap` arguments a binary flattens into its own, and turns them into
 //! the node's settings. What only an app knows (its store, its functions linked in, its
 //! page) stays in the app's binary.
+//!
+//! # Layout
+//! - `mod.rs`: [`NodeArgs`] and what it turns into; [`ArgsError`]; logs and exits.
+//! - `functions.rs`: [`FunctionArgs`], the functions a node runs itself (`--function`).
+
+mod functions;
+
+pub use functions::{FunctionArgs, Step, function_name};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::PossibleValuesParser;
@@ -71,6 +80,8 @@ pub struct NodeArgs {
     /// Send a message function's answer body back to its caller (AWS route responses).
     #[arg(long)]
     pub route_responses: bool,
+    #[command(flatten)]
+    pub hosted: FunctionArgs,
     /// Serve Alibaba's channel (on with an app linked in, or with any --aliyun-*-url).
     #[arg(long)]
     pub aliyun: bool,
@@ -172,7 +183,8 @@ pub struct NodeArgs {
     /// Bytes queued for one client at most, the same way.
     #[arg(long, default_value_t = Limits::default().outbound_queue_bytes)]
     pub outbound_queue_bytes: usize,
-    /// How long a function may take, milliseconds (then 504 at a handshake).
+    /// How long a function may take, milliseconds (then 504 at a handshake); a function
+    /// the node runs (--function) is killed past it, and its call fails as timed out.
     #[arg(long, default_value_t = millis(Limits::default().function_timeout))]
     pub function_timeout_ms: u64,
     /// Bytes a socket reads at a time (kept per connection; larger messages still arrive
@@ -243,6 +255,12 @@ pub enum ArgsError {
     /// Named routes were given without a way to pick one.
     #[error("--route needs --route-selection (e.g. '$request.body.action')")]
     RoutesNeedSelection,
+    /// One route was given two functions.
+    #[error("route `{0}` has two functions (a URL flag and --function, or --function twice)")]
+    RouteTwice(String),
+    /// The functions the node would run cannot be.
+    #[error("--function: {0}")]
+    Functions(#[from] function_host::SpecError),
     /// A push credential is unusable.
     #[error(
         "push API credentials: {0} (--push-token / PUSH_TOKEN, --aws-access-key-id / \
@@ -284,28 +302,71 @@ impl NodeArgs {
             || self.transport_url.is_some()
             || self.cleanup_url.is_some()
             || !self.routes.is_empty()
+            || !self.hosted.functions.is_empty()
+    }
+
+    /// Whether a named (not lifecycle) route is given, by URL or as a function.
+    fn has_named_routes(&self) -> bool {
+        !self.routes.is_empty()
+            || self
+                .hosted
+                .functions
+                .iter()
+                .any(|(route, _)| Step::of(route) == Step::Named)
+    }
+
+    /// The functions the node runs itself (`--function`), if any.
+    pub fn function_host(&self) -> Result<Option<Arc<function_host::Host>>, ArgsError> {
+        if self.hosted.functions.is_empty() {
+            return Ok(None);
+        }
+        let settings = FunctionArgs::settings(&self.region, &self.aws_account_id);
+        let specs = self.hosted.specs(self.limits().function_timeout);
+        Ok(Some(Arc::new(function_host::Host::new(settings, specs)?)))
     }
 
     /// The HTTP functions the flags name, if any; `Err` when the route flags cannot work.
     pub fn http_functions(&self) -> Result<Option<FunctionMode>, ArgsError> {
-        if (self.route_selection.is_some() || !self.routes.is_empty()) && self.dialect != "aws" {
+        if (self.route_selection.is_some() || self.has_named_routes()) && self.dialect != "aws" {
             return Err(ArgsError::RoutesNeedAws);
         }
-        if !self.routes.is_empty() && self.route_selection.is_none() {
+        if self.has_named_routes() && self.route_selection.is_none() {
             return Err(ArgsError::RoutesNeedSelection);
         }
         if !self.uses_http_functions() {
             return Ok(None);
         }
         let dialect = wire::by_name(&self.dialect).expect("clap allows only known dialects");
+        let mut routes = HttpRoutes {
+            connect: self.register_url.clone(),
+            disconnect: self.cleanup_url.clone(),
+            default: self.transport_url.clone(),
+            custom: self.routes.iter().cloned().collect::<BTreeMap<_, _>>(),
+            selection: self.route_selection.clone(),
+        };
+        for (route, _) in &self.hosted.functions {
+            let arn = crate::invoke::hosted::arn(
+                &self.region,
+                &self.aws_account_id,
+                &function_name(route),
+            );
+            let slot = match Step::of(route) {
+                Step::Connect => &mut routes.connect,
+                Step::Disconnect => &mut routes.disconnect,
+                Step::Default => &mut routes.default,
+                Step::Named => {
+                    if routes.custom.insert(route.clone(), arn).is_some() {
+                        return Err(ArgsError::RouteTwice(route.clone()));
+                    }
+                    continue;
+                }
+            };
+            if slot.replace(arn).is_some() {
+                return Err(ArgsError::RouteTwice(route.clone()));
+            }
+        }
         Ok(Some(FunctionMode::Http {
-            routes: HttpRoutes {
-                connect: self.register_url.clone(),
-                disconnect: self.cleanup_url.clone(),
-                default: self.transport_url.clone(),
-                custom: self.routes.iter().cloned().collect::<BTreeMap<_, _>>(),
-                selection: self.route_selection.clone(),
-            },
+            routes,
             dialect,
             route_responses: self.route_responses,
         }))
