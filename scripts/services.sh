@@ -186,11 +186,15 @@ ensure_python() {
 ensure_node_packages() {
   command -v node >/dev/null || die "node is not installed"
   local dir="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/node"
+  # The SDK v3 clients are what Lambda's Node.js runtimes carry, for the template chat's
+  # functions (--sam, --node-path) and the push API client test.
   if [ ! -f "$dir/node_modules/ws/package.json" ] \
-    || [ ! -f "$dir/node_modules/@aws-sdk/client-apigatewaymanagementapi/package.json" ]; then
-    echo "services: installing ws and @aws-sdk/client-apigatewaymanagementapi into $dir"
+    || [ ! -f "$dir/node_modules/@aws-sdk/client-apigatewaymanagementapi/package.json" ] \
+    || [ ! -f "$dir/node_modules/@aws-sdk/lib-dynamodb/package.json" ]; then
+    echo "services: installing ws and @aws-sdk clients (apigatewaymanagementapi, dynamodb) into $dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent ws@8 \
-      '@aws-sdk/client-apigatewaymanagementapi@3' \
+      '@aws-sdk/client-apigatewaymanagementapi@3' '@aws-sdk/client-dynamodb@3' \
+      '@aws-sdk/lib-dynamodb@3' \
       || die "cannot install the Node.js test packages"
   fi
   export TEST_NODE_PATH="$dir/node_modules"

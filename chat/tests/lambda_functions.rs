@@ -8,7 +8,6 @@
 //! Tencent's SCF handlers (`main_handler(event, context)`-style) run under the same client.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,53 +15,9 @@ use serde_json::Value;
 mod common;
 
 use common::binary::Binary;
-use common::output::succeeds;
+use common::lambda::{aws_env, create_table, dynamodb_endpoint, fresh, processes_marked};
 use common::python::{python, script};
 use common::ws::{Ws, close_frame, connect, next_text, send_text, try_connect};
-
-/// moto's DynamoDB endpoint (`scripts/services.sh ensure_moto_dynamodb`).
-fn dynamodb_endpoint() -> String {
-    let url = std::env::var("TEST_DYNAMODB_URL").expect(
-        "TEST_DYNAMODB_URL is not set: run ./scripts/test, which starts moto's DynamoDB server",
-    );
-    let (_, query) = url.split_once('?').expect("a query in TEST_DYNAMODB_URL");
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("endpoint="))
-        .expect("an endpoint in TEST_DYNAMODB_URL")
-        .to_owned()
-}
-
-/// A fresh token (a table name, a marker for the functions' processes).
-fn fresh(prefix: &str) -> String {
-    format!("{prefix}{:016x}", rand::random::<u64>())
-}
-
-/// Makes the chat's connection table, as AWS's sample's template does.
-fn create_table(endpoint: &str, table: &str) {
-    let mut command = Command::new(python());
-    command
-        .args([
-            "-c",
-            "import sys, boto3; boto3.client('dynamodb').create_table(TableName=sys.argv[1], \
-             KeySchema=[{'AttributeName': 'connection_id', 'KeyType': 'HASH'}], \
-             AttributeDefinitions=[{'AttributeName': 'connection_id', 'AttributeType': 'S'}], \
-             BillingMode='PAY_PER_REQUEST')",
-            table,
-        ])
-        .envs(aws_env(endpoint));
-    succeeds(command, "creating the chat's DynamoDB table");
-}
-
-/// What a function needs to reach DynamoDB: a local endpoint and any credentials.
-fn aws_env(endpoint: &str) -> [(&'static str, String); 4] {
-    [
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_DEFAULT_REGION", "us-east-1".into()),
-    ]
-}
 
 /// `ROUTE=cd <clouds> && exec <python> -m awslambdaric HANDLER`.
 fn function(route: &str, handler: &str) -> String {
@@ -71,27 +26,6 @@ fn function(route: &str, handler: &str) -> String {
         script("").display(),
         python()
     )
-}
-
-/// The processes whose environment holds `FUNCTION_MARK=<mark>`: the node's functions.
-fn processes_marked(mark: &str) -> BTreeSet<u32> {
-    let needle = format!("FUNCTION_MARK={mark}");
-    let mut found = BTreeSet::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes())
-        {
-            found.insert(pid);
-        }
-    }
-    found
 }
 
 /// The next frame, as JSON.
@@ -109,7 +43,7 @@ async fn members(ws: &mut Ws) -> u64 {
 async fn an_aws_documented_chat_runs_under_awslambdaric() {
     let endpoint = dynamodb_endpoint();
     let table = fresh("chat-");
-    create_table(&endpoint, &table);
+    create_table(&endpoint, &table, "connection_id");
     let mark = fresh("");
     let mut node = Binary::launch()
         .args([

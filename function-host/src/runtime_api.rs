@@ -63,12 +63,9 @@ fn accepted() -> Response {
 
 async fn next(State((pool, number)): State<Instance>) -> Response {
     let Some(next) = pool.next(number).await else {
-        // The instance is being stopped; its process goes next.
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "InvalidStateTransition",
-            "the function instance is stopping",
-        );
+        // The instance is being stopped (idle, or the host stops): no answer, which a
+        // runtime client would log as a failure; its SIGTERM comes instead.
+        return std::future::pending().await;
     };
     let mut answer = Response::new(Body::from(next.event));
     let headers = answer.headers_mut();

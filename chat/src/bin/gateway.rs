@@ -80,7 +80,7 @@ async fn sweep(url: &str) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let node = &args.node;
+    let node = &args.node.clone().with_template()?;
     let metrics = gateway::metrics::install()?;
     let push_auth = node.push_auth()?;
     node.check_tls()?;

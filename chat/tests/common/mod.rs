@@ -5,6 +5,7 @@
 pub mod aws_sdk;
 pub mod binary;
 pub mod garage;
+pub mod lambda;
 pub mod output;
 pub mod postgres;
 pub mod python;

@@ -24,6 +24,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let args = args.with_template()?;
     args.runtime()?.block_on(async {
         let app = tokio::net::TcpListener::bind(args.listen).await?;
         let push = tokio::net::TcpListener::bind(args.push_listen).await?;

@@ -24,6 +24,9 @@ pub struct FunctionArgs {
     /// Memory size told to functions, MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; not enforced).
     #[arg(long, default_value_t = 128)]
     pub function_memory_mb: u32,
+    /// Functions of a template (`--sam`), as it sets them (not a flag).
+    #[arg(skip)]
+    pub template_functions: Vec<FunctionSpec>,
 }
 
 fn parse_function(text: &str) -> Result<(String, String), String> {
@@ -77,8 +80,15 @@ pub fn function_name(route: &str) -> String {
 }
 
 impl FunctionArgs {
-    /// The functions, each with `timeout` (the node's function timeout).
+    /// The functions: `--function`'s, each with `timeout` (the node's function timeout),
+    /// then a template's with its own settings (the concurrency and idle flags apply to
+    /// all).
     pub fn specs(&self, timeout: Duration) -> Vec<FunctionSpec> {
+        let templated = self.template_functions.iter().cloned().map(|mut spec| {
+            spec.concurrency = self.function_concurrency;
+            spec.idle = Duration::from_secs(self.function_idle_secs);
+            spec
+        });
         self.functions
             .iter()
             .map(|(route, command)| {
@@ -89,6 +99,7 @@ impl FunctionArgs {
                 spec.memory_mb = self.function_memory_mb;
                 spec
             })
+            .chain(templated)
             .collect()
     }
 

@@ -7,10 +7,14 @@
 //! # Layout
 //! - `mod.rs`: [`NodeArgs`] and what it turns into; [`ArgsError`]; logs and exits.
 //! - `functions.rs`: [`FunctionArgs`], the functions a node runs itself (`--function`).
+//! - `sam/`: [`SamArgs`], a WebSocket API's SAM / CloudFormation template as the node's
+//!   routes and functions (`--sam`).
 
 mod functions;
+pub mod sam;
 
 pub use functions::{FunctionArgs, Step, function_name};
+pub use sam::{SamArgs, SamError};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -82,6 +86,8 @@ pub struct NodeArgs {
     pub route_responses: bool,
     #[command(flatten)]
     pub hosted: FunctionArgs,
+    #[command(flatten)]
+    pub template: SamArgs,
     /// Serve Alibaba's channel (on with an app linked in, or with any --aliyun-*-url).
     #[arg(long)]
     pub aliyun: bool,
@@ -261,6 +267,9 @@ pub enum ArgsError {
     /// The functions the node would run cannot be.
     #[error("--function: {0}")]
     Functions(#[from] function_host::SpecError),
+    /// The template cannot run (why, in words).
+    #[error("--sam: {0}")]
+    Template(String),
     /// A push credential is unusable.
     #[error(
         "push API credentials: {0} (--push-token / PUSH_TOKEN, --aws-access-key-id / \
@@ -305,6 +314,63 @@ impl NodeArgs {
             || !self.hosted.functions.is_empty()
     }
 
+    /// These flags with `--sam`'s template applied (unchanged without one): the AWS
+    /// dialect, the template's stage, route selection, routes (to functions the node runs),
+    /// `$connect` authorizer and functions. A route the flags give as well is an error; the
+    /// template's notes (what the node does not run) are logged.
+    pub fn with_template(mut self) -> Result<NodeArgs, ArgsError> {
+        let place = sam::Place {
+            region: &self.region,
+            account: &self.aws_account_id,
+            api_id: &self.api_id,
+        };
+        let loaded = sam::load(&self.template, &place);
+        let Some(setup) = loaded.map_err(|e| ArgsError::Template(e.to_string()))? else {
+            return Ok(self);
+        };
+        for note in &setup.notes {
+            tracing::warn!("{note}");
+        }
+        "aws".clone_into(&mut self.dialect);
+        if let Some(stage) = setup.stage {
+            self.stage = stage;
+        }
+        if self.route_selection.is_none()
+            && let Some(selection) = setup.route_selection
+        {
+            self.route_selection = Some(selection.parse().map_err(
+                |e: crate::invoke::BadRouteSelection| {
+                    ArgsError::Template(format!("RouteSelectionExpression: {e}"))
+                },
+            )?);
+        }
+        for (route, arn) in setup.routes {
+            let slot = match Step::of(&route) {
+                Step::Connect => &mut self.register_url,
+                Step::Disconnect => &mut self.cleanup_url,
+                Step::Default => &mut self.transport_url,
+                Step::Named => {
+                    if self.routes.iter().any(|(name, _)| *name == route) {
+                        return Err(ArgsError::RouteTwice(route));
+                    }
+                    self.routes.push((route, arn));
+                    continue;
+                }
+            };
+            if slot.replace(arn).is_some() {
+                return Err(ArgsError::RouteTwice(route));
+            }
+        }
+        if let Some((arn, sources)) = setup.authorizer
+            && self.authorizer_url.is_none()
+        {
+            self.authorizer_url = Some(arn);
+            self.authorizer_identity_source = sources;
+        }
+        self.hosted.template_functions = setup.functions;
+        Ok(self)
+    }
+
     /// Whether a named (not lifecycle) route is given, by URL or as a function.
     fn has_named_routes(&self) -> bool {
         !self.routes.is_empty()
@@ -317,7 +383,7 @@ impl NodeArgs {
 
     /// The functions the node runs itself (`--function`), if any.
     pub fn function_host(&self) -> Result<Option<Arc<function_host::Host>>, ArgsError> {
-        if self.hosted.functions.is_empty() {
+        if self.hosted.functions.is_empty() && self.hosted.template_functions.is_empty() {
             return Ok(None);
         }
         let settings = FunctionArgs::settings(&self.region, &self.aws_account_id);

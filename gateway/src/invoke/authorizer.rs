@@ -12,12 +12,13 @@
 //! captured events (Powertools' test events). Policy wildcards as IAM's: `*` any run of
 //! characters (`/` included), `?` one.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifecycle::ConnectionInfo;
 use serde_json::{Map, Value, json};
 
-use super::{header_case, read_capped};
+use super::{InvokeError, header_case, hosted, read_capped};
 use crate::ids::{now_ms, request_time};
 
 /// Largest authorizer answer read (AWS's limit on an authorizer's result).
@@ -101,6 +102,8 @@ pub struct Authorizer {
     config: AuthorizerConfig,
     /// Pooled HTTP client.
     client: reqwest::Client,
+    /// The functions the node runs, when the authorizer is one of them (its URL an ARN).
+    host: Option<Arc<function_host::Host>>,
 }
 
 /// What the node says of itself in the event.
@@ -115,12 +118,42 @@ pub struct Naming<'a> {
 }
 
 impl Authorizer {
-    /// The authorizer of `config`; `Err` when no HTTP client can be made.
-    pub fn new(config: AuthorizerConfig) -> Result<Self, reqwest::Error> {
+    /// The authorizer of `config` (run by `host` when its URL is a hosted function's
+    /// ARN); `Err` when no HTTP client can be made.
+    pub fn new(
+        config: AuthorizerConfig,
+        host: Option<Arc<function_host::Host>>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()?;
-        Ok(Authorizer { config, client })
+        Ok(Authorizer {
+            config,
+            client,
+            host,
+        })
+    }
+
+    /// The authorizer's answer when the node runs it: as Lambda's Invoke API would give
+    /// it (a handler's error as a crash with its `errorMessage`).
+    async fn call_hosted(
+        &self,
+        name: &str,
+        event: &Value,
+    ) -> Result<(bool, reqwest::StatusCode, Vec<u8>), Refused> {
+        let body = serde_json::to_vec(event).map_err(|e| Refused::Failed(e.to_string()))?;
+        match hosted::invoke(self.host.as_deref(), name, body).await {
+            Ok(answer) => Ok((false, reqwest::StatusCode::OK, answer)),
+            Err(InvokeError::Failed { message, .. }) => {
+                // `function NAME: TYPE: MESSAGE`: the handler's own message decides.
+                let said = message.rsplit(": ").next().unwrap_or_default();
+                let body = serde_json::to_vec(&json!({ "errorMessage": said })).unwrap_or_default();
+                Ok((true, reqwest::StatusCode::OK, body))
+            }
+            Err(InvokeError::TimedOut(_)) => {
+                Err(Refused::Failed("the authorizer timed out".into()))
+            }
+        }
     }
 
     /// The method ARN of `$connect` on this node.
@@ -151,7 +184,14 @@ impl Authorizer {
         let arn = self.method_arn(naming);
         let event = request_event(info, naming, &arn, request_id);
         let started = Instant::now();
+        let hosted_name = hosted::function_name(&self.config.url);
+        let timeout = hosted_name
+            .and_then(|name| hosted::bound(self.host.as_deref(), name))
+            .unwrap_or(timeout);
         let call = async {
+            if let Some(name) = hosted_name {
+                return self.call_hosted(name, &event).await;
+            }
             let response = self
                 .client
                 .post(&self.config.url)

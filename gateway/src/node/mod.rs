@@ -197,7 +197,11 @@ impl GatewayBuilder {
             push_url: config.push_url.clone(),
             sessions: Arc::default(),
             stage: Arc::from(config.naming.stage.as_str()),
-            authorizer: config.authorizer.clone().map(Authorizer::new).transpose()?,
+            authorizer: config
+                .authorizer
+                .clone()
+                .map(|authorizer| Authorizer::new(authorizer, config.function_host.clone()))
+                .transpose()?,
             api_id: Arc::from(config.naming.api_id.as_str()),
         });
         let mut all = wire::BUILT_IN.to_vec();

@@ -1,0 +1,93 @@
+//! A SAM template run as it is: `gateway --sam template.yaml` starts a chat laid out as
+//! AWS's sample chat is (`tests/sam-chat/`: a WebSocket API, `$connect`, `$disconnect` and
+//! `sendmessage` routes, three Node.js functions on a DynamoDB table through the AWS SDK v3,
+//! which `--node-path` puts on their module path as Lambda's runtime does), its table on
+//! moto's DynamoDB server.
+
+use std::process::Command;
+use std::time::Duration;
+
+mod common;
+
+use common::binary::Binary;
+use common::lambda::{aws_env, create_table, dynamodb_endpoint, fresh, processes_marked};
+use common::output::succeeds;
+use common::python::python;
+use common::ws::{close_frame, connect, next_text, send_text};
+
+/// The connections in `table` (a scan, as the sample's `sendmessage` does).
+fn table_size(endpoint: &str, table: &str) -> usize {
+    let mut command = Command::new(python());
+    command
+        .args([
+            "-c",
+            "import sys, boto3; print(boto3.client('dynamodb').scan(TableName=sys.argv[1])['Count'])",
+            table,
+        ])
+        .envs(aws_env(endpoint));
+    succeeds(command, "scanning the table")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_template_runs_as_it_is() {
+    let node_path = std::env::var("TEST_NODE_PATH").expect(
+        "TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs the AWS SDK v3 there)",
+    );
+    let endpoint = dynamodb_endpoint();
+    let table = fresh("chat_");
+    create_table(&endpoint, &table, "connectionId");
+    let mark = fresh("");
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sam-chat/template.yaml");
+    let mut node = Binary::launch()
+        .args([
+            "--sam",
+            template,
+            "--parameter",
+            &format!("TableName={table}"),
+        ])
+        .args(["--node-path", &node_path])
+        .env("FUNCTION_MARK", &mark)
+        .envs(aws_env(&endpoint))
+        .start();
+    // The template's stage is the WebSocket's path.
+    let url = format!("ws://{}/Prod", node.app);
+    let mut ann = connect(&url).await;
+    let mut bob = connect(&url).await;
+    assert_eq!(table_size(&endpoint, &table), 2);
+
+    // sendmessage posts to every connection in the table, the sender's included.
+    send_text(&mut ann, r#"{"action":"sendmessage","data":"hello"}"#).await;
+    assert_eq!(next_text(&mut bob).await, "hello");
+    assert_eq!(next_text(&mut ann).await, "hello");
+    send_text(&mut bob, r#"{"action":"sendmessage","data":"hi ann"}"#).await;
+    assert_eq!(next_text(&mut ann).await, "hi ann");
+    assert_eq!(next_text(&mut bob).await, "hi ann");
+
+    // $disconnect forgets bob.
+    drop(bob);
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    while table_size(&endpoint, &table) != 1 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "$disconnect did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The node's stop stops its functions.
+    let running = processes_marked(&mark);
+    assert!(
+        running.len() >= 3,
+        "an instance per function at least: {running:?}"
+    );
+    node.terminate(Duration::from_secs(15)).await;
+    let _ = close_frame(&mut ann).await;
+    let left = processes_marked(&mark);
+    assert!(
+        left.is_empty(),
+        "function processes outlived the node: {left:?}"
+    );
+}

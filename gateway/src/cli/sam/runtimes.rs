@@ -1,0 +1,84 @@
+//! The command that runs a function of each Lambda `Runtime`, and the environment the
+//! runtime adds:
+//! - `python3.*`: AWS's Python runtime interface client, `python3 -m awslambdaric HANDLER`
+//!   (`--python` names the interpreter; it must have `awslambdaric`).
+//! - `nodejs*`: the node's own Node.js runtime loop (`node-runtime.mjs`, written to the
+//!   temp folder), with `--node-path` on `NODE_PATH` (Lambda's Node.js runtimes carry the
+//!   AWS SDK v3 there). AWS's Node.js client, `aws-lambda-ric`, needs Node.js 22 from its
+//!   4.x and a native build with cmake and autotools before that (README).
+//! - `provided.*`: the `bootstrap` in the code folder.
+
+use super::SamArgs;
+
+/// The Node.js runtime loop: the Lambda Runtime API's client for a handler module.
+const NODE_RUNTIME: &str = include_str!("node-runtime.mjs");
+
+/// `text` quoted for `sh`.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The command for `runtime` with `handler`; none for a runtime the node cannot run.
+pub fn command(runtime: &str, handler: Option<&str>, args: &SamArgs) -> Option<String> {
+    if runtime.starts_with("python3") {
+        let handler = handler?;
+        Some(format!(
+            "exec {} -m awslambdaric {}",
+            quoted(&args.python),
+            quoted(handler)
+        ))
+    } else if runtime.starts_with("nodejs") {
+        let handler = handler?;
+        let script = node_runtime()?;
+        Some(format!("exec node {} {}", quoted(&script), quoted(handler)))
+    } else if runtime.starts_with("provided") {
+        Some("exec ./bootstrap".to_owned())
+    } else {
+        None
+    }
+}
+
+/// What `runtime` adds to a function's environment.
+pub fn environment(runtime: &str, args: &SamArgs) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if runtime.starts_with("nodejs")
+        && let Some(dir) = &args.node_path
+    {
+        let mut path = dir.display().to_string();
+        if let Ok(existing) = std::env::var("NODE_PATH")
+            && !existing.is_empty()
+        {
+            path = format!("{path}:{existing}");
+        }
+        env.push(("NODE_PATH".to_owned(), path));
+    }
+    // As Lambda names its managed runtimes (`AWS_Lambda_python3.12`).
+    if runtime.starts_with("python3") || runtime.starts_with("nodejs") {
+        env.push((
+            "AWS_EXECUTION_ENV".to_owned(),
+            format!("AWS_Lambda_{runtime}"),
+        ));
+    }
+    env
+}
+
+/// The Node.js runtime loop's file (written once per version of it); none when the temp
+/// folder cannot take it.
+fn node_runtime() -> Option<String> {
+    let path = std::env::temp_dir().join(format!(
+        "wsgw-node-runtime-{}-{:08x}.mjs",
+        env!("CARGO_PKG_VERSION"),
+        fingerprint(NODE_RUNTIME)
+    ));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(NODE_RUNTIME) {
+        std::fs::write(&path, NODE_RUNTIME).ok()?;
+    }
+    Some(path.display().to_string())
+}
+
+/// FNV-1a of `text`: a name that changes with the script.
+fn fingerprint(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
