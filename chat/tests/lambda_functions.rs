@@ -198,3 +198,28 @@ async fn tencent_scf_handlers_run_under_the_same_runtime_client() {
         "function processes outlived the node: {left:?}"
     );
 }
+
+/// A function built with AWS's Rust runtime (`lambda_runtime`; `examples/lambda-rust-fn`,
+/// which `./scripts/test` builds: `TEST_RUST_FUNCTION`) runs under the same Runtime API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_lambda_runtime_function_runs_too() {
+    let binary = std::env::var("TEST_RUST_FUNCTION").expect(
+        "TEST_RUST_FUNCTION names the lambda_runtime fixture (./scripts/test builds examples/lambda-rust-fn)",
+    );
+    let mut node = Binary::launch()
+        .args(["--dialect", "aws", "--route-selection", "$request.body.action"])
+        .args(["--route-responses"])
+        .args(["--function", &format!("rusty=exec '{binary}'")])
+        .start();
+    let mut ws = connect(&format!("ws://{}/production", node.app)).await;
+    send_text(&mut ws, r#"{"action":"rusty","n":7}"#).await;
+    let answer = next_json(&mut ws).await;
+    assert_eq!(answer["route"], "rusty", "{answer}");
+    assert_eq!(answer["function"], "rusty");
+    assert_eq!(answer["got"]["n"], 7);
+    assert_eq!(answer["request_id"].as_str().unwrap().len(), 36, "{answer}");
+    send_text(&mut ws, r#"{"action":"rusty","fail":true}"#).await;
+    let error = next_json(&mut ws).await;
+    assert_eq!(error["message"], "Internal server error", "{error}");
+    node.terminate(Duration::from_secs(15)).await;
+}
