@@ -207,7 +207,12 @@ async fn a_rust_lambda_runtime_function_runs_too() {
         "TEST_RUST_FUNCTION names the lambda_runtime fixture (./scripts/test builds examples/lambda-rust-fn)",
     );
     let mut node = Binary::launch()
-        .args(["--dialect", "aws", "--route-selection", "$request.body.action"])
+        .args([
+            "--dialect",
+            "aws",
+            "--route-selection",
+            "$request.body.action",
+        ])
         .args(["--route-responses"])
         .args(["--function", &format!("rusty=exec '{binary}'")])
         .start();
