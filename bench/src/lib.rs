@@ -7,6 +7,7 @@
 //! cargo run --release -p bench -- list --store sled:///tmp/b --n 100,1000,10000,100000
 //! cargo run --release -p bench -- fanout --clients 100,1000,5000
 //! cargo run --release -p bench -- hostile --clients 200
+//! cargo run --release -p bench -- functions       # Runtime-API vs HTTP function calls
 //! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
 //! ```
 //!
@@ -18,12 +19,15 @@
 //! - `fanout`: the broadcast benchmark (servers in child processes, clients).
 //! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
 //! - `hostile`: the most memory one hostile client of each kind pins on a node.
+//! - `functions`: a function call on the Runtime-API path beside the HTTP path, and a
+//!   cold start.
 //! - `report`: results → `BENCHMARKS.md` and plots.
 //! - `ws`: the WebSocket clients (a library one with a bounded handshake, a raw one).
 //! - `stats`: percentiles. `machine`: where a run happened.
 
 pub mod churn;
 pub mod fanout;
+pub mod functions;
 pub mod hostile;
 pub mod list;
 pub mod machine;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use bench::churn::{self, ChurnArgs};
 use bench::fanout::server::GatewaySetup;
 use bench::fanout::{self, FanoutArgs};
+use bench::functions::{self, FunctionsArgs};
 use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
@@ -131,6 +132,22 @@ enum Command {
         clients: usize,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/hostile.json")]
+        out: PathBuf,
+    },
+    /// A function call on the Runtime-API path (awslambdaric) beside the HTTP path, and
+    /// the Runtime-API path's cold start.
+    Functions {
+        /// A Python with `awslambdaric` installed.
+        #[arg(long, env = "TEST_PYTHON", default_value = "python3")]
+        python: String,
+        /// Timed calls on each path.
+        #[arg(long, default_value_t = 2000)]
+        invocations: usize,
+        /// Cold starts timed.
+        #[arg(long, default_value_t = 10)]
+        cold_starts: usize,
+        /// Where to write the JSON result.
+        #[arg(long, default_value = "bench/results/functions.json")]
         out: PathBuf,
     },
     /// Write BENCHMARKS.md and PNG plots from the JSON results.
@@ -266,6 +283,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 settle_secs,
                 http_functions,
                 exe: std::env::current_exe()?,
+            })
+            .await?;
+            write_json(&out, &report)
+        }
+        Command::Functions {
+            python,
+            invocations,
+            cold_starts,
+            out,
+        } => {
+            let report = functions::run(&FunctionsArgs {
+                python,
+                invocations,
+                cold_starts,
             })
             .await?;
             write_json(&out, &report)

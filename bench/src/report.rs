@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use crate::churn::ChurnReport;
 use crate::fanout::FanoutReport;
+use crate::functions::FunctionsReport;
 use crate::hostile::HostileReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
@@ -33,6 +34,8 @@ pub struct Results {
     pub churns: Vec<ChurnReport>,
     /// `hostile.json`: what one hostile client of each kind pins.
     pub hostile: Option<HostileReport>,
+    /// `functions.json`: a function call on the Runtime-API path and the HTTP path.
+    pub functions: Option<FunctionsReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -71,6 +74,9 @@ impl Results {
             } else if name == "hostile.json" {
                 let text = std::fs::read_to_string(&path)?;
                 results.hostile = Some(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name == "functions.json" {
+                let text = std::fs::read_to_string(&path)?;
+                results.functions = Some(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "notes.md" {
                 results.notes = Some(std::fs::read_to_string(&path)?);
             } else if name == "fanout.json" {
@@ -331,6 +337,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
     }
     if let Some(hostile) = &results.hostile {
         hostile_table(&mut md, hostile);
+    }
+    if let Some(functions) = &results.functions {
+        functions_table(&mut md, functions);
     }
     if !plots.is_empty() {
         md.push_str("## Plots\n\n");
@@ -704,6 +713,47 @@ fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
         }
         md.push('\n');
     }
+}
+
+/// A function call on each path, and a cold start.
+fn functions_table(md: &mut String, functions: &FunctionsReport) {
+    let _ = writeln!(
+        md,
+        "## Function calls: the Runtime-API path beside the HTTP path\n\n\
+         The same Python handler (it returns `{{\"statusCode\": 200}}` at once), called one \
+         at a time through the node's invoke layer (the AWS dialect's event and answer): run \
+         by the node itself under AWS's `awslambdaric` (the Lambda Runtime API, one \
+         instance kept warm), and as an HTTP function behind a keep-alive Python runner. \
+         A cold start is the first call on a fresh host: the process, the runtime client's \
+         and the handler's imports, then the call.\n\n\
+         Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n\n\
+         | path | handler run by | per call p50 µs | p95 µs | p99 µs | calls | cold start p50 ms | p99 ms |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|",
+        functions.machine.describe(),
+        functions.machine.date,
+        functions.machine.commit,
+        functions.command
+    );
+    for row in &functions.rows {
+        let cold = |pick: fn(&crate::stats::Summary) -> f64| {
+            row.cold_start
+                .as_ref()
+                .map_or_else(|| "–".to_owned(), |s| format!("{:.0}", pick(s)))
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+            row.path,
+            row.client,
+            row.per_invocation.p50_ms * 1000.0,
+            row.per_invocation.p95_ms * 1000.0,
+            row.per_invocation.p99_ms * 1000.0,
+            row.per_invocation.samples,
+            cold(|s| s.p50_ms),
+            cold(|s| s.p99_ms),
+        );
+    }
+    md.push('\n');
 }
 
 /// One fan-out run as a table.

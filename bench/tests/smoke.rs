@@ -257,3 +257,28 @@ async fn hostile_clients_of_every_kind_are_measured_and_cut_off() {
         assert!(row.kib_per_client.is_finite(), "{row:?}");
     }
 }
+
+/// A function call on both paths and a cold start, a few times each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_on_both_paths() {
+    let python = std::env::var("TEST_PYTHON")
+        .expect("TEST_PYTHON names a Python with awslambdaric (scripts/services.sh)");
+    let report = bench::functions::run(&bench::functions::FunctionsArgs {
+        python,
+        invocations: 5,
+        cold_starts: 1,
+    })
+    .await
+    .expect("the functions benchmark runs");
+    let paths: Vec<&str> = report.rows.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["runtime-api", "http"]);
+    for row in &report.rows {
+        assert_eq!(row.per_invocation.samples, 5, "{row:?}");
+        assert!(row.per_invocation.p50_ms > 0.0, "{row:?}");
+    }
+    let cold = report.rows[0].cold_start.as_ref().expect("a cold start");
+    assert!(
+        cold.p50_ms >= report.rows[0].per_invocation.p50_ms,
+        "{report:?}"
+    );
+}
