@@ -112,6 +112,7 @@ ensure_services() {
   ensure_redis_cluster
   ensure_python
   ensure_node_packages
+  ensure_node_ric
   ensure_garage
   ensure_moto
   ensure_moto_dynamodb
@@ -198,6 +199,30 @@ ensure_node_packages() {
       || die "cannot install the Node.js test packages"
   fi
   export TEST_NODE_PATH="$dir/node_modules"
+}
+
+# AWS's Node.js runtime interface client, aws-lambda-ric 3.3.0 (4.x needs Node.js 22), into
+# ~/.cache/connstore/node-ric: its install scripts build curl and aws-lambda-cpp from source
+# (cmake, autotools; about 2.5 min), which npm 11 runs only once approved. Exports
+# TEST_NODE_RIC (the package folder).
+ensure_node_ric() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/connstore/node-ric"
+  local package="$dir/node_modules/aws-lambda-ric"
+  if [ ! -f "$package/dist/rapid-client.node" ]; then
+    for tool in cmake autoreconf libtoolize make g++; do
+      command -v "$tool" >/dev/null || die "$tool is missing: aws-lambda-ric builds with cmake, autoconf, automake, libtool (.ci/run installs them)"
+    done
+    echo "services: installing and building aws-lambda-ric 3.3.0 into $dir"
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"name":"node-ric","private":true}' > "$dir/package.json"
+    (cd "$dir" \
+      && npm install --no-audit --no-fund --silent aws-lambda-ric@3.3.0 \
+      && { npm install-scripts approve aws-lambda-ric >/dev/null 2>&1 || true; } \
+      && npm rebuild aws-lambda-ric >/dev/null) \
+      || die "cannot build aws-lambda-ric"
+    [ -f "$package/dist/rapid-client.node" ] || die "aws-lambda-ric built no native client"
+  fi
+  export TEST_NODE_RIC="$package"
 }
 
 # moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Exports

@@ -2,7 +2,8 @@
 //! AWS's sample chat is (`tests/sam-chat/`: a WebSocket API, `$connect`, `$disconnect` and
 //! `sendmessage` routes, three Node.js functions on a DynamoDB table through the AWS SDK v3,
 //! which `--node-path` puts on their module path as Lambda's runtime does), its table on
-//! moto's DynamoDB server.
+//! moto's DynamoDB server; the functions under AWS's Node.js runtime interface client
+//! (`aws-lambda-ric`, `--node-ric`: `TEST_NODE_RIC`), and under the node's own loop.
 
 use std::process::Command;
 use std::time::Duration;
@@ -32,7 +33,20 @@ fn table_size(endpoint: &str, table: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chat_template_runs_as_it_is() {
+async fn a_chat_template_runs_as_it_is_under_aws_lambda_ric() {
+    let ric = std::env::var("TEST_NODE_RIC").expect(
+        "TEST_NODE_RIC names aws-lambda-ric's package folder (scripts/services.sh ensure_node_ric)",
+    );
+    chat_template_runs(&["--node-ric", &ric]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_template_runs_as_it_is_under_the_nodes_own_runtime_loop() {
+    chat_template_runs(&[]).await;
+}
+
+/// Starts the template chat with `runtime` flags; two clients chat; one leaves.
+async fn chat_template_runs(runtime: &[&str]) {
     let node_path = std::env::var("TEST_NODE_PATH").expect(
         "TEST_NODE_PATH (scripts/services.sh ensure_node_packages installs the AWS SDK v3 there)",
     );
@@ -49,6 +63,7 @@ async fn a_chat_template_runs_as_it_is() {
             &format!("TableName={table}"),
         ])
         .args(["--node-path", &node_path])
+        .args(runtime)
         .env("FUNCTION_MARK", &mark)
         .envs(aws_env(&endpoint))
         .start();

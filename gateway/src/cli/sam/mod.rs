@@ -45,6 +45,10 @@ pub struct SamArgs {
     /// The Python that runs Python functions (with `awslambdaric` installed).
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// AWS's Node.js runtime interface client (the `aws-lambda-ric` package folder) to run
+    /// Node.js functions with; without it, the node's own runtime loop runs them.
+    #[arg(long)]
+    pub node_ric: Option<PathBuf>,
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String), String> {

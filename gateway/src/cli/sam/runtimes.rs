@@ -2,10 +2,11 @@
 //! runtime adds:
 //! - `python3.*`: AWS's Python runtime interface client, `python3 -m awslambdaric HANDLER`
 //!   (`--python` names the interpreter; it must have `awslambdaric`).
-//! - `nodejs*`: the node's own Node.js runtime loop (`node-runtime.mjs`, written to the
-//!   temp folder), with `--node-path` on `NODE_PATH` (Lambda's Node.js runtimes carry the
-//!   AWS SDK v3 there). AWS's Node.js client, `aws-lambda-ric`, needs Node.js 22 from its
-//!   4.x and a native build with cmake and autotools before that (README).
+//! - `nodejs*`: AWS's Node.js runtime interface client when `--node-ric` names it
+//!   (`aws-lambda-ric`: 4.x needs Node.js 22, 3.x builds natively with cmake and
+//!   autotools), else the node's own runtime loop (`node-runtime.mjs`, written to the temp
+//!   folder); with `--node-path` on `NODE_PATH` (Lambda's Node.js runtimes carry the AWS
+//!   SDK v3 there).
 //! - `provided.*`: the `bootstrap` in the code folder.
 
 use super::SamArgs;
@@ -29,7 +30,10 @@ pub fn command(runtime: &str, handler: Option<&str>, args: &SamArgs) -> Option<S
         ))
     } else if runtime.starts_with("nodejs") {
         let handler = handler?;
-        let script = node_runtime()?;
+        let script = match &args.node_ric {
+            Some(package) => package.join("bin/index.mjs").display().to_string(),
+            None => node_runtime()?,
+        };
         Some(format!("exec node {} {}", quoted(&script), quoted(handler)))
     } else if runtime.starts_with("provided") {
         Some("exec ./bootstrap".to_owned())
