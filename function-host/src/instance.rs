@@ -22,7 +22,18 @@ use crate::runtime_api;
 pub(crate) async fn run(pool: Arc<Pool>, number: u64) {
     let how = match start(&pool, number).await {
         Ok((mut child, api)) => {
-            let how = supervise(&pool, number, &mut child).await;
+            // The group's id, kept: once the child is reaped, `Child::id` is gone, and
+            // what the command left in its group must still be ended.
+            let group = child
+                .id()
+                .and_then(|pid| i32::try_from(pid).ok())
+                .map(Pid::from_raw);
+            let mut process = Process {
+                child: &mut child,
+                group,
+            };
+            let how = supervise(&pool, number, &mut process).await;
+            process.signal(Signal::SIGKILL);
             api.abort();
             how
         }
@@ -101,8 +112,26 @@ fn spawn(pool: &Pool, api: SocketAddr) -> std::io::Result<Child> {
     command.spawn()
 }
 
+/// An instance's process and its process group.
+struct Process<'a> {
+    /// The command's process (`sh`, or what it `exec`s).
+    child: &'a mut Child,
+    /// Its process group (the child leads it), known from the start.
+    group: Option<Pid>,
+}
+
+impl Process<'_> {
+    /// Sends `signal` to the whole group.
+    fn signal(&self, signal: Signal) {
+        if let Some(group) = self.group {
+            // ESRCH (the group is gone) is what a stop wants anyway.
+            let _ = killpg(group, signal);
+        }
+    }
+}
+
 /// Watches the instance until it ends; says how.
-async fn supervise(pool: &Pool, number: u64, child: &mut Child) -> String {
+async fn supervise(pool: &Pool, number: u64, child: &mut Process<'_>) -> String {
     let Some(wake) = pool.wake_of(number) else {
         return stop(child, Signal::SIGKILL, pool).await;
     };
@@ -130,11 +159,9 @@ async fn supervise(pool: &Pool, number: u64, child: &mut Child) -> String {
             }
         };
         tokio::select! {
-            status = child.wait() => {
-                let how = describe(status);
-                // What the command left behind in its group goes too.
-                signal_group(child, Signal::SIGKILL);
-                return how;
+            status = child.child.wait() => {
+                // What the command left behind in its group goes too (by the caller).
+                return describe(status);
             }
             () = deadline => {}
             () = wake.notified() => {}
@@ -154,25 +181,18 @@ async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
 
 /// Ends the process group: `first`, then SIGKILL if the process has not exited after the
 /// host's grace.
-async fn stop(child: &mut Child, first: Signal, pool: &Pool) -> String {
-    signal_group(child, first);
-    let status = match tokio::time::timeout(pool.settings.stop_grace, child.wait()).await {
+async fn stop(process: &mut Process<'_>, first: Signal, pool: &Pool) -> String {
+    process.signal(first);
+    let grace = pool.settings.stop_grace;
+    let status = match tokio::time::timeout(grace, process.child.wait()).await {
         Ok(status) => status,
         Err(_) => {
-            signal_group(child, Signal::SIGKILL);
-            child.wait().await
+            process.signal(Signal::SIGKILL);
+            process.child.wait().await
         }
     };
-    signal_group(child, Signal::SIGKILL);
+    process.signal(Signal::SIGKILL);
     describe(status)
-}
-
-/// Sends `signal` to the child's process group (its pid: it leads its own group).
-fn signal_group(child: &Child, signal: Signal) {
-    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-        // ESRCH (the group is gone) is what a stop wants anyway.
-        let _ = killpg(Pid::from_raw(pid), signal);
-    }
 }
 
 fn describe(status: std::io::Result<ExitStatus>) -> String {

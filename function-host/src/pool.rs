@@ -20,6 +20,22 @@ use crate::ids;
 use crate::metrics;
 use crate::spec::{FunctionSpec, HostSettings};
 
+impl std::fmt::Debug for NextEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextEvent")
+            .field("id", &self.id)
+            .field("event_bytes", &self.event.len())
+            .field("deadline_ms", &self.deadline_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `now + span`, or far in the future when that overflows (an idle limit of "never").
+fn after(now: Instant, span: Duration) -> Instant {
+    now.checked_add(span)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// The longest wait between two tries to start an instance of a function whose instances
 /// keep failing at init.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -40,7 +56,6 @@ pub(crate) struct Pool {
 }
 
 /// An invocation on its way to an instance.
-#[derive(Debug)]
 pub(crate) struct Invocation {
     /// The Lambda request id (a UUID), `Lambda-Runtime-Aws-Request-Id`.
     id: String,
@@ -52,8 +67,17 @@ pub(crate) struct Invocation {
     reply: oneshot::Sender<Result<Bytes, Failure>>,
 }
 
+impl std::fmt::Debug for Invocation {
+    // Events carry clients' headers (tokens): their size only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("id", &self.id)
+            .field("event_bytes", &self.event.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What `invocation/next` answers an instance.
-#[derive(Debug)]
 pub(crate) struct NextEvent {
     /// `Lambda-Runtime-Aws-Request-Id`.
     pub id: String,
@@ -110,6 +134,8 @@ struct Slot {
     /// The invocation it answered last, until it asks for the next (a second answer is
     /// a state error, not an unknown id).
     answered: Option<String>,
+    /// Its supervisor is ending it: it takes no more work and is no capacity.
+    stopping: bool,
     /// Wakes its supervisor to look at its deadlines again.
     wake: Arc<Notify>,
 }
@@ -196,6 +222,11 @@ impl Pool {
             trace_id: ids::trace_id(),
             reply,
         };
+        // A caller that gives up (its future dropped) takes its call out of the queue.
+        let _withdraw = Withdraw {
+            pool: self,
+            id: &id,
+        };
         {
             let mut state = self.lock();
             if state.stopped {
@@ -246,7 +277,7 @@ impl Pool {
         let coming = state
             .instances
             .values()
-            .filter(|s| s.busy.is_none())
+            .filter(|s| s.busy.is_none() && !s.stopping && s.init_error.is_none())
             .count();
         let room = self.spec.concurrency.saturating_sub(state.instances.len());
         let mut wanted = state.pending.len().saturating_sub(coming).min(room);
@@ -281,6 +312,7 @@ impl Pool {
                     idle_since: None,
                     init_error: None,
                     answered: None,
+                    stopping: false,
                     wake: Arc::new(Notify::new()),
                 },
             );
@@ -309,6 +341,10 @@ impl Pool {
                 let mut state = self.lock();
                 let state = &mut *state;
                 let slot = state.instances.get_mut(&number)?;
+                if slot.stopping || slot.init_error.is_some() {
+                    // Doomed (timed out, idle, or its init failed): its end comes next.
+                    return None;
+                }
                 if !slot.ready {
                     slot.ready = true;
                     metrics::init_done(&self.spec.name, slot.started.elapsed());
@@ -361,7 +397,7 @@ impl Pool {
         let now = Instant::now();
         slot.busy = Some(Busy {
             id: invocation.id.clone(),
-            deadline: now + self.spec.timeout,
+            deadline: after(now, self.spec.timeout),
             reply: invocation.reply,
         });
         slot.idle_since = None;
@@ -390,6 +426,10 @@ impl Pool {
             match &slot.busy {
                 Some(busy) if busy.id == id => {
                     slot.answered = Some(id.to_owned());
+                    // Idle from now, parked or not (a runtime that never asks again is
+                    // stopped like an idle one).
+                    slot.idle_since = Some(Instant::now());
+                    slot.wake.notify_one();
                     slot.busy.take()
                 }
                 _ if slot.answered.as_deref() == Some(id) => return Err(AnswerError::Answered),
@@ -427,13 +467,15 @@ impl Pool {
             return Due::InitFailed;
         };
         if slot.init_error.is_some() {
+            slot.stopping = true;
             return Due::InitFailed;
         }
         if !slot.ready {
-            let limit = slot.started + self.settings.init_timeout;
+            let limit = after(slot.started, self.settings.init_timeout);
             if now < limit {
                 return Due::Wait(Some(limit));
             }
+            slot.stopping = true;
             slot.init_error = Some(format!(
                 "the runtime did not ask for an invocation within {:?}",
                 self.settings.init_timeout
@@ -447,19 +489,21 @@ impl Pool {
             if let Some(busy) = slot.busy.take() {
                 let _ = busy.reply.send(Err(Failure::TimedOut(self.spec.timeout)));
             }
+            slot.stopping = true;
             return Due::TimedOut;
         }
-        match (parked, slot.idle_since) {
-            (Some(index), Some(since)) => {
-                let limit = since + self.spec.idle;
-                if now < limit {
-                    return Due::Wait(Some(limit));
-                }
-                state.parked.remove(index);
-                Due::Idle
-            }
-            _ => Due::Wait(None),
+        let Some(since) = slot.idle_since else {
+            return Due::Wait(None);
+        };
+        let limit = after(since, self.spec.idle);
+        if now < limit {
+            return Due::Wait(Some(limit));
         }
+        slot.stopping = true;
+        if let Some(index) = parked {
+            state.parked.remove(index);
+        }
+        Due::Idle
     }
 
     /// Instance `number` has ended (its process is gone, `how` says why): its invocation
@@ -483,11 +527,10 @@ impl Pool {
                 let why = slot.init_error.unwrap_or_else(|| how.to_owned());
                 tracing::warn!(function = %self.spec.name, failures = state.init_failures,
                     ?backoff, %why, "a function instance failed at init");
-                while let Some(invocation) = state.pending.pop_front() {
-                    if !invocation.reply.is_closed() {
-                        let _ = invocation.reply.send(Err(Failure::Init(why)));
-                        break;
-                    }
+                // Every call waiting for it fails with its error, as on Lambda (the next
+                // start waits for the backoff).
+                for invocation in std::mem::take(&mut state.pending) {
+                    let _ = invocation.reply.send(Err(Failure::Init(why.clone())));
                 }
             }
         }
@@ -520,9 +563,10 @@ impl Pool {
     }
 }
 
-/// Hands `invocation` to the instance parked longest; back when none takes it.
+/// Hands `invocation` to the instance parked last (so that, under a light load, the others
+/// stay idle and are stopped); back when none takes it.
 fn hand_to_parked(state: &mut State, mut invocation: Invocation) -> Option<Invocation> {
-    while let Some(parked) = state.parked.pop_front() {
+    while let Some(parked) = state.parked.pop_back() {
         match parked.hand.send(invocation) {
             Ok(()) => return None,
             // Its `next` was cancelled (the runtime hung up): the next one.
@@ -530,6 +574,19 @@ fn hand_to_parked(state: &mut State, mut invocation: Invocation) -> Option<Invoc
         }
     }
     Some(invocation)
+}
+
+/// Removes a call from the queue when its caller is gone (a no-op once it was taken).
+struct Withdraw<'a> {
+    pool: &'a Pool,
+    id: &'a str,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        state.pending.retain(|waiting| waiting.id != self.id);
+    }
 }
 
 /// An invocation whose instance vanished without a word.

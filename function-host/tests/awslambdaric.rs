@@ -307,3 +307,64 @@ async fn the_runtime_api_refuses_as_lambdas_does() {
     assert_eq!(second["errorType"], "InvalidStateTransition");
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_what_the_command_left_in_its_group() {
+    let dir = code_dir();
+    let mut echo = function("echo", "app.echo", dir.path());
+    // The command leaves a process behind it, in its group, before exec'ing the client.
+    echo.command = format!("sleep 300 & echo $! > sleeper.pid; {}", echo.command);
+    let host = Host::new(settings(), vec![echo]).unwrap();
+    invoke(&host, "echo", json!({})).await.unwrap();
+    let sleeper: i64 = std::fs::read_to_string(dir.path().join("sleeper.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(sleeper));
+    host.shutdown().await;
+    eventually(
+        Duration::from_secs(5),
+        "the group's leftover is killed",
+        || !alive(sleeper),
+    )
+    .await;
+}
+
+/// A runtime that answers once and never asks again (a few lines of the standard library).
+const ONE_SHOT: &str = r#"
+import os, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+with urllib.request.urlopen(api + "/invocation/next") as r:
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = r.read()
+urllib.request.urlopen(urllib.request.Request(api + "/invocation/" + rid + "/response", data=body, method="POST")).read()
+time.sleep(300)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_never_asks_again_is_stopped_as_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("one_shot.py"), ONE_SHOT).unwrap();
+    let mut spec = FunctionSpec::new("oneshot", "exec python3 one_shot.py");
+    spec.dir = Some(dir.path().to_owned());
+    spec.idle = Duration::from_millis(300);
+    spec.concurrency = 1;
+    let host = Host::new(settings(), vec![spec]).unwrap();
+    assert_eq!(
+        invoke(&host, "oneshot", json!({"n": 1})).await.unwrap(),
+        json!({"n": 1})
+    );
+    eventually(
+        Duration::from_secs(5),
+        "the silent instance is stopped",
+        || host.instances("oneshot") == 0,
+    )
+    .await;
+    // With concurrency 1, the function is not wedged: a fresh instance serves the next.
+    assert_eq!(
+        invoke(&host, "oneshot", json!({"n": 2})).await.unwrap(),
+        json!({"n": 2})
+    );
+    host.shutdown().await;
+}

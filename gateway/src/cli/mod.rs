@@ -345,11 +345,13 @@ impl NodeArgs {
             )?);
         }
         for (route, arn) in setup.routes {
-            let slot = match Step::of(&route) {
-                Step::Connect => &mut self.register_url,
-                Step::Disconnect => &mut self.cleanup_url,
-                Step::Default => &mut self.transport_url,
-                Step::Named => {
+            // A template's routes are AWS's: only `$`-keys are lifecycle steps (a route
+            // named `cleanup` is a named route there).
+            let slot = match route.as_str() {
+                "$connect" => &mut self.register_url,
+                "$disconnect" => &mut self.cleanup_url,
+                "$default" => &mut self.transport_url,
+                _ => {
                     if self.routes.iter().any(|(name, _)| *name == route) {
                         return Err(ArgsError::RouteTwice(route));
                     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use lifecycle::ConnectionInfo;
 use serde_json::{Map, Value, json};
 
-use super::{InvokeError, header_case, hosted, read_capped};
+use super::{header_case, hosted, read_capped};
 use crate::ids::{now_ms, request_time};
 
 /// Largest authorizer answer read (AWS's limit on an authorizer's result).
@@ -142,17 +142,25 @@ impl Authorizer {
         event: &Value,
     ) -> Result<(bool, reqwest::StatusCode, Vec<u8>), Refused> {
         let body = serde_json::to_vec(event).map_err(|e| Refused::Failed(e.to_string()))?;
-        match hosted::invoke(self.host.as_deref(), name, body).await {
-            Ok(answer) => Ok((false, reqwest::StatusCode::OK, answer)),
-            Err(InvokeError::Failed { message, .. }) => {
-                // `function NAME: TYPE: MESSAGE`: the handler's own message decides.
-                let said = message.rsplit(": ").next().unwrap_or_default();
-                let body = serde_json::to_vec(&json!({ "errorMessage": said })).unwrap_or_default();
+        let Some(host) = &self.host else {
+            return Err(Refused::Failed(format!(
+                "{name}: this node runs no functions"
+            )));
+        };
+        match host.invoke(name, body.into()).await {
+            Ok(answer) if answer.len() <= MAX_ANSWER_BYTES => {
+                Ok((false, reqwest::StatusCode::OK, answer.to_vec()))
+            }
+            Ok(_) => Err(Refused::Failed(
+                "the authorizer's answer is too long".into(),
+            )),
+            // `throw new Error("Unauthorized")`: the handler's whole message decides.
+            Err(function_host::Failure::Function { message, .. }) => {
+                let body =
+                    serde_json::to_vec(&json!({ "errorMessage": message })).unwrap_or_default();
                 Ok((true, reqwest::StatusCode::OK, body))
             }
-            Err(InvokeError::TimedOut(_)) => {
-                Err(Refused::Failed("the authorizer timed out".into()))
-            }
+            Err(failure) => Err(Refused::Failed(format!("{name}: {failure}"))),
         }
     }
 

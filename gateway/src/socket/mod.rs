@@ -124,6 +124,11 @@ pub fn connection_info(
 pub fn refuse_if_full(core: &Core) -> Option<Response> {
     (core.hub.len() >= core.limits.max_connections).then(|| {
         metrics::handshake("full");
-        (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response()
+        let mut answer = (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+        // A refused handshake names its request too, as every handshake answer does.
+        if let Ok(id) = axum::http::HeaderValue::from_str(&crate::ids::request_id()) {
+            answer.headers_mut().insert("x-amzn-requestid", id);
+        }
+        answer
     })
 }

@@ -498,10 +498,13 @@ impl<'a> Template<'a> {
         spec.dir = Some(dir);
         spec.handler = handler;
         if let Some(seconds) = text("Timeout")? {
-            let seconds: f64 = seconds
+            // Lambda's range: 1 to 900 seconds.
+            let seconds: u64 = seconds
                 .parse()
-                .map_err(|_| bad(format!("function {id}: Timeout `{seconds}`")))?;
-            spec.timeout = Duration::from_secs_f64(seconds.max(0.001));
+                .ok()
+                .filter(|s| (1..=900).contains(s))
+                .ok_or_else(|| bad(format!("function {id}: Timeout `{seconds}` (1 to 900 s)")))?;
+            spec.timeout = Duration::from_secs(seconds);
         }
         if let Some(memory) = text("MemorySize")? {
             spec.memory_mb = memory

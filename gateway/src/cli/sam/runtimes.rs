@@ -4,8 +4,8 @@
 //!   (`--python` names the interpreter; it must have `awslambdaric`).
 //! - `nodejs*`: AWS's Node.js runtime interface client when `--node-ric` names it
 //!   (`aws-lambda-ric`: 4.x needs Node.js 22, 3.x builds natively with cmake and
-//!   autotools), else the node's own runtime loop (`node-runtime.mjs`, written to the temp
-//!   folder); with `--node-path` on `NODE_PATH` (Lambda's Node.js runtimes carry the AWS
+//!   autotools), else the node's own runtime loop (`node-runtime.mjs`, written to a
+//!   private folder of the node's in the temp folder); with `--node-path` on `NODE_PATH` (Lambda's Node.js runtimes carry the AWS
 //!   SDK v3 there).
 //! - `provided.*`: the `bootstrap` in the code folder.
 
@@ -66,18 +66,30 @@ pub fn environment(runtime: &str, args: &SamArgs) -> Vec<(String, String)> {
     env
 }
 
-/// The Node.js runtime loop's file (written once per version of it); none when the temp
-/// folder cannot take it.
+/// The Node.js runtime loop's file, in a folder of this process's own (made 0700 with
+/// `create_dir`, so nothing another user planted in the shared temp folder is run or
+/// written through); none when the temp folder cannot take it.
 fn node_runtime() -> Option<String> {
-    let path = std::env::temp_dir().join(format!(
-        "wsgw-node-runtime-{}-{:08x}.mjs",
-        env!("CARGO_PKG_VERSION"),
-        fingerprint(NODE_RUNTIME)
-    ));
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(NODE_RUNTIME) {
-        std::fs::write(&path, NODE_RUNTIME).ok()?;
-    }
-    Some(path.display().to_string())
+    use std::os::unix::fs::DirBuilderExt;
+    static WRITTEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "wsgw-node-runtime-{}-{:08x}",
+                std::process::id(),
+                fingerprint(NODE_RUNTIME)
+            ));
+            std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+            let path = dir.join("node-runtime.mjs");
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .ok()?;
+            std::io::Write::write_all(&mut file, NODE_RUNTIME.as_bytes()).ok()?;
+            Some(path.display().to_string())
+        })
+        .clone()
 }
 
 /// FNV-1a of `text`: a name that changes with the script.
