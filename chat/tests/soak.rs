@@ -62,7 +62,7 @@ async fn gauges(push: &str) -> HashMap<String, f64> {
 
 /// One client's life until `until`: join a random room, stay a little, maybe say
 /// something, leave (a close frame, or the socket just dropped); again.
-async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>) {
+async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>, handshake: Duration) {
     while Instant::now() < until {
         let (room, stay, talk, abrupt) = {
             let mut rng = rand::rng();
@@ -74,16 +74,12 @@ async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>) {
             )
         };
         let url = format!("{chat}ws?room=soak{room}");
-        let mut ws = match tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        {
-            Ok(Ok((ws, _))) => ws,
-            Ok(Err(err)) => panic!("a client could not connect during the soak: {err}"),
-            Err(_) => panic!("a client's handshake took over 10 s during the soak"),
-        };
+        let mut ws =
+            match tokio::time::timeout(handshake, tokio_tungstenite::connect_async(url)).await {
+                Ok(Ok((ws, _))) => ws,
+                Ok(Err(err)) => panic!("a client could not connect during the soak: {err}"),
+                Err(_) => panic!("a client's handshake took over {handshake:?} during the soak"),
+            };
         if talk {
             let _ = ws.send(Message::text("churn")).await;
         }
@@ -105,7 +101,7 @@ async fn churn(chat: String, until: Instant, cycles: Arc<AtomicU64>) {
     }
 }
 
-async fn soak<F, Fut>(store_url: &str, allowed_per_connection: u64, open: F)
+async fn soak<F, Fut>(store_url: &str, allowed_per_connection: u64, handshake: Duration, open: F)
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Arc<dyn ConnectionStore>>,
@@ -124,7 +120,7 @@ where
     let warm = Instant::now() + Duration::from_secs(secs.div_ceil(2));
     let warmed = Arc::new(AtomicU64::new(0));
     let warmers: Vec<_> = (0..CLIENTS)
-        .map(|_| tokio::spawn(churn(chat.clone(), warm, warmed.clone())))
+        .map(|_| tokio::spawn(churn(chat.clone(), warm, warmed.clone(), handshake)))
         .collect();
     for w in warmers {
         w.await.unwrap();
@@ -136,7 +132,7 @@ where
     let cycles = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| tokio::spawn(churn(chat.clone(), until, cycles.clone())))
+        .map(|_| tokio::spawn(churn(chat.clone(), until, cycles.clone(), handshake)))
         .collect();
     let mut rss_peak = rss_before;
     while Instant::now() < until {
@@ -225,11 +221,13 @@ async fn churn_leaves_nothing_behind_on_sled() {
     // connection registered and removed, measured; its cache is capped at 64 MiB, this is
     // beyond it): 1.5 KiB allowed, so that a leak of the node's own (a task, a connection's
     // facts: 1–3 KiB each) still shows.
-    soak(
-        &url,
-        1536,
-        || async move { store::open(&reopen).await.unwrap() },
-    )
+    // A handshake may take up to 30 s here, not 10: under this churn sled 0.34 stalls for
+    // seconds at a time (its log writers wait on one another; issue #30, which gives the
+    // node a store deadline and moves the default store), and a stall that never ends
+    // still fails the soak.
+    soak(&url, 1536, Duration::from_secs(30), || async move {
+        store::open(&reopen).await.unwrap()
+    })
     .await;
 }
 
@@ -245,10 +243,8 @@ async fn churn_leaves_nothing_behind_on_postgres() {
     let reopen = url.clone();
     // Half a KiB per connection for the allocator's drift (glibc's arenas; measured
     // 0.4 KiB over 24,000 connections): a leaked task or connection costs more.
-    soak(
-        &url,
-        512,
-        || async move { store::open(&reopen).await.unwrap() },
-    )
+    soak(&url, 512, Duration::from_secs(10), || async move {
+        store::open(&reopen).await.unwrap()
+    })
     .await;
 }
