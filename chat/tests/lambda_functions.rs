@@ -200,12 +200,23 @@ async fn tencent_scf_handlers_run_under_the_same_runtime_client() {
 }
 
 /// A function built with AWS's Rust runtime (`lambda_runtime`; `examples/lambda-rust-fn`,
-/// which `./scripts/test` builds: `TEST_RUST_FUNCTION`) runs under the same Runtime API.
+/// which `./scripts/test` builds: `TEST_RUST_FUNCTION`) runs under the same Runtime API,
+/// beside a route whose function is an HTTP URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rust_lambda_runtime_function_runs_too() {
     let binary = std::env::var("TEST_RUST_FUNCTION").expect(
         "TEST_RUST_FUNCTION names the lambda_runtime fixture (./scripts/test builds examples/lambda-rust-fn)",
     );
+    // An HTTP function beside it, answering as a Lambda proxy does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/plain",
+        axum::routing::post(|| async {
+            axum::Json(serde_json::json!({"statusCode": 200, "body": "{\"from\":\"http\"}"}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
     let mut node = Binary::launch()
         .args([
             "--dialect",
@@ -215,6 +226,7 @@ async fn a_rust_lambda_runtime_function_runs_too() {
         ])
         .args(["--route-responses"])
         .args(["--function", &format!("rusty=exec '{binary}'")])
+        .args(["--route", &format!("plain=http://{http}/plain")])
         .start();
     let mut ws = connect(&format!("ws://{}/production", node.app)).await;
     send_text(&mut ws, r#"{"action":"rusty","n":7}"#).await;
@@ -223,6 +235,8 @@ async fn a_rust_lambda_runtime_function_runs_too() {
     assert_eq!(answer["function"], "rusty");
     assert_eq!(answer["got"]["n"], 7);
     assert_eq!(answer["request_id"].as_str().unwrap().len(), 36, "{answer}");
+    send_text(&mut ws, r#"{"action":"plain"}"#).await;
+    assert_eq!(next_json(&mut ws).await["from"], "http");
     send_text(&mut ws, r#"{"action":"rusty","fail":true}"#).await;
     let error = next_json(&mut ws).await;
     assert_eq!(error["message"], "Internal server error", "{error}");

@@ -2,7 +2,9 @@
 //! AWS's sample chat is (`tests/sam-chat/`: a WebSocket API, `$connect`, `$disconnect` and
 //! `sendmessage` routes, three Node.js functions on a DynamoDB table through the AWS SDK v3,
 //! which `--node-path` puts on their module path as Lambda's runtime does), its table on
-//! moto's DynamoDB server; the functions under AWS's Node.js runtime interface client
+//! moto's DynamoDB server, the push API over TLS with a certificate the node makes
+//! (`--make-tls`: `sendmessage` builds `https://` + `domainName`, as AWS's does); the
+//! functions under AWS's Node.js runtime interface client
 //! (`aws-lambda-ric`, `--node-ric`: `TEST_NODE_RIC`), and under the node's own loop.
 
 use std::process::Command;
@@ -62,7 +64,7 @@ async fn chat_template_runs(runtime: &[&str]) {
             "--parameter",
             &format!("TableName={table}"),
         ])
-        .args(["--node-path", &node_path])
+        .args(["--node-path", &node_path, "--make-tls"])
         .args(runtime)
         .env("FUNCTION_MARK", &mark)
         .envs(aws_env(&endpoint))

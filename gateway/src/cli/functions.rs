@@ -27,6 +27,9 @@ pub struct FunctionArgs {
     /// Functions of a template (`--sam`), as it sets them (not a flag).
     #[arg(skip)]
     pub template_functions: Vec<FunctionSpec>,
+    /// Environment every function gets on top of its own (not a flag: `--make-tls`'s CA).
+    #[arg(skip)]
+    pub extra_env: Vec<(String, String)>,
 }
 
 fn parse_function(text: &str) -> Result<(String, String), String> {
@@ -89,6 +92,7 @@ impl FunctionArgs {
             spec.idle = Duration::from_secs(self.function_idle_secs);
             spec
         });
+        let extra = &self.extra_env;
         self.functions
             .iter()
             .map(|(route, command)| {
@@ -100,6 +104,10 @@ impl FunctionArgs {
                 spec
             })
             .chain(templated)
+            .map(|mut spec| {
+                spec.env.extend(extra.iter().cloned());
+                spec
+            })
             .collect()
     }
 

@@ -9,8 +9,10 @@
 //! - `functions.rs`: [`FunctionArgs`], the functions a node runs itself (`--function`).
 //! - `sam/`: [`SamArgs`], a WebSocket API's SAM / CloudFormation template as the node's
 //!   routes and functions (`--sam`).
+//! - `made_tls.rs`: the push API's certificate the node makes (`--make-tls`).
 
 mod functions;
+pub mod made_tls;
 pub mod sam;
 
 pub use functions::{FunctionArgs, Step, function_name};
@@ -270,6 +272,9 @@ pub enum ArgsError {
     /// The template cannot run (why, in words).
     #[error("--sam: {0}")]
     Template(String),
+    /// The node cannot make or use its own certificate (why, in words).
+    #[error("{0}")]
+    MadeTls(String),
     /// A push credential is unusable.
     #[error(
         "push API credentials: {0} (--push-token / PUSH_TOKEN, --aws-access-key-id / \
@@ -319,6 +324,9 @@ impl NodeArgs {
     /// `$connect` authorizer and functions. A route the flags give as well is an error; the
     /// template's notes (what the node does not run) are logged.
     pub fn with_template(mut self) -> Result<NodeArgs, ArgsError> {
+        if self.template.make_tls {
+            self.make_push_tls()?;
+        }
         let place = sam::Place {
             region: &self.region,
             account: &self.aws_account_id,
@@ -371,6 +379,31 @@ impl NodeArgs {
         }
         self.hosted.template_functions = setup.functions;
         Ok(self)
+    }
+
+    /// `--make-tls`: the push listener gets a certificate the node makes for AWS's host
+    /// name of the API (and loopback), and the functions it runs trust its CA.
+    fn make_push_tls(&mut self) -> Result<(), ArgsError> {
+        if self.push_tls_cert.is_some() || self.push_tls_key.is_some() {
+            return Err(ArgsError::MadeTls(
+                "--make-tls makes the push listener's certificate: leave out \
+                 --push-tls-cert and --push-tls-key"
+                    .into(),
+            ));
+        }
+        let host = format!("{}.execute-api.{}.amazonaws.com", self.api_id, self.region);
+        let made = made_tls::make(&host).map_err(ArgsError::MadeTls)?;
+        tracing::info!(
+            ca = %made.ca.display(),
+            %host,
+            "the push API serves a certificate the node made (for {host}, localhost and \
+             127.0.0.1); its functions trust its CA; to reach it by that name, add \
+             `127.0.0.1 {host}` to /etc/hosts and give --push-url https://{host}:PORT"
+        );
+        self.push_tls_cert = Some(made.files.cert);
+        self.push_tls_key = Some(made.files.key);
+        self.hosted.extra_env = made_tls::trust(&made.ca);
+        Ok(())
     }
 
     /// Whether a named (not lifecycle) route is given, by URL or as a function.

@@ -19,9 +19,8 @@ exports.handler = async (event) => {
     return { statusCode: 500, body: e.stack };
   }
 
-  // The push API on loopback serves plain HTTP (AWS's sample: 'https://').
   const apigwManagementApi = new ApiGatewayManagementApiClient({
-    endpoint: 'http://' + event.requestContext.domainName + '/' + event.requestContext.stage,
+    endpoint: 'https://' + event.requestContext.domainName + '/' + event.requestContext.stage,
   });
 
   const postData = JSON.parse(event.body).data;

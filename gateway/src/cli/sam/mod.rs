@@ -49,6 +49,12 @@ pub struct SamArgs {
     /// Node.js functions with; without it, the node's own runtime loop runs them.
     #[arg(long)]
     pub node_ric: Option<PathBuf>,
+    /// Serve the push API over TLS with a certificate the node makes (for
+    /// {api-id}.execute-api.{region}.amazonaws.com, localhost and 127.0.0.1), its CA handed
+    /// to the functions (NODE_EXTRA_CA_CERTS, AWS_CA_BUNDLE, REQUESTS_CA_BUNDLE): functions
+    /// that build `https://` + domainName run unchanged.
+    #[arg(long)]
+    pub make_tls: bool,
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String), String> {
