@@ -15,7 +15,9 @@ use serde_json::Value;
 mod common;
 
 use common::binary::Binary;
-use common::lambda::{aws_env, create_table, dynamodb_endpoint, fresh, processes_marked};
+use common::lambda::{
+    aws_env, create_table, dynamodb_endpoint, fresh, processes_marked, stop_leaves_no_function,
+};
 use common::python::{python, script};
 use common::ws::{Ws, close_frame, connect, next_text, send_text, try_connect};
 
@@ -126,13 +128,8 @@ async fn an_aws_documented_chat_runs_under_awslambdaric() {
     // The node's stop stops its functions: none is left behind.
     let running = processes_marked(&mark);
     assert!(running.len() >= 5, "the functions' processes: {running:?}");
-    node.terminate(Duration::from_secs(15)).await;
+    stop_leaves_no_function(&mut node, &mark).await;
     let _ = close_frame(&mut ann).await;
-    let left = processes_marked(&mark);
-    assert!(
-        left.is_empty(),
-        "function processes outlived the node: {left:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,12 +188,7 @@ async fn tencent_scf_handlers_run_under_the_same_runtime_client() {
     assert_eq!(u16::from(close_frame(&mut a).await.0), 1011);
     assert!(next_text(&mut b).await.ends_with(" left"));
     assert!(!processes_marked(&mark).is_empty());
-    node.terminate(Duration::from_secs(15)).await;
-    let left = processes_marked(&mark);
-    assert!(
-        left.is_empty(),
-        "function processes outlived the node: {left:?}"
-    );
+    stop_leaves_no_function(&mut node, &mark).await;
 }
 
 /// A function built with AWS's Rust runtime (`lambda_runtime`; `examples/lambda-rust-fn`,

@@ -13,7 +13,9 @@ use std::time::Duration;
 mod common;
 
 use common::binary::Binary;
-use common::lambda::{aws_env, create_table, dynamodb_endpoint, fresh, processes_marked};
+use common::lambda::{
+    aws_env, create_table, dynamodb_endpoint, fresh, processes_marked, stop_leaves_no_function,
+};
 use common::output::succeeds;
 use common::python::python;
 use common::ws::{close_frame, connect, next_text, send_text};
@@ -100,11 +102,6 @@ async fn chat_template_runs(runtime: &[&str]) {
         running.len() >= 3,
         "an instance per function at least: {running:?}"
     );
-    node.terminate(Duration::from_secs(15)).await;
+    stop_leaves_no_function(&mut node, &mark).await;
     let _ = close_frame(&mut ann).await;
-    let left = processes_marked(&mark);
-    assert!(
-        left.is_empty(),
-        "function processes outlived the node: {left:?}"
-    );
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use super::binary::Binary;
 use super::output::succeeds;
 use super::python::python;
 
@@ -72,4 +73,15 @@ pub fn processes_marked(mark: &str) -> BTreeSet<u32> {
         }
     }
     found
+}
+
+/// Stops `node` (SIGTERM) and checks that it stopped every function process it started
+/// (those marked `mark`).
+pub async fn stop_leaves_no_function(node: &mut Binary, mark: &str) {
+    node.terminate(std::time::Duration::from_secs(15)).await;
+    let left = processes_marked(mark);
+    assert!(
+        left.is_empty(),
+        "function processes outlived the node: {left:?}"
+    );
 }
