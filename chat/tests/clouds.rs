@@ -156,6 +156,7 @@ async fn aws_lambda_handlers_and_sdks_work_unchanged() {
             ("fail".to_owned(), url("handle_fail")),
         ]),
         selection: Some("$request.body.action".parse().unwrap()),
+        two_way: Default::default(),
     };
     let node = common::start_with(|config| {
         config.functions = FunctionMode::Http {
@@ -437,6 +438,7 @@ async fn a_connect_authorizer_decides_the_handshake_as_on_aws() {
             ("whatrequest".to_owned(), url("handle_whatrequest")),
         ]),
         selection: Some("$request.body.action".parse().unwrap()),
+        two_way: Default::default(),
     };
     let authorizer = AuthorizerConfig {
         url: url("authorize"),

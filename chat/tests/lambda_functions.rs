@@ -225,6 +225,7 @@ async fn a_rust_lambda_runtime_function_runs_too() {
     let answer = next_json(&mut ws).await;
     assert_eq!(answer["route"], "rusty", "{answer}");
     assert_eq!(answer["function"], "rusty");
+    assert_eq!(answer["handler"], binary.rsplit('/').next().unwrap());
     assert_eq!(answer["got"]["n"], 7);
     assert_eq!(answer["request_id"].as_str().unwrap().len(), 36, "{answer}");
     send_text(&mut ws, r#"{"action":"plain"}"#).await;

@@ -5,7 +5,8 @@
 //! moto's DynamoDB server, the push API over TLS with a certificate the node makes
 //! (`--make-tls`: `sendmessage` builds `https://` + `domainName`, as AWS's does); the
 //! functions under AWS's Node.js runtime interface client
-//! (`aws-lambda-ric`, `--node-ric`: `TEST_NODE_RIC`), and under the node's own loop.
+//! (`aws-lambda-ric`, `--node-ric`: `TEST_NODE_RIC`), and under the node's own loop; and a
+//! custom runtime (`provided.al2023`: the `bootstrap` in `CodeUri`) behind a two-way route.
 
 use std::process::Command;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use common::lambda::{
 };
 use common::output::succeeds;
 use common::python::python;
-use common::ws::{close_frame, connect, next_text, send_text};
+use common::ws::{close_frame, connect, next_json, next_text, send_text};
 
 /// The connections in `table` (a scan, as the sample's `sendmessage` does).
 fn table_size(endpoint: &str, table: &str) -> usize {
@@ -105,3 +106,87 @@ async fn chat_template_runs(runtime: &[&str]) {
     stop_leaves_no_function(&mut node, &mark).await;
     let _ = close_frame(&mut ann).await;
 }
+
+/// A custom runtime (`provided.al2023`): the node runs the `bootstrap` in the function's
+/// `CodeUri` — here the `lambda_runtime` fixture (`TEST_RUST_FUNCTION`) copied there, as
+/// `cargo lambda` packages one — with the template's `Handler` as `_HANDLER`; a route with
+/// a route response answers its caller, one without answers nothing, as on AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provided_runtime_runs_the_bootstrap_in_its_code_folder() {
+    let binary = std::env::var("TEST_RUST_FUNCTION").expect(
+        "TEST_RUST_FUNCTION names the lambda_runtime fixture (./scripts/test builds examples/lambda-rust-fn)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("echo")).unwrap();
+    std::fs::copy(&binary, dir.path().join("echo/bootstrap")).unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, PROVIDED_TEMPLATE).unwrap();
+    let mark = fresh("");
+    let mut node = Binary::launch()
+        .args(["--sam", template.to_str().unwrap()])
+        .env("FUNCTION_MARK", &mark)
+        .start();
+    let mut ws = connect(&format!("ws://{}/dev", node.app)).await;
+    // `$default` has no route response: its answer is dropped; `echo`'s comes back, and
+    // is the first frame the client sees.
+    send_text(&mut ws, r#"{"action":"nothing-here","n":1}"#).await;
+    send_text(&mut ws, r#"{"action":"echo","n":2}"#).await;
+    let answer = next_json(&mut ws).await;
+    assert_eq!(answer["route"], "echo", "{answer}");
+    assert_eq!(answer["got"]["n"], 2);
+    assert_eq!(answer["function"], "EchoFunction");
+    assert_eq!(answer["handler"], "echo.handler");
+    send_text(&mut ws, r#"{"action":"echo","fail":true}"#).await;
+    assert_eq!(next_json(&mut ws).await["message"], "Internal server error");
+    stop_leaves_no_function(&mut node, &mark).await;
+}
+
+/// One custom-runtime function behind a two-way named route and a one-way `$default`.
+const PROVIDED_TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  EchoApi:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: EchoApi
+      ProtocolType: WEBSOCKET
+      RouteSelectionExpression: "$request.body.action"
+  EchoRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref EchoApi
+      RouteKey: echo
+      RouteResponseSelectionExpression: $default
+      Target: !Join ['/', ['integrations', !Ref EchoInteg]]
+  EchoRouteResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties:
+      ApiId: !Ref EchoApi
+      RouteId: !Ref EchoRoute
+      RouteResponseKey: $default
+  DefaultRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref EchoApi
+      RouteKey: $default
+      Target: !Join ['/', ['integrations', !Ref EchoInteg]]
+  EchoInteg:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref EchoApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${EchoFunction.Arn}/invocations
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref EchoApi
+      StageName: dev
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Handler: echo.handler
+      Runtime: provided.al2023
+      Architectures: [x86_64]
+"#;

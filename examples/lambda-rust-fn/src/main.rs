@@ -16,6 +16,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "route": payload["requestContext"]["routeKey"],
         "request_id": context.request_id,
         "function": std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+        "handler": std::env::var("_HANDLER").ok(),
         "got": message,
     });
     Ok(json!({ "statusCode": 200, "body": answer.to_string() }))

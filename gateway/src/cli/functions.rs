@@ -12,7 +12,8 @@ pub struct FunctionArgs {
     /// A function the node runs itself, ROUTE=COMMAND (repeat for more). ROUTE is
     /// $connect, $disconnect, $default, a named route of --route-selection, or register,
     /// transport, cleanup; COMMAND runs under `sh -c` with the Lambda Runtime API and
-    /// Lambda's environment, e.g. 'python3 -m awslambdaric app.handler'.
+    /// Lambda's environment, e.g. 'python3 -m awslambdaric app.handler' (`_HANDLER` is
+    /// the command's last word).
     #[arg(long = "function", value_parser = parse_function)]
     pub functions: Vec<(String, String)>,
     /// Instances of one function at most; more invocations wait for one.
@@ -66,6 +67,16 @@ impl Step {
     }
 }
 
+/// `_HANDLER` for a `--function` command: its last word, where runtime clients take their
+/// handler (`python3 -m awslambdaric app.send` → `app.send`, `src/index.handler` kept
+/// whole); a program's path (a custom runtime's `bootstrap`) gives its file name.
+fn handler_of(command: &str) -> String {
+    let last = command.split_whitespace().last().unwrap_or_default();
+    let last = last.trim_matches(|c| c == '\'' || c == '"');
+    let file = last.rsplit('/').next().unwrap_or(last);
+    if file.contains('.') { last } else { file }.to_owned()
+}
+
 /// The function name a route's function gets: the route without its `$`, any character
 /// Lambda does not take in a name as `-`.
 pub fn function_name(route: &str) -> String {
@@ -101,6 +112,7 @@ impl FunctionArgs {
                 spec.concurrency = self.function_concurrency;
                 spec.idle = Duration::from_secs(self.function_idle_secs);
                 spec.memory_mb = self.function_memory_mb;
+                spec.handler = Some(handler_of(command));
                 spec
             })
             .chain(templated)
@@ -137,5 +149,11 @@ mod tests {
         assert!(parse_function("sendmessage=python3 -m awslambdaric app.send").is_ok());
         assert!(parse_function("sendmessage=").is_err());
         assert!(parse_function("=cmd").is_err());
+        assert_eq!(handler_of("python3 -m awslambdaric app.send"), "app.send");
+        assert_eq!(handler_of("exec '/opt/fn/bootstrap'"), "bootstrap");
+        assert_eq!(
+            handler_of("node ric.mjs  src/index.handler "),
+            "src/index.handler"
+        );
     }
 }

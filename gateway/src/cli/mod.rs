@@ -86,6 +86,10 @@ pub struct NodeArgs {
     /// Send a message function's answer body back to its caller (AWS route responses).
     #[arg(long)]
     pub route_responses: bool,
+    /// A route whose function's answer body goes back to its caller (an AWS route with a
+    /// route response); repeat for more. --route-responses does so for every route.
+    #[arg(long = "route-response")]
+    pub two_way_routes: Vec<String>,
     #[command(flatten)]
     pub hosted: FunctionArgs,
     #[command(flatten)]
@@ -377,6 +381,7 @@ impl NodeArgs {
             self.authorizer_url = Some(arn);
             self.authorizer_identity_source = sources;
         }
+        self.two_way_routes.extend(setup.two_way);
         self.hosted.template_functions = setup.functions;
         Ok(self)
     }
@@ -444,6 +449,7 @@ impl NodeArgs {
             default: self.transport_url.clone(),
             custom: self.routes.iter().cloned().collect::<BTreeMap<_, _>>(),
             selection: self.route_selection.clone(),
+            two_way: self.two_way_routes.iter().cloned().collect(),
         };
         for (route, _) in &self.hosted.functions {
             let arn = crate::invoke::hosted::arn(

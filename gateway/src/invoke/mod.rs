@@ -327,10 +327,16 @@ impl HttpFunctions {
     }
 
     /// A function's answer, as the dialect reads it (the body dropped for a message
-    /// without route responses).
+    /// on a route without a route response).
     fn reply(&self, event: &LifecycleEvent, status: u16, body: &[u8]) -> Reply {
         let mut reply = self.dialect.answer(event, status, body);
-        if !self.route_responses {
+        let two_way = match &event.kind {
+            EventKind::Message { route } => {
+                self.route_responses || self.routes.two_way.contains(route)
+            }
+            _ => self.route_responses,
+        };
+        if !two_way {
             reply.frame = None;
         }
         reply

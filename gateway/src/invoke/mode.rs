@@ -1,6 +1,6 @@
 //! Where the functions run, as settings: an app linked in, or HTTP functions by route.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,6 +22,9 @@ pub struct HttpRoutes {
     /// How a message picks its route (AWS `$request.body.action`); none sends all to
     /// `$default`.
     pub selection: Option<RouteSelection>,
+    /// Routes whose function's answer goes back to the caller (AWS's two-way routes: a
+    /// route response on the route), whatever `route_responses` says for the rest.
+    pub two_way: BTreeSet<String>,
 }
 
 impl HttpRoutes {
@@ -33,6 +36,7 @@ impl HttpRoutes {
             default: Some(transport.to_owned()),
             custom: BTreeMap::new(),
             selection: None,
+            two_way: BTreeSet::new(),
         }
     }
 }

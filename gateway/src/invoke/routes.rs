@@ -89,6 +89,7 @@ mod tests {
             default: default.then(|| "http://f/default".to_owned()),
             custom: BTreeMap::from([("sendmessage".to_owned(), "http://f/send".to_owned())]),
             selection: Some("$request.body.action".parse().unwrap()),
+            two_way: Default::default(),
         }
     }
 

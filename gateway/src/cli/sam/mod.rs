@@ -16,7 +16,7 @@
 mod intrinsics;
 mod runtimes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -96,6 +96,9 @@ pub struct SamSetup {
     pub route_selection: Option<String>,
     /// Each route's function, as a hosted function's ARN, by route key.
     pub routes: BTreeMap<String, String>,
+    /// Route keys whose answers go back to the caller: a route with a
+    /// `RouteResponseSelectionExpression` and an `AWS::ApiGatewayV2::RouteResponse`.
+    pub two_way: BTreeSet<String>,
     /// The `$connect` authorizer: its function's ARN and identity sources.
     pub authorizer: Option<(String, Vec<IdentitySource>)>,
     /// The functions the node runs.
@@ -408,10 +411,31 @@ impl<'a> Template<'a> {
             };
             authorizers.insert(id.clone(), (arn, sources));
         }
+        // The routes a route response names (`RouteId: !Ref SendRoute`).
+        let mut answered = BTreeSet::new();
+        for (id, response) in self.of_kind("AWS::ApiGatewayV2::RouteResponse") {
+            let route = self
+                .property_text(response, "RouteId")?
+                .ok_or_else(|| bad(format!("route response {id} has no RouteId")))?;
+            answered.insert(route);
+        }
         for (id, route) in self.of_kind("AWS::ApiGatewayV2::Route") {
             let key = self
                 .property_text(route, "RouteKey")?
                 .ok_or_else(|| bad(format!("route {id} has no RouteKey")))?;
+            let selects = self
+                .property_text(route, "RouteResponseSelectionExpression")?
+                .is_some();
+            match (selects, answered.contains(id)) {
+                (true, true) => {
+                    setup.two_way.insert(key.clone());
+                }
+                (true, false) | (false, true) => setup.notes.push(format!(
+                    "route {id} is one-way: a two-way route needs both a \
+                     RouteResponseSelectionExpression and an AWS::ApiGatewayV2::RouteResponse"
+                )),
+                (false, false) => {}
+            }
             let target = self
                 .property_text(route, "Target")?
                 .ok_or_else(|| bad(format!("route {id} has no Target")))?;

@@ -48,6 +48,20 @@ Resources:
     Properties:
       ApiId: !Ref SimpleChatWebSocket
       RouteKey: sendmessage
+      RouteResponseSelectionExpression: $default
+      Target: !Join ['/', ['integrations', !Ref SendInteg]]
+  SendRouteResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties:
+      ApiId: !Ref SimpleChatWebSocket
+      RouteId: !Ref SendRoute
+      RouteResponseKey: $default
+  HalfTwoWayRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref SimpleChatWebSocket
+      RouteKey: whoami
+      RouteResponseSelectionExpression: $default
       Target: !Join ['/', ['integrations', !Ref SendInteg]]
   SendInteg:
     Type: AWS::ApiGatewayV2::Integration
@@ -132,6 +146,18 @@ fn a_websocket_template_becomes_routes_functions_and_an_authorizer() {
     );
     assert_eq!(setup.routes["$connect"], arn("OnConnectFunction"));
     assert_eq!(setup.routes["sendmessage"], arn("SendMessageFunction"));
+    // A route response makes a route two-way; a selection expression alone does not.
+    assert_eq!(
+        setup.two_way.iter().collect::<Vec<_>>(),
+        ["sendmessage"],
+        "{:?}",
+        setup.notes
+    );
+    assert!(
+        setup.notes.iter().any(|n| n.contains("HalfTwoWayRoute")),
+        "{:?}",
+        setup.notes
+    );
     let (authorizer, sources) = setup.authorizer.clone().unwrap();
     assert_eq!(authorizer, arn("AuthFunction"));
     assert_eq!(sources, vec![IdentitySource::Query("token".into())]);
