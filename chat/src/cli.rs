@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use store_core::{ConnectionStore, Sweeper};
+use store_core::{ConnectionStore, Metered, Sweeper};
 use tokio::task::JoinHandle;
 
 /// Where connections are kept, and how often expired records are swept.
@@ -22,12 +22,19 @@ pub struct StoreArgs {
     /// e.g. when a cron job runs `gateway sweep`).
     #[arg(long, default_value_t = 300)]
     pub sweep_interval_secs: u64,
+    /// A store call (but a sweep) that has not answered in this many ms fails as
+    /// unavailable (503 at a handshake, an error frame on a message); it goes on, watched,
+    /// and `/readyz` says not ready until it answers.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub store_timeout_ms: u64,
 }
 
 impl StoreArgs {
-    /// The store the URL names.
+    /// The store the URL names, its calls metered and bounded by `--store-timeout-ms`.
     pub async fn open(&self) -> store_core::Result<Arc<dyn ConnectionStore>> {
-        store::open(&self.store).await
+        let store = store::open(&self.store).await?;
+        let limit = Duration::from_millis(self.store_timeout_ms);
+        Ok(Metered::wrap_with_deadline(store, limit))
     }
 
     /// Sweeps `store` on its interval on a task of its own, unless the interval is 0 (a

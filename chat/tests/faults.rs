@@ -381,3 +381,53 @@ async fn a_crash_reported_as_lambda_reports_it_is_a_failure() {
     let error = next_error(&mut ws).await;
     assert_eq!(error["message"], "Internal server error");
 }
+
+/// A store that stops answering (a test store behind a gate, as a deadlocked embedded
+/// database would): with a 1 s deadline, a handshake is refused 503 and `/readyz` says
+/// `store timed out` within the deadline and a second; a chat line gets an error frame;
+/// once the store answers again, the node is ready and takes newcomers without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_stops_answering_is_cut_off_at_the_deadline_and_the_node_recovers() {
+    let deadline = Duration::from_secs(1);
+    let gated = store_core::Gated::new(Arc::new(MemoryStore::new()));
+    let store = store_core::Metered::wrap_with_deadline(Arc::new(gated.clone()), deadline);
+    let node = common::start_on_store(store).await;
+    let url = format!("ws://{}/ws?room=stuck", node.app);
+    let readyz = format!("http://{}/readyz", node.push);
+    let mut a = join(&url).await;
+    assert_eq!(reqwest::get(&readyz).await.unwrap().status(), 200);
+
+    gated.shut();
+    let (refused, took) = connect(&url).await;
+    assert_eq!(
+        refused.err(),
+        Some(503),
+        "a handshake while the store hangs"
+    );
+    assert!(
+        took < deadline + Duration::from_secs(1),
+        "refused after {took:?}"
+    );
+    let started = Instant::now();
+    let ready = reqwest::get(&readyz).await.unwrap();
+    assert!(started.elapsed() < deadline + Duration::from_secs(1));
+    assert_eq!(ready.status(), 503);
+    let why: Value = ready.json().await.unwrap();
+    assert_eq!(why["why"], "store timed out", "{why}");
+    assert!(
+        why["detail"].as_str().unwrap().contains("register"),
+        "{why}"
+    );
+    a.send(Message::text("while stuck")).await.unwrap();
+    assert_eq!(next_error(&mut a).await["message"], "Internal server error");
+
+    gated.open();
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(&readyz).await.unwrap().status() != 200 {
+        assert!(Instant::now() < give_up, "never ready again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut b = join(&url).await;
+    a.send(Message::text("back")).await.unwrap();
+    assert_eq!(next_of(&mut b, "chat").await["text"], "back");
+}

@@ -157,7 +157,9 @@ pub fn zero_store(backend: &'static str) {
         ErrorKind::Config,
         ErrorKind::Backend,
     ];
-    let outcomes = ["ok"].into_iter().chain(kinds.map(ErrorKind::as_str));
+    let outcomes = ["ok", "timeout"]
+        .into_iter()
+        .chain(kinds.map(ErrorKind::as_str));
     for op in STORE_OPS {
         for outcome in outcomes.clone() {
             metrics::counter!("wsgw_store_calls_total", "backend" => backend, "op" => op, "outcome" => outcome)

@@ -57,12 +57,16 @@ async fn healthz() -> &'static str {
 }
 
 /// Ready: 200 when the node takes connections and its store (if it has one) answered a
-/// count within [`READY_TIMEOUT`]; 503, with the reason, when draining or the store did not.
+/// count within [`READY_TIMEOUT`] and has no call stuck past its deadline (such calls may
+/// pin the blocking threads an embedded store runs on); 503, with the reason, otherwise.
 async fn readyz(State(state): State<OpsState>) -> Response {
     if *state.draining.borrow() {
         return not_ready("draining", None);
     }
     if let Some(store) = &state.probes.store {
+        if let Some(stuck) = store.stuck_calls().filter(|stuck| stuck.count > 0) {
+            return not_ready("store timed out", Some(stuck.to_string()));
+        }
         let probe = RoomName::new("readyz-probe").expect("a valid room name");
         match tokio::time::timeout(READY_TIMEOUT, store.count(&probe)).await {
             Ok(Ok(_)) => {}
@@ -73,13 +77,14 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     (StatusCode::OK, axum::Json(json!({ "ready": true }))).into_response()
 }
 
+/// 503 with `why` (a fixed phrase a probe may match) and, when known, `detail`.
 fn not_ready(why: &str, detail: Option<String>) -> Response {
     tracing::debug!(why, detail = detail.as_deref().unwrap_or(""), "not ready");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(json!({ "ready": false, "why": why })),
-    )
-        .into_response()
+    let mut body = json!({ "ready": false, "why": why });
+    if let Some(detail) = detail {
+        body["detail"] = detail.into();
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 /// `/metrics`: every metric of this process in Prometheus's text format; 404 when no

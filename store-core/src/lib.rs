@@ -18,10 +18,15 @@
 //! - `walk`: [`walk_room`] / [`collect_room`], walking every page of a room.
 //! - `sweeper`: [`Sweeper`] and [`sweep_once`], deleting expired records (housekeeping).
 //! - `metered`: [`Metered`], any store with its calls counted and timed (metrics).
+//! - `deadline`: the deadline [`Metered`] may put on calls, and [`StuckCalls`], the calls
+//!   past it.
+//! - `gated`: [`Gated`], a store that stops answering on command (for tests of callers).
 
 mod clock;
 mod config;
+mod deadline;
 mod error;
+mod gated;
 mod id_locks;
 mod memory;
 mod metered;
@@ -36,7 +41,9 @@ mod walk;
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use config::StoreConfig;
+pub use deadline::{MAX_STUCK, StuckCalls};
 pub use error::{BoxError, ErrorKind, Result, StoreError};
+pub use gated::Gated;
 pub use id_locks::IdLocks;
 pub use memory::MemoryStore;
 pub use metered::{Metered, describe_metrics};

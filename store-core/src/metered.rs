@@ -1,18 +1,21 @@
 //! [`Metered`]: any store, with each call counted and timed in the process's metrics.
 //!
-//! - `wsgw_store_calls_total{backend, op, outcome}`: `outcome` is `ok` or the error's kind
-//!   (`not_found`, `unavailable`, …);
+//! - `wsgw_store_calls_total{backend, op, outcome}`: `outcome` is `ok`, the error's kind
+//!   (`not_found`, `unavailable`, …) or `timeout` (past the deadline, when one is set:
+//!   [`Metered::wrap_with_deadline`]; the call fails as `Unavailable`);
 //! - `wsgw_store_call_seconds{backend, op}`: a histogram of call latency.
 //!
 //! Labels are the backend, the operation and the outcome, never an id or a room, so the
 //! label sets stay bounded. With no metrics recorder installed (a library user, a test) the
 //! counters cost nothing.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use crate::deadline::{Deadline, StuckCalls, missed_error};
 use crate::error::Result;
 use crate::store::ConnectionStore;
 use crate::types::{
@@ -46,31 +49,56 @@ pub fn describe_metrics() {
     );
 }
 
-/// A store whose calls are counted and timed; it behaves exactly as the store it wraps.
+/// A store whose calls are counted and timed, and, with a deadline, cut off when they take
+/// too long; otherwise it behaves exactly as the store it wraps.
 #[derive(Debug)]
 pub struct Metered {
     /// The store doing the work.
     inner: Arc<dyn ConnectionStore>,
+    /// How long a call may take, and the calls that took longer; none waits forever.
+    deadline: Option<Arc<Deadline>>,
 }
 
 impl Metered {
     /// `inner`, metered.
     pub fn wrap(inner: Arc<dyn ConnectionStore>) -> Arc<dyn ConnectionStore> {
-        Arc::new(Metered { inner })
+        Arc::new(Metered {
+            inner,
+            deadline: None,
+        })
+    }
+
+    /// `inner`, metered, each call but `sweep` (whose batches are bounded, and which may
+    /// rightly take long on a big table) failing as `Unavailable` when it has not answered
+    /// within `limit`; the late call goes on, watched, until it answers
+    /// ([`ConnectionStore::stuck_calls`]).
+    pub fn wrap_with_deadline(
+        inner: Arc<dyn ConnectionStore>,
+        limit: Duration,
+    ) -> Arc<dyn ConnectionStore> {
+        Arc::new(Metered {
+            inner,
+            deadline: Some(Arc::new(Deadline::new(limit))),
+        })
     }
 
     /// Runs `call` as operation `op`, recording its outcome and latency.
-    async fn timed<T>(
+    async fn timed<T: Send + 'static>(
         &self,
         op: &'static str,
-        call: impl std::future::Future<Output = Result<T>>,
+        call: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let started = Instant::now();
-        let result = call.await;
         let backend = self.inner.backend();
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(err) => err.kind().as_str(),
+        let (result, outcome) = match &self.deadline {
+            None => outcome(call.await),
+            Some(deadline) => match deadline.run(backend, op, call).await {
+                Ok(result) => outcome(result),
+                Err(missed) => (
+                    Err(missed_error(backend, op, &missed, deadline.limit())),
+                    "timeout",
+                ),
+            },
         };
         metrics::counter!("wsgw_store_calls_total", "backend" => backend, "op" => op, "outcome" => outcome)
             .increment(1);
@@ -80,43 +108,80 @@ impl Metered {
     }
 }
 
+/// `result` and its outcome label.
+fn outcome<T>(result: Result<T>) -> (Result<T>, &'static str) {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(err) => err.kind().as_str(),
+    };
+    (result, outcome)
+}
+
+// Each call's arguments are cloned into the call, so that a call past its deadline can go
+// on (watched) after its caller has been answered.
 #[async_trait]
 impl ConnectionStore for Metered {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
 
+    fn stuck_calls(&self) -> Option<StuckCalls> {
+        self.deadline.as_ref().map(|deadline| deadline.stuck())
+    }
+
     async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
-        self.timed("register", self.inner.register(id, registration))
-            .await
+        let (inner, id, registration) = (self.inner.clone(), id.clone(), registration.clone());
+        self.timed("register", async move {
+            inner.register(&id, &registration).await
+        })
+        .await
     }
 
     async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
-        self.timed("renew", self.inner.renew(id, ttl)).await
-    }
-
-    async fn remove(&self, id: &ConnectionId) -> Result<bool> {
-        self.timed("remove", self.inner.remove(id)).await
-    }
-
-    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
-        self.timed("get", self.inner.get(id)).await
-    }
-
-    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
-        self.timed("list", self.inner.list(room, after, limit))
+        let (inner, id) = (self.inner.clone(), id.clone());
+        self.timed("renew", async move { inner.renew(&id, ttl).await })
             .await
     }
 
+    async fn remove(&self, id: &ConnectionId) -> Result<bool> {
+        let (inner, id) = (self.inner.clone(), id.clone());
+        self.timed("remove", async move { inner.remove(&id).await })
+            .await
+    }
+
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
+        let (inner, id) = (self.inner.clone(), id.clone());
+        self.timed("get", async move { inner.get(&id).await }).await
+    }
+
+    async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
+        let (inner, room, after) = (self.inner.clone(), room.clone(), after.cloned());
+        self.timed("list", async move {
+            inner.list(&room, after.as_ref(), limit).await
+        })
+        .await
+    }
+
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
-        self.timed("list_room", self.inner.list_room(room)).await
+        let (inner, room) = (self.inner.clone(), room.clone());
+        self.timed("list_room", async move { inner.list_room(&room).await })
+            .await
     }
 
     async fn count(&self, room: &RoomName) -> Result<u64> {
-        self.timed("count", self.inner.count(room)).await
+        let (inner, room) = (self.inner.clone(), room.clone());
+        self.timed("count", async move { inner.count(&room).await })
+            .await
     }
 
     async fn sweep(&self) -> Result<u64> {
-        self.timed("sweep", self.inner.sweep()).await
+        let started = Instant::now();
+        let (result, outcome) = outcome(self.inner.sweep().await);
+        let backend = self.inner.backend();
+        metrics::counter!("wsgw_store_calls_total", "backend" => backend, "op" => "sweep", "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("wsgw_store_call_seconds", "backend" => backend, "op" => "sweep")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 }

@@ -117,6 +117,13 @@ pub trait ConnectionStore: Debug + Send + Sync + 'static {
     /// A short name of the backend (`"memory"`, `"sled"`, `"sqlite"`, …) for reports.
     fn backend(&self) -> &'static str;
 
+    /// The calls that missed their deadline and still run, for a wrapper that sets one
+    /// ([`Metered::wrap_with_deadline`](crate::Metered::wrap_with_deadline)); `None` for a
+    /// store that keeps no deadline (every backend: a deadline is the caller's choice).
+    fn stuck_calls(&self) -> Option<crate::StuckCalls> {
+        None
+    }
+
     /// Creates or replaces the record of `id`: its room, endpoint, metadata and a fresh lease
     /// of `registration.ttl`. Registering an existing id (live or expired, in any room)
     /// replaces the whole record, which moves it to the new room and renews it.

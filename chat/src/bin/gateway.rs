@@ -93,7 +93,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // The store holds the chat's connections and Alibaba's devices; HTTP functions of the
     // other dialects keep their own.
     let store = match http.is_none() || aliyun_clients {
-        true => Some(store_core::Metered::wrap(args.store.open().await?)),
+        true => Some(args.store.open().await?),
         false => None,
     };
     if let Some(store) = &store {
