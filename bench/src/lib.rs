@@ -8,6 +8,7 @@
 //! cargo run --release -p bench -- fanout --clients 100,1000,5000
 //! cargo run --release -p bench -- hostile --clients 200
 //! cargo run --release -p bench -- functions       # Runtime-API vs HTTP function calls
+//! cargo run --release -p bench -- hammer --store sqlite:///tmp/h.db --secs 1800
 //! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
 //! ```
 //!
@@ -18,6 +19,7 @@
 //! - `list`: the listing benchmark (stores, floors, prices).
 //! - `fanout`: the broadcast benchmark (servers in child processes, clients).
 //! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
+//! - `hammer`: the workload that hung sled, against any store, every call on a deadline.
 //! - `hostile`: the most memory one hostile client of each kind pins on a node.
 //! - `functions`: a function call on the Runtime-API path beside the HTTP path, and a
 //!   cold start.
@@ -28,6 +30,7 @@
 pub mod churn;
 pub mod fanout;
 pub mod functions;
+pub mod hammer;
 pub mod hostile;
 pub mod list;
 pub mod machine;

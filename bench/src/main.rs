@@ -12,6 +12,7 @@ use bench::churn::{self, ChurnArgs};
 use bench::fanout::server::GatewaySetup;
 use bench::fanout::{self, FanoutArgs};
 use bench::functions::{self, FunctionsArgs};
+use bench::hammer::{self, HammerArgs};
 use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
@@ -101,6 +102,31 @@ enum Command {
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
+    },
+    /// The workload that hung sled (rooms of 10k-100k filled beside register/remove churn,
+    /// listed, dropped; repeated), every call watched against a deadline; hangs counted.
+    Hammer {
+        /// The store URL (an embedded one gets fresh files after a hang).
+        #[arg(long, env = "STORE_URL", hide_env_values = true)]
+        store: String,
+        /// How long to hammer, seconds (a round under way finishes).
+        #[arg(long, default_value_t = 1800)]
+        secs: u64,
+        /// A call unanswered this long is a hang, ms.
+        #[arg(long, default_value_t = 10_000)]
+        deadline_ms: u64,
+        /// Tasks filling the room, and as many churning another.
+        #[arg(long, default_value_t = 64)]
+        tasks: usize,
+        /// Dump this process's threads with gdb on a hang (beside the result).
+        #[arg(long)]
+        gdb: bool,
+        /// Stop after this many hangs (stuck threads stay stuck and fill the pool).
+        #[arg(long, default_value_t = 3)]
+        max_hangs: usize,
+        /// Where to write the JSON result (default: bench/results/hammer-<store>.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// A gateway node under connect/disconnect churn, its memory sampled throughout.
     Churn {
@@ -362,6 +388,31 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let out = out.unwrap_or_else(|| {
                 PathBuf::from(format!("bench/results/churn-{}.json", report.backend))
             });
+            write_json(&out, &report)
+        }
+        Command::Hammer {
+            store,
+            secs,
+            deadline_ms,
+            tasks,
+            gdb,
+            max_hangs,
+            out,
+        } => {
+            let scheme = store.split(':').next().unwrap_or_default().to_owned();
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("bench/results/hammer-{scheme}.json")));
+            let report = hammer::run(&HammerArgs {
+                store,
+                secs,
+                deadline: std::time::Duration::from_millis(deadline_ms),
+                tasks,
+                gdb,
+                max_hangs,
+                out: out.clone(),
+            })
+            .await?;
+            eprintln!("{}", hammer::summary(&report));
             write_json(&out, &report)
         }
         Command::ServeFloor { tuned } => fanout::server::serve_floor(tuned).await,

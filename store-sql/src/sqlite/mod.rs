@@ -1,4 +1,5 @@
-//! SQLite through rusqlite: one connection behind a mutex, used only on blocking threads.
+//! SQLite through rusqlite: a writing connection and read-only ones (WAL), each behind a
+//! mutex, used only on blocking threads.
 
 mod config;
 mod error;

@@ -1,5 +1,7 @@
-//! [`SqliteStore`]: the contract on one SQLite table.
+//! [`SqliteStore`]: the contract on one SQLite table: one writing connection, and for a
+//! file, [`READERS`] read-only ones (WAL).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +23,11 @@ const SWEEP_BATCH: i64 = 500;
 
 /// How long a writer waits for another process's lock before answering `Unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Read-only connections of a database file, beside the one writer: in WAL mode readers
+/// never wait for the writer nor for each other, so the room walks of broadcasts run on
+/// as many cores while registrations go on.
+const READERS: usize = 4;
 
 /// The SQL text of every call, built once for the table.
 #[derive(Debug)]
@@ -62,8 +69,14 @@ impl Queries {
 /// What every clone shares.
 #[derive(Debug)]
 struct Shared {
-    /// The one connection; only ever locked inside `spawn_blocking`, never across `.await`.
+    /// The one writing connection (and the reader of an in-memory database); only ever
+    /// locked inside `spawn_blocking`, never across `.await`.
     conn: Mutex<SqliteConnection>,
+    /// Read-only connections of a file (none in memory: a private in-memory database has
+    /// one connection); locked as `conn` is.
+    readers: Vec<Mutex<SqliteConnection>>,
+    /// The reader the next read tries first (round robin).
+    next_reader: AtomicUsize,
     /// The table, for `drop`.
     table: TableName,
     /// SQL text for the table.
@@ -85,43 +98,55 @@ impl SqliteStore {
         let table = config.table_name()?;
         let (path, clock) = (config.path, config.clock);
         let migrate_table = table.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<SqliteConnection> {
-            let mut conn = match &path {
-                Some(path) => {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            StoreError::config(format!(
-                                "sqlite: cannot create {}: {e}",
-                                dir.display()
-                            ))
-                        })?;
+        let opened = tokio::task::spawn_blocking(
+            move || -> Result<(SqliteConnection, Vec<SqliteConnection>)> {
+                let mut conn = match &path {
+                    Some(path) => {
+                        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                            std::fs::create_dir_all(dir).map_err(|e| {
+                                StoreError::config(format!(
+                                    "sqlite: cannot create {}: {e}",
+                                    dir.display()
+                                ))
+                            })?;
+                        }
+                        SqliteConnection::open_with_flags(
+                            path,
+                            OpenFlags::SQLITE_OPEN_READ_WRITE
+                                | OpenFlags::SQLITE_OPEN_CREATE
+                                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )
                     }
-                    SqliteConnection::open_with_flags(
-                        path,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE
-                            | OpenFlags::SQLITE_OPEN_CREATE
-                            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
+                    None => SqliteConnection::open_in_memory(),
                 }
-                None => SqliteConnection::open_in_memory(),
-            }
-            .map_err(parse_error)?;
-            conn.busy_timeout(BUSY_TIMEOUT).map_err(parse_error)?;
-            if path.is_some() {
-                // WAL lets readers in other processes proceed while we write.
-                conn.pragma_update(None, "journal_mode", "WAL")
-                    .map_err(parse_error)?;
-                conn.pragma_update(None, "synchronous", "NORMAL")
-                    .map_err(parse_error)?;
-            }
-            migrate(&mut conn, &migrate_table)?;
-            Ok(conn)
-        })
+                .map_err(parse_error)?;
+                conn.busy_timeout(BUSY_TIMEOUT).map_err(parse_error)?;
+                if path.is_some() {
+                    // WAL lets readers in other processes proceed while we write.
+                    conn.pragma_update(None, "journal_mode", "WAL")
+                        .map_err(parse_error)?;
+                    conn.pragma_update(None, "synchronous", "NORMAL")
+                        .map_err(parse_error)?;
+                }
+                migrate(&mut conn, &migrate_table)?;
+                // Opened after the writer set WAL and made the table.
+                let readers = match &path {
+                    Some(path) => (0..READERS)
+                        .map(|_| open_reader(path))
+                        .collect::<Result<Vec<_>>>()?,
+                    None => Vec::new(),
+                };
+                Ok((conn, readers))
+            },
+        )
         .await
         .map_err(join_error)??;
+        let (conn, readers) = opened;
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 conn: Mutex::new(conn),
+                readers: readers.into_iter().map(Mutex::new).collect(),
+                next_reader: AtomicUsize::new(0),
                 queries: Queries::new(&table),
                 table,
             }),
@@ -135,7 +160,36 @@ impl SqliteStore {
             .await
     }
 
-    /// Runs `f` with the connection on a blocking thread.
+    /// Runs `f` with a reading connection on a blocking thread: a free reader (the next
+    /// in turn first), else the next in turn once free; the writer when there are none.
+    async fn reading<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection, &Shared) -> Result<T> + Send + 'static,
+    {
+        if self.shared.readers.is_empty() {
+            return self.blocking(f).await;
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let readers = &shared.readers;
+            let first = shared.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+            let free = (0..readers.len())
+                .map(|i| &readers[(first + i) % readers.len()])
+                .find_map(|reader| reader.try_lock().ok());
+            let mut conn = match free {
+                Some(conn) => conn,
+                None => readers[first]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            };
+            f(&mut conn, &shared)
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `f` with the writing connection on a blocking thread.
     async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -152,6 +206,18 @@ impl SqliteStore {
         .await
         .map_err(join_error)?
     }
+}
+
+/// A read-only connection of the database file at `path` (WAL: it reads the last commit
+/// without waiting for the writer).
+fn open_reader(path: &std::path::Path) -> Result<SqliteConnection> {
+    let conn = SqliteConnection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(parse_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(parse_error)?;
+    Ok(conn)
 }
 
 fn join_error(err: tokio::task::JoinError) -> StoreError {
@@ -241,7 +307,7 @@ impl ConnectionStore for SqliteStore {
     async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
         let now = to_sql_ms(self.clock.now_ms());
         let id = id.clone();
-        self.blocking(move |conn, shared| {
+        self.reading(move |conn, shared| {
             let row = conn
                 .prepare_cached(&shared.queries.get)
                 .and_then(|mut stmt| {
@@ -283,7 +349,7 @@ impl ConnectionStore for SqliteStore {
     async fn count(&self, room: &RoomName) -> Result<u64> {
         let now = to_sql_ms(self.clock.now_ms());
         let room = room.as_str().to_owned();
-        self.blocking(move |conn, shared| {
+        self.reading(move |conn, shared| {
             let count: i64 = conn
                 .prepare_cached(&shared.queries.count)
                 .and_then(|mut stmt| stmt.query_row(params![room, now], |row| row.get(0)))
@@ -320,7 +386,7 @@ impl SqliteStore {
         let room = room.as_str().to_owned();
         // '' sorts before every valid id, so "after nothing" is the start of the room.
         let after = after.map(|t| t.as_str().to_owned()).unwrap_or_default();
-        self.blocking(move |conn, shared| {
+        self.reading(move |conn, shared| {
             let mut stmt = conn
                 .prepare_cached(&shared.queries.list)
                 .map_err(parse_error)?;
