@@ -30,7 +30,7 @@ const ROOMS: usize = 20;
 pub struct ChurnArgs {
     /// The node's store URL.
     pub store: String,
-    /// Whether the user named the store (else it is a scratch sled directory, left out
+    /// Whether the user named the store (else it is a scratch SQLite file, left out
     /// of the command line the report shows).
     pub store_given: bool,
     /// Clients churning at once.

@@ -85,7 +85,7 @@ enum Command {
         /// The chat's presence window, ms (0: a notice per join, as before coalescing).
         #[arg(long, default_value_t = 50)]
         presence_window_ms: u64,
-        /// The gateways' shared store (default: a fresh sled directory).
+        /// The gateways' shared store (default: a fresh SQLite file).
         #[arg(long, env = "STORE_URL", hide_env_values = true)]
         store: Option<String>,
         /// Gateway nodes over the store (more than one needs --store).
@@ -130,7 +130,7 @@ enum Command {
     },
     /// A gateway node under connect/disconnect churn, its memory sampled throughout.
     Churn {
-        /// The node's store (default: a fresh sled directory).
+        /// The node's store (default: a fresh SQLite file).
         #[arg(long, env = "STORE_URL", hide_env_values = true)]
         store: Option<String>,
         /// Clients churning at once (each about 0.7 connections a second).
@@ -373,8 +373,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
             // The default store lives as long as the run.
             let scratch = tempfile::tempdir()?;
             let store_given = store.is_some();
-            let store = store
-                .unwrap_or_else(|| format!("sled://{}", scratch.path().join("churn").display()));
+            let store = store.unwrap_or_else(|| {
+                format!("sqlite://{}", scratch.path().join("churn.db").display())
+            });
             let report = churn::run(&ChurnArgs {
                 store,
                 store_given,

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use crate::churn::ChurnReport;
 use crate::fanout::FanoutReport;
 use crate::functions::FunctionsReport;
+use crate::hammer::HammerReport;
 use crate::hostile::HostileReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
@@ -36,6 +37,8 @@ pub struct Results {
     pub hostile: Option<HostileReport>,
     /// `functions.json`: a function call on the Runtime-API path and the HTTP path.
     pub functions: Option<FunctionsReport>,
+    /// `hammer-*.json`: the workload that hung sled, per store.
+    pub hammers: Vec<HammerReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
     /// fixed because of one), included in the report as written.
     pub notes: Option<String>,
@@ -70,6 +73,11 @@ impl Results {
                 let text = std::fs::read_to_string(&path)?;
                 results
                     .churns
+                    .push(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name.starts_with("hammer-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path)?;
+                results
+                    .hammers
                     .push(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "hostile.json" {
                 let text = std::fs::read_to_string(&path)?;
@@ -108,6 +116,7 @@ impl Results {
         results.lists.sort_by_key(|list| rank(&list.backend));
         results.sweeps.sort_by_key(|sweep| rank(&sweep.backend));
         results.churns.sort_by_key(|churn| rank(&churn.backend));
+        results.hammers.sort_by_key(|hammer| rank(&hammer.store));
         if results.lists.is_empty() && results.fanout.is_none() {
             return Err(
                 format!("no results (list-*.json, fanout.json) in {}", dir.display()).into(),
@@ -280,6 +289,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
     if !results.sweeps.is_empty() {
         sweep_tables(&mut md, &results.sweeps);
     }
+    if !results.hammers.is_empty() {
+        hammer_table(&mut md, &results.hammers);
+    }
     if !results.churns.is_empty() {
         churn_tables(&mut md, &results.churns);
     }
@@ -288,8 +300,8 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
         let _ = writeln!(
             md,
             "N clients over loopback in one room of a gateway node with the chat functions \
-             in process and connections in sled (the embedded default store); one client \
-             sends. Latency = send → the last of the other N−1 clients received it (p50/p99 \
+             in process and connections in {} (the embedded default store: SQLite); one \
+             client sends. Latency = send → the last of the other N−1 clients received it (p50/p99 \
              over the timed messages, sent one at a time). Deliveries/s = messages × (N−1) / time, \
              for a run of messages sent with 16 in flight. RSS/connection = (server RSS with N idle \
              clients − RSS before) / N. Join s = time for all N to connect (64 at a time) \
@@ -300,6 +312,7 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              is the same server with the gateway's 4 KiB socket buffers and one flush per \
              batch of queued frames. Ratios are gateway / floor. Server and clients share \
              the machine's cores.\n\n{}",
+            fanout.store,
             provenance(fanout)
         );
         fanout_table(&mut md, fanout);
@@ -316,6 +329,15 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
                      back through the node's push API. The gateway's figures (RSS \
                      included) are the node's alone; the function server shares the cores.\n\n{}",
                     variant.nodes,
+                    variant.store,
+                    provenance(variant)
+                );
+            } else if variant.nodes == 1 {
+                let _ = writeln!(
+                    md,
+                    "### The same on {}\n\n\
+                     The same measurement, one node, the chat linked in, its connections \
+                     in another store, run right after the table above.\n\n{}",
                     variant.store,
                     provenance(variant)
                 );
@@ -596,6 +618,57 @@ fn hostile_table(md: &mut String, hostile: &HostileReport) {
             md,
             "| {} | {} | {} | {} | {} | {:.1} |",
             row.kind, row.does, row.clients, row.before_kib, row.peak_kib, row.kib_per_client
+        );
+    }
+    md.push('\n');
+}
+
+/// The hammer's runs, a row per store.
+fn hammer_table(md: &mut String, hammers: &[HammerReport]) {
+    md.push_str(
+        "## The hammer: does the store ever stop answering?\n\n\
+         `bench hammer` replays the workload that hung sled 0.34 in `bench list` \
+         (spacejam/sled#1412): rounds that open the store in a fresh namespace, fill a room \
+         of 10,000, 30,000 or 100,000 members from 64 tasks while 64 more register and \
+         remove members of another room, list the room whole and drop the namespace (sled: \
+         its trees; SQLite: its table). A call unanswered after the deadline is a *hang*: \
+         its stuck calls are written down, the instance is abandoned (an embedded store gets \
+         fresh files), and the run goes on, up to `--max-hangs`.\n\n\
+         | store | s | calls | errors | hangs | slowest call ms | rounds | stuck calls at each hang | machine, date, commit | command |\n\
+         |---|---:|---:|---:|---:|---:|---:|---|---|---|\n",
+    );
+    for hammer in hammers {
+        let stuck: Vec<String> = hammer
+            .stalls
+            .iter()
+            .map(|stall| {
+                let ops: Vec<String> = stall
+                    .stuck
+                    .iter()
+                    .map(|(op, ms)| format!("{op} {ms} ms"))
+                    .collect();
+                format!("at {:.0} s: {}", stall.at_secs, ops.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {} | {} | {} | {:.1} | {} | {} | {}, {}, `{}` | `{}` |",
+            hammer.store,
+            hammer.secs,
+            hammer.calls,
+            hammer.errors,
+            hammer.hangs,
+            hammer.max_call_ms,
+            hammer.rounds,
+            if stuck.is_empty() {
+                "–".to_owned()
+            } else {
+                stuck.join("; ")
+            },
+            hammer.machine.describe(),
+            hammer.machine.date,
+            hammer.machine.commit,
+            hammer.command
         );
     }
     md.push('\n');

@@ -15,7 +15,7 @@ pub struct StoreArgs {
         long,
         env = "STORE_URL",
         hide_env_values = true,
-        default_value = "sled://./data/connections"
+        default_value = "sqlite://./data/connections.db"
     )]
     pub store: String,
     /// Delete expired connection records about this often, seconds (with jitter; 0: never,

@@ -1,5 +1,5 @@
 //! End to end: a real gateway on loopback ports, real WebSocket clients, the chat functions
-//! in-process, connections in sled.
+//! in-process, connections in SQLite (the embedded default).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `bench fanout`: N real WebSocket clients in one room, one sender; the time from a send
 //! until the last of the other N-1 clients received it, deliveries per second when the
 //! sender bursts, and the server's resident memory per idle connection, for the gateway on
-//! the embedded default store (sled) and for the floor (a bare tokio broadcast server),
+//! the embedded default store (SQLite) and for the floor (a bare tokio broadcast server),
 //! on the same clients in the same run.
 //!
 //! # Layout
@@ -52,7 +52,7 @@ pub struct FanoutArgs {
     pub burst: usize,
     /// The chat's presence window, ms.
     pub presence_window_ms: u64,
-    /// The gateway nodes' shared store (default: a fresh sled directory, one node only).
+    /// The gateway nodes' shared store (default: a fresh SQLite file, one node only).
     pub store: Option<String>,
     /// Gateway nodes, each its own process over the one store; clients split evenly.
     pub nodes: usize,
@@ -151,7 +151,7 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         let store_url = match &args.store {
             Some(url) => url.clone(),
             None if args.nodes == 1 => {
-                format!("sled://{}", data.path().join("connections").display())
+                format!("sqlite://{}", data.path().join("connections.db").display())
             }
             None => return Err("several nodes need a shared store: pass --store".into()),
         };
@@ -248,7 +248,7 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             .store
             .as_deref()
             .and_then(|url| url.split_once("://"))
-            .map_or_else(sled, |(scheme, _)| scheme.to_owned()),
+            .map_or_else(|| "sqlite".to_owned(), |(scheme, _)| scheme.to_owned()),
         functions: if args.http_functions {
             "http"
         } else {

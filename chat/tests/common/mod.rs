@@ -1,4 +1,5 @@
-//! A gateway node on loopback ports for the integration tests, on a fresh sled store.
+//! A gateway node on loopback ports for the integration tests, on a fresh SQLite store (the
+//! embedded default).
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
@@ -36,7 +37,7 @@ pub struct Node {
     stop: Option<oneshot::Sender<()>>,
     /// Resolves when `run` has returned.
     done: Option<oneshot::Receiver<()>>,
-    /// The sled directory.
+    /// The SQLite file's directory.
     _dir: tempfile::TempDir,
 }
 
@@ -141,7 +142,7 @@ impl std::ops::DerefMut for AliyunSetup {
     }
 }
 
-/// Starts a node (the chat linked in, on a fresh sled store) whose config `adjust` may
+/// Starts a node (the chat linked in, on a fresh SQLite store) whose config `adjust` may
 /// change.
 pub async fn start_with(adjust: impl FnOnce(&mut Setup)) -> Node {
     start_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), adjust).await
@@ -168,8 +169,9 @@ async fn start_node(
     let store: Arc<dyn ConnectionStore> = match store {
         Some(store) => store,
         None => Arc::new(
-            store_sled::SledStore::open(
-                store_sled::SledConfig::new(dir.path()).with_clock(Arc::new(SystemClock)),
+            store_sql::SqliteStore::open(
+                store_sql::SqliteConfig::file(dir.path().join("connections.db"))
+                    .with_clock(Arc::new(SystemClock)),
             )
             .await
             .unwrap(),
