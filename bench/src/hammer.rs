@@ -158,6 +158,8 @@ impl Watch {
 pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
     store::Scheme::of(&args.store)?;
     let name = args.store.split(':').next().unwrap_or_default().to_owned();
+    // Read at the start: the commit measured is the one checked out when the run began.
+    let machine = Machine::current();
     let started = Instant::now();
     let until = started + Duration::from_secs(args.secs);
     let mut stalls = Vec::new();
@@ -208,7 +210,7 @@ pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
         round += 1;
     }
     Ok(HammerReport {
-        machine: Machine::current(),
+        machine,
         command: format!(
             "cargo run --release -p bench -- hammer --store '{}' --secs {} --deadline-ms {} --tasks {} --max-hangs {}{}",
             store::redact(&args.store),
