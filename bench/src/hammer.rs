@@ -6,8 +6,10 @@
 //! and remove connections of a second room (a chat's churn), lists the room whole, and drops
 //! the namespace (sled: its trees; SQL: its table). A call that has not answered within the
 //! deadline is a *hang*: the stuck calls are written down (with `--gdb`, a `gdb` thread dump
-//! of this process beside the result), the instance is abandoned (its stuck threads stay
-//! stuck; an embedded store moves to a fresh file next to the URL's), and the run goes on.
+//! of this process beside the result), and the round gets a grace time: if its calls then
+//! answer, the hang was a stall (how long it took is kept); if not, the instance is
+//! abandoned (its stuck threads stay stuck; an embedded store moves to a fresh file next to
+//! the URL's), and the run goes on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -45,9 +47,12 @@ pub struct HammerArgs {
     pub tasks: usize,
     /// Dump this process's threads with `gdb` on a hang.
     pub gdb: bool,
-    /// Stop after this many hangs (each leaves threads stuck for good: past a few, the
-    /// blocking pool is theirs and every later round would hang for that alone).
+    /// Stop after this many hangs that never answered (each leaves threads stuck for good:
+    /// past a few, the blocking pool is theirs and every later round would hang for that
+    /// alone).
     pub max_hangs: usize,
+    /// How long a stalled round may still take before it counts as never answering.
+    pub grace: Duration,
     /// The result file (a thread dump goes beside it).
     pub out: PathBuf,
 }
@@ -65,6 +70,10 @@ pub struct Stall {
     pub in_flight: usize,
     /// The thread dump's file, with `--gdb`.
     pub gdb: Option<String>,
+    /// When the oldest stuck call answered after all, ms after it began; none if it had not
+    /// within the grace time.
+    #[serde(default)]
+    pub answered_after_ms: Option<u64>,
 }
 
 /// The result file, `bench/results/hammer-<store>.json`.
@@ -82,8 +91,12 @@ pub struct HammerReport {
     pub calls: u64,
     /// Calls that answered with an error (any kind).
     pub errors: u64,
-    /// Hangs: calls unanswered past the deadline.
+    /// Hangs: calls unanswered past the deadline (one per round at most).
     pub hangs: u64,
+    /// Hangs whose calls had still not answered after the grace time (the instance was
+    /// abandoned); the rest were slow, not stuck.
+    #[serde(default)]
+    pub unanswered: u64,
     /// The slowest answered call, ms.
     pub max_call_ms: f64,
     /// The deadline, ms.
@@ -164,45 +177,62 @@ pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
     let until = started + Duration::from_secs(args.secs);
     let mut stalls = Vec::new();
     let mut totals = (0u64, 0u64, 0u64, 0u64); // calls, errors, max µs, registered
-    let mut failed_rounds = 0u64;
+    let (mut failed_rounds, mut unrecovered) = (0u64, 0usize);
     let (mut round, mut instance) = (0u64, 0u64);
-    // Bounded by `until`: each pass is one round (or one hang).
-    while Instant::now() < until && stalls.len() < args.max_hangs {
+    // Bounded by `until`: each pass is one round, or one abandoned after a hang.
+    while Instant::now() < until && unrecovered < args.max_hangs {
         let url = instance_url(&args.store, instance);
         let watch = Arc::new(Watch::default());
         let size = SIZES[(round % SIZES.len() as u64) as usize];
         let work = one_round(url, round, size, args.tasks, watch.clone());
-        let outcome = watch_round(work, &watch, args.deadline).await;
+        let on_stall = |stuck: Vec<(String, u64)>, in_flight: usize| {
+            let n = stalls.len() + 1;
+            eprintln!(
+                "hammer {name}: STALL {n} in round {round} at {:.0} s: {in_flight} call(s) in flight, stuck: {stuck:?}",
+                started.elapsed().as_secs_f64()
+            );
+            let gdb = args.gdb.then(|| dump_threads(&args.out, n)).flatten();
+            stalls.push(Stall {
+                at_secs: started.elapsed().as_secs_f64(),
+                round,
+                stuck,
+                in_flight,
+                gdb,
+                answered_after_ms: None,
+            });
+        };
+        let outcome = watch_round(work, &watch, args.deadline, args.grace, on_stall).await;
         totals.0 += watch.calls.load(Ordering::Relaxed);
         totals.1 += watch.errors.load(Ordering::Relaxed);
         totals.2 = totals.2.max(watch.max_us.load(Ordering::Relaxed));
         match outcome {
-            RoundOutcome::Done(Ok(registered)) => {
-                totals.3 += registered;
-                eprintln!(
-                    "hammer {name}: round {round} ({size}) done at {:.0} s",
-                    started.elapsed().as_secs_f64()
-                );
+            RoundOutcome::Done { result, stalled } => {
+                // The stall (if any) ended: its oldest call answered this long after it began.
+                if let (Some(since), Some(stall)) = (stalled, stalls.last_mut()) {
+                    let oldest = stall.stuck.first().map_or(0, |(_, ms)| *ms);
+                    stall.answered_after_ms = Some(oldest + since.elapsed().as_millis() as u64);
+                }
+                match result {
+                    Ok(registered) => {
+                        totals.3 += registered;
+                        eprintln!(
+                            "hammer {name}: round {round} ({size}) done at {:.0} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                    // A failed call is no hang: counted, and the next round goes on.
+                    Err(err) => {
+                        failed_rounds += 1;
+                        eprintln!("hammer {name}: round {round} ({size}) failed: {err}");
+                    }
+                }
             }
-            // A failed call is no hang: counted, and the next round goes on.
-            RoundOutcome::Done(Err(err)) => {
-                failed_rounds += 1;
-                eprintln!("hammer {name}: round {round} ({size}) failed: {err}");
-            }
-            RoundOutcome::Hung { stuck, in_flight } => {
-                let n = stalls.len() + 1;
+            RoundOutcome::Hung => {
+                unrecovered += 1;
                 eprintln!(
-                    "hammer {name}: HANG {n} in round {round} at {:.0} s: {in_flight} call(s) in flight, stuck: {stuck:?}",
-                    started.elapsed().as_secs_f64()
+                    "hammer {name}: HANG in round {round}: no answer {} s after the stall; instance abandoned",
+                    args.grace.as_secs()
                 );
-                let gdb = args.gdb.then(|| dump_threads(&args.out, n)).flatten();
-                stalls.push(Stall {
-                    at_secs: started.elapsed().as_secs_f64(),
-                    round,
-                    stuck,
-                    in_flight,
-                    gdb,
-                });
                 // The stuck instance keeps its files locked: the next one gets fresh ones.
                 instance += 1;
             }
@@ -212,10 +242,11 @@ pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
     Ok(HammerReport {
         machine,
         command: format!(
-            "cargo run --release -p bench -- hammer --store '{}' --secs {} --deadline-ms {} --tasks {} --max-hangs {}{}",
+            "cargo run --release -p bench -- hammer --store '{}' --secs {} --deadline-ms {} --grace-secs {} --tasks {} --max-hangs {}{}",
             store::redact(&args.store),
             args.secs,
             args.deadline.as_millis(),
+            args.grace.as_secs(),
             args.tasks,
             args.max_hangs,
             if args.gdb { " --gdb" } else { "" }
@@ -225,6 +256,7 @@ pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
         calls: totals.0,
         errors: totals.1,
         hangs: stalls.len() as u64,
+        unanswered: unrecovered as u64,
         max_call_ms: totals.2 as f64 / 1000.0,
         deadline_ms: args.deadline.as_millis() as u64,
         rounds: round,
@@ -237,35 +269,45 @@ pub async fn run(args: &HammerArgs) -> Result<HammerReport, BoxError> {
 /// How a round ended.
 enum RoundOutcome {
     /// It finished: members registered, or the error that ended it.
-    Done(Result<u64, BoxError>),
-    /// A call passed the deadline; the round was abandoned.
-    Hung {
-        /// The stuck calls.
-        stuck: Vec<(String, u64)>,
-        /// All calls in flight.
-        in_flight: usize,
+    Done {
+        /// What it answered.
+        result: Result<u64, BoxError>,
+        /// When a stall was seen in it, if one was.
+        stalled: Option<Instant>,
     },
+    /// A call passed the deadline and had not answered after the grace time: the round
+    /// was abandoned.
+    Hung,
 }
 
-/// Waits for `work`, checking twice a second for a call past `deadline`.
+/// Waits for `work`, checking twice a second for a call past `deadline` (then telling
+/// `on_stall` once, and giving the round `grace` more before abandoning it).
 async fn watch_round(
     work: impl Future<Output = Result<u64, BoxError>>,
     watch: &Watch,
     deadline: Duration,
+    grace: Duration,
+    mut on_stall: impl FnMut(Vec<(String, u64)>, usize),
 ) -> RoundOutcome {
     tokio::pin!(work);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut stalled: Option<Instant> = None;
     loop {
         tokio::select! {
-            done = &mut work => return RoundOutcome::Done(done),
-            _ = tick.tick() => {
-                let (stuck, in_flight) = watch.stuck(deadline);
-                if !stuck.is_empty() {
-                    // Dropped, the round aborts its tasks (their `JoinSet`s); a call stuck
-                    // on a blocking thread stays stuck there.
-                    return RoundOutcome::Hung { stuck, in_flight };
+            result = &mut work => return RoundOutcome::Done { result, stalled },
+            _ = tick.tick() => match stalled {
+                None => {
+                    let (stuck, in_flight) = watch.stuck(deadline);
+                    if !stuck.is_empty() {
+                        on_stall(stuck, in_flight);
+                        stalled = Some(Instant::now());
+                    }
                 }
-            }
+                // Dropped, the round aborts its tasks (their `JoinSet`s); a call stuck on
+                // a blocking thread stays stuck there.
+                Some(since) if since.elapsed() >= grace => return RoundOutcome::Hung,
+                Some(_) => {}
+            },
         }
     }
 }

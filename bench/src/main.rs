@@ -121,9 +121,12 @@ enum Command {
         /// Dump this process's threads with gdb on a hang (beside the result).
         #[arg(long)]
         gdb: bool,
-        /// Stop after this many hangs (stuck threads stay stuck and fill the pool).
+        /// Stop after this many hangs that never answered (stuck threads stay stuck).
         #[arg(long, default_value_t = 3)]
         max_hangs: usize,
+        /// Seconds a stalled round may still take before its hang counts as unanswered.
+        #[arg(long, default_value_t = 120)]
+        grace_secs: u64,
         /// Where to write the JSON result (default: bench/results/hammer-<store>.json).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -398,6 +401,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             tasks,
             gdb,
             max_hangs,
+            grace_secs,
             out,
         } => {
             let scheme = store.split(':').next().unwrap_or_default().to_owned();
@@ -410,6 +414,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 tasks,
                 gdb,
                 max_hangs,
+                grace: std::time::Duration::from_secs(grace_secs),
                 out: out.clone(),
             })
             .await?;

@@ -632,9 +632,11 @@ fn hammer_table(md: &mut String, hammers: &[HammerReport]) {
          of 10,000, 30,000 or 100,000 members from 64 tasks while 64 more register and \
          remove members of another room, list the room whole and drop the namespace (sled: \
          its trees; SQLite: its table). A call unanswered after the deadline is a *hang*: \
-         its stuck calls are written down, the instance is abandoned (an embedded store gets \
-         fresh files), and the run goes on, up to `--max-hangs`.\n\n\
-         | store | s | calls | errors | hangs | slowest call ms | rounds | stuck calls at each hang | machine, date, commit | command |\n\
+         its stuck calls are written down and the round gets a grace time: calls that \
+         answer in it made a stall (*answered after*), calls that do not a hang for good \
+         (*unanswered*: the instance is abandoned, an embedded store gets fresh files), and \
+         the run goes on, up to `--max-hangs` of those.\n\n\
+         | store | s | calls | errors | hangs · unanswered | slowest answered call ms | rounds | stuck calls at each hang | machine, date, commit | command |\n\
          |---|---:|---:|---:|---:|---:|---:|---|---|---|\n",
     );
     for hammer in hammers {
@@ -647,17 +649,22 @@ fn hammer_table(md: &mut String, hammers: &[HammerReport]) {
                     .iter()
                     .map(|(op, ms)| format!("{op} {ms} ms"))
                     .collect();
-                format!("at {:.0} s: {}", stall.at_secs, ops.join(", "))
+                let answered = stall.answered_after_ms.map_or_else(
+                    || "never answered".to_owned(),
+                    |ms| format!("answered after {ms} ms"),
+                );
+                format!("at {:.0} s: {} ({answered})", stall.at_secs, ops.join(", "))
             })
             .collect();
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {} | {} | {} | {:.1} | {} | {} | {}, {}, `{}` | `{}` |",
+            "| {} | {:.0} | {} | {} | {} · {} | {:.1} | {} | {} | {}, {}, `{}` | `{}` |",
             hammer.store,
             hammer.secs,
             hammer.calls,
             hammer.errors,
             hammer.hangs,
+            hammer.unanswered,
             hammer.max_call_ms,
             hammer.rounds,
             if stuck.is_empty() {
