@@ -161,7 +161,7 @@ impl Watch {
             .map(|(op, started)| ((*op).to_owned(), started.elapsed().as_millis() as u64))
             .filter(|(_, ms)| *ms >= deadline.as_millis() as u64)
             .collect();
-        stuck.sort_by(|a, b| b.1.cmp(&a.1));
+        stuck.sort_by_key(|call| std::cmp::Reverse(call.1));
         stuck.truncate(STUCK_LISTED);
         (stuck, in_flight.len())
     }

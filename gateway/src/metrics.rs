@@ -314,7 +314,8 @@ mod tests {
             ("wsgw_function_call_seconds", "histogram", 3),
             ("wsgw_push_calls_total", "counter", 1),
             ("wsgw_push_recipients_total", "counter", 3),
-            ("wsgw_store_calls_total", "counter", 64),
+            // 8 operations × ok, timeout and 7 error kinds.
+            ("wsgw_store_calls_total", "counter", 72),
             ("wsgw_store_call_seconds", "histogram", 8),
             ("wsgw_sweeps_total", "counter", 3),
             ("wsgw_swept_records_total", "counter", 1),
@@ -373,6 +374,7 @@ mod tests {
             r#"wsgw_push_recipients_total{result="overflow"} 0"#,
             r#"wsgw_store_calls_total{backend="memory",op="register",outcome="ok"} 0"#,
             r#"wsgw_store_calls_total{backend="memory",op="list_room",outcome="unavailable"} 0"#,
+            r#"wsgw_store_calls_total{backend="memory",op="register",outcome="timeout"} 0"#,
             r#"wsgw_store_call_seconds_count{backend="memory",op="sweep"} 0"#,
             r#"wsgw_sweeps_total{outcome="ok"} 0"#,
             r#"wsgw_sweeps_total{outcome="failed"} 0"#,
