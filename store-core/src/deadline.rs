@@ -90,8 +90,11 @@ impl Deadline {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `call` (operation `op` of `backend`) on a task of its own, waiting for it up to
-    /// the limit; a call past it is left running, watched, and reported.
+    /// Runs `call` (operation `op` of `backend`) right here, up to the limit; a call past
+    /// it moves, half done, to a task of its own, which runs it on, watched and reported.
+    /// (Not a task from the start: a call that answers in time, nearly all of them, then
+    /// costs no hand-off, and its caller is not woken behind every other task of a busy
+    /// worker.)
     pub(crate) async fn run<T: Send + 'static>(
         self: &std::sync::Arc<Self>,
         backend: &'static str,
@@ -102,20 +105,14 @@ impl Deadline {
             return Err(Missed::Shed);
         }
         let started = Instant::now();
-        let mut task = tokio::spawn(call);
-        let joined = match tokio::time::timeout(self.limit, &mut task).await {
-            Ok(joined) => joined,
+        let mut call = Box::pin(call);
+        match tokio::time::timeout(self.limit, call.as_mut()).await {
+            Ok(answer) => Ok(answer),
             Err(_) => {
-                self.watch(backend, op, started, task);
-                return Err(Missed::TimedOut);
+                self.watch(backend, op, started, tokio::spawn(call));
+                Err(Missed::TimedOut)
             }
-        };
-        Ok(joined.unwrap_or_else(|err| {
-            Err(StoreError::Backend {
-                store: backend,
-                source: format!("the `{op}` call's task failed: {err}").into(),
-            })
-        }))
+        }
     }
 
     /// Keeps `task` (a call past its deadline) watched until it answers, saying so in the log.

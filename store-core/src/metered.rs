@@ -118,7 +118,7 @@ fn outcome<T>(result: Result<T>) -> (Result<T>, &'static str) {
 }
 
 // Each call's arguments are cloned into the call, so that a call past its deadline can go
-// on (watched) after its caller has been answered.
+// on (watched, on a task of its own) after its caller has been answered.
 #[async_trait]
 impl ConnectionStore for Metered {
     fn backend(&self) -> &'static str {

@@ -50,7 +50,7 @@ pub async fn serve_gateway(setup: GatewaySetup<'_>) -> Result<(), BoxError> {
             route_responses: false,
         },
         None => {
-            let store = store::open(setup.store_url).await?;
+            let store = open_store(setup.store_url).await?;
             let push_url = format!("http://{}", push.local_addr()?);
             let remote = Arc::new(lifecycle::HttpPusher::new(None)?);
             let max_frame = Limits::default().max_message_bytes;
@@ -105,12 +105,22 @@ fn chat_functions(
         .with_presence_window(Duration::from_millis(presence_window_ms))
 }
 
+/// The store `url` names, as the chat binaries open it: metered, each call under the
+/// default deadline (`--store-timeout-ms`, 5 s).
+async fn open_store(url: &str) -> Result<Arc<dyn store_core::ConnectionStore>, BoxError> {
+    let store = store::open(url).await?;
+    Ok(store_core::Metered::wrap_with_deadline(
+        store,
+        Duration::from_secs(5),
+    ))
+}
+
 /// The chat's functions as an HTTP server (`chat-functions`, in process here), for the
 /// gateway's HTTP-function path: AWS-shaped events in, pushes back through the node's push
 /// API. Prints `ready <addr>`.
 pub async fn serve_functions(store_url: &str, presence_window_ms: u64) -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let store = store::open(store_url).await?;
+    let store = open_store(store_url).await?;
     let pusher = Arc::new(lifecycle::HttpPusher::new(None)?);
     let functions = Arc::new(chat_functions(store, pusher, presence_window_ms));
     println!("ready {}", listener.local_addr()?);
