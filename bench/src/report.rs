@@ -337,7 +337,8 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
                     md,
                     "### The same on {}\n\n\
                      The same measurement, one node, the chat linked in, its connections \
-                     in another store, run right after the table above.\n\n{}",
+                     in another store (its machine, date and commit below: compare with \
+                     the table above only where they match).\n\n{}",
                     variant.store,
                     provenance(variant)
                 );
@@ -640,9 +641,11 @@ fn hammer_table(md: &mut String, hammers: &[HammerReport]) {
          |---|---:|---:|---:|---:|---:|---:|---|---|---|\n",
     );
     for hammer in hammers {
-        let stuck: Vec<String> = hammer
+        // The first few stalls, and how many more (a table cell, not the whole log).
+        let mut stuck: Vec<String> = hammer
             .stalls
             .iter()
+            .take(3)
             .map(|stall| {
                 let ops: Vec<String> = stall
                     .stuck
@@ -656,6 +659,23 @@ fn hammer_table(md: &mut String, hammers: &[HammerReport]) {
                 format!("at {:.0} s: {} ({answered})", stall.at_secs, ops.join(", "))
             })
             .collect();
+        if hammer.stalls.len() > 3 {
+            let slowest = hammer
+                .stalls
+                .iter()
+                .filter_map(|stall| stall.answered_after_ms)
+                .max()
+                .unwrap_or(0);
+            let never = hammer
+                .stalls
+                .iter()
+                .filter(|s| s.answered_after_ms.is_none())
+                .count();
+            stuck.push(format!(
+                "{} more ({never} never answered; the slowest answered after {slowest} ms)",
+                hammer.stalls.len() - 3
+            ));
+        }
         let _ = writeln!(
             md,
             "| {} | {:.0} | {} | {} | {} · {} | {:.1} | {} | {} | {}, {}, `{}` | `{}` |",
