@@ -228,7 +228,9 @@ ensure_node_ric() {
 # moto's server, which accepts OSS-protocol requests (path-style), for store-oss. Exports
 # TEST_OSS_URL and dummy OSS credentials.
 ensure_moto() {
-  local port=39050
+  # Below the ephemeral range (32768-60999), as the others: a port in it may be held by any
+  # client socket of the machine (a TIME_WAIT of a benchmark's thousands) when moto binds.
+  local port=17121
   end_previous moto
   "$TEST_PYTHON" scripts/moto_service.py s3 127.0.0.1 "$port" > "${TMPDIR:-/tmp}/moto-$port.log" 2>&1 &
   started moto $!
