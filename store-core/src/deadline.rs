@@ -109,19 +109,20 @@ impl Deadline {
         match tokio::time::timeout(self.limit, call.as_mut()).await {
             Ok(answer) => Ok(answer),
             Err(_) => {
-                self.watch(backend, op, started, tokio::spawn(call));
+                self.watch(backend, op, started, call);
                 Err(Missed::TimedOut)
             }
         }
     }
 
-    /// Keeps `task` (a call past its deadline) watched until it answers, saying so in the log.
+    /// Runs `call` (past its deadline) on to its answer on a task of its own, watched,
+    /// saying so in the log.
     fn watch<T: Send + 'static>(
         self: &std::sync::Arc<Self>,
         backend: &'static str,
         op: &'static str,
         started: Instant,
-        task: tokio::task::JoinHandle<Result<T>>,
+        call: impl Future<Output = Result<T>> + Send + 'static,
     ) {
         let key = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(key, (op, started));
@@ -137,7 +138,7 @@ impl Deadline {
         );
         let deadline = self.clone();
         tokio::spawn(async move {
-            let _ = task.await;
+            let _ = call.await;
             let left = {
                 let mut stuck = deadline.lock();
                 stuck.remove(&key);
