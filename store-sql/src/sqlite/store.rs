@@ -16,6 +16,7 @@ use store_core::{
 use super::config::SqliteConfig;
 use super::error::parse_error;
 use super::schema::{drop_table, migrate};
+use super::writes::{Write, WriteQueue, Writer, Written, submit};
 use crate::ident::TableName;
 
 /// Rows `sweep` deletes per statement, so one sweep never holds the write lock for long.
@@ -31,10 +32,10 @@ const READERS: usize = 4;
 
 /// The SQL text of every call, built once for the table.
 #[derive(Debug)]
-struct Queries {
-    upsert: String,
-    renew: String,
-    remove: String,
+pub(super) struct Queries {
+    pub(super) upsert: String,
+    pub(super) renew: String,
+    pub(super) remove: String,
     get: String,
     list: String,
     count: String,
@@ -42,7 +43,7 @@ struct Queries {
 }
 
 impl Queries {
-    fn new(t: &TableName) -> Self {
+    pub(super) fn new(t: &TableName) -> Self {
         Queries {
             upsert: format!(
                 "INSERT INTO {t} (id, room, endpoint, metadata, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -81,6 +82,24 @@ struct Shared {
     table: TableName,
     /// SQL text for the table.
     queries: Queries,
+    /// Registers, renews and removes waiting for the writer (group commit).
+    writes: WriteQueue,
+}
+
+impl Writer for Shared {
+    fn connection(&self) -> MutexGuard<'_, SqliteConnection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn queries(&self) -> &Queries {
+        &self.queries
+    }
+
+    fn queue(&self) -> &WriteQueue {
+        &self.writes
+    }
 }
 
 /// A [`ConnectionStore`] on SQLite. Cheap to clone; clones share the connection.
@@ -148,6 +167,7 @@ impl SqliteStore {
                 readers: readers.into_iter().map(Mutex::new).collect(),
                 next_reader: AtomicUsize::new(0),
                 queries: Queries::new(&table),
+                writes: WriteQueue::default(),
                 table,
             }),
             clock,
@@ -283,20 +303,14 @@ impl ConnectionStore for SqliteStore {
             registration.room.as_str().to_owned(),
             registration.endpoint.as_str().to_owned(),
         );
-        self.blocking(move |conn, shared| {
-            conn.prepare_cached(&shared.queries.upsert)
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        id,
-                        room,
-                        endpoint,
-                        metadata,
-                        to_sql_ms(expires_at_ms)
-                    ])
-                })
-                .map_err(parse_error)
-        })
-        .await?;
+        let write = Write::Upsert {
+            id,
+            room,
+            endpoint,
+            metadata,
+            expires_at: to_sql_ms(expires_at_ms),
+        };
+        submit(self.shared.clone(), write).await?;
         Ok(Lease { expires_at_ms })
     }
 
@@ -304,33 +318,26 @@ impl ConnectionStore for SqliteStore {
         let ttl = ttl_millis(ttl)?;
         let now = self.clock.now_ms();
         let expires_at_ms = now.saturating_add(ttl);
-        let id = id.as_str().to_owned();
-        self.blocking(move |conn, shared| {
-            let changed = conn
-                .prepare_cached(&shared.queries.renew)
-                .and_then(|mut stmt| {
-                    stmt.execute(params![to_sql_ms(expires_at_ms), id, to_sql_ms(now)])
-                })
-                .map_err(parse_error)?;
-            if changed == 0 {
-                return Err(StoreError::not_found(id));
-            }
-            Ok(Lease { expires_at_ms })
-        })
-        .await
+        let write = Write::Renew {
+            id: id.as_str().to_owned(),
+            expires_at: to_sql_ms(expires_at_ms),
+            now: to_sql_ms(now),
+        };
+        match submit(self.shared.clone(), write).await? {
+            Written::Rows(0) => Err(StoreError::not_found(id.as_str())),
+            _ => Ok(Lease { expires_at_ms }),
+        }
     }
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
         let now = to_sql_ms(self.clock.now_ms());
-        let id = id.as_str().to_owned();
-        self.blocking(move |conn, shared| {
-            let expires: Option<i64> = conn
-                .prepare_cached(&shared.queries.remove)
-                .and_then(|mut stmt| stmt.query_row(params![id], |row| row.get(0)).optional())
-                .map_err(parse_error)?;
-            Ok(expires.is_some_and(|expires| now < expires))
+        let write = Write::Remove {
+            id: id.as_str().to_owned(),
+        };
+        Ok(match submit(self.shared.clone(), write).await? {
+            Written::Removed(expires) => expires.is_some_and(|expires| now < expires),
+            Written::Rows(_) => return Err(corrupt("a remove answered with a row count")),
         })
-        .await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
