@@ -227,6 +227,9 @@ enum Command {
         #[arg(long)]
         tuned: bool,
     },
+    /// The raw floor: each frame encoded once, one write per socket per batch.
+    #[command(hide = true)]
+    ServeFloorRaw,
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), BoxError> {
@@ -422,5 +425,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
             write_json(&out, &report)
         }
         Command::ServeFloor { tuned } => fanout::server::serve_floor(tuned).await,
+        Command::ServeFloorRaw => {
+            fanout::raw::serve_raw_floor(fanout::server::stdin_closed()).await
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 
 use crate::churn::ChurnReport;
-use crate::fanout::FanoutReport;
+use crate::fanout::{FanoutReport, Side};
 use crate::functions::FunctionsReport;
 use crate::hammer::HammerReport;
 use crate::hostile::HostileReport;
@@ -310,8 +310,14 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              server (one `broadcast` channel, no functions, no store), driven by the same \
              clients, with the library's defaults and one flush per frame; the *tuned floor* \
              is the same server with the gateway's 4 KiB socket buffers and one flush per \
-             batch of queued frames. Ratios are gateway / floor. Server and clients share \
-             the machine's cores.\n\n{}",
+             batch of queued frames; the *raw floor* encodes each frame once and writes \
+             every frame queued for a socket with one write (no WebSocket library, no \
+             per-connection framing state): as close to the machine's limit as a tokio \
+             server gets. CPU µs/delivery = the server process's user + system CPU time \
+             during the burst ÷ its deliveries (with functions over HTTP, the function \
+             server's too): unlike deliveries/s, it does not count the clients, which \
+             share the machine's cores with the server. Ratios are gateway / floor, and \
+             for CPU gateway / raw floor.\n\n{}",
             fanout.store,
             provenance(fanout)
         );
@@ -859,17 +865,24 @@ fn functions_table(md: &mut String, functions: &FunctionsReport) {
 /// One fan-out run as a table.
 fn fanout_table(md: &mut String, fanout: &FanoutReport) {
     md.push_str(
-        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned | deliveries ratio | RSS/conn KiB gateway · floor · tuned | gateway RSS/conn KiB after idle | join s gateway · floor · tuned |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned · raw | deliveries ratio | CPU µs/delivery gateway · floor · tuned · raw | CPU ratio to raw | RSS/conn KiB gateway · floor · tuned | gateway RSS/conn KiB after idle | join s gateway · floor · tuned |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let or_dash = |value: Option<f64>, digits: usize| {
         value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
     };
     for row in &fanout.rows {
         let tuned = row.tuned_floor.as_ref();
+        let raw = row.floor_raw.as_ref();
+        let cpu = |side: Option<&Side>| or_dash(side.and_then(|s| s.cpu_us_per_delivery), 2);
+        let cpu_ratio = row
+            .gateway
+            .cpu_us_per_delivery
+            .zip(raw.and_then(|r| r.cpu_us_per_delivery))
+            .map(|(gateway, raw)| gateway / raw.max(1e-6));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} | {:.2} | {:.1} · {:.1} · {} | {} | {:.2} · {:.2} · {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} · {} | {:.2} | {} · {} · {} · {} | {} | {:.1} · {:.1} · {} | {} | {:.2} · {:.2} · {} |",
             row.clients,
             ms(row.gateway.latency.p50_ms),
             ms(row.gateway.latency.p99_ms),
@@ -880,7 +893,13 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
             row.gateway.deliveries_per_sec,
             row.floor.deliveries_per_sec,
             or_dash(tuned.map(|t| t.deliveries_per_sec), 0),
+            or_dash(raw.map(|r| r.deliveries_per_sec), 0),
             row.gateway.deliveries_per_sec / row.floor.deliveries_per_sec.max(1e-6),
+            cpu(Some(&row.gateway)),
+            cpu(Some(&row.floor)),
+            cpu(tuned),
+            cpu(raw),
+            or_dash(cpu_ratio, 2),
             row.gateway.rss_per_connection_kib,
             row.floor.rss_per_connection_kib,
             or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),

@@ -5,10 +5,12 @@
 //! on the same clients in the same run.
 //!
 //! # Layout
-//! - `server`: the gateway and the floor, each in a child process.
+//! - `server`: the gateway and the floors, each in a child process.
+//! - `raw`: the raw floor (the frame encoded once, one write per socket per batch).
 //! - `clients`: the connections and the delivery tracker.
 
 pub mod clients;
+pub mod raw;
 pub mod server;
 
 use std::path::PathBuf;
@@ -112,6 +114,10 @@ pub struct FanoutRow {
     /// results from before it was measured).
     #[serde(default)]
     pub tuned_floor: Option<Side>,
+    /// The raw floor: each frame encoded once and written to each socket with one write
+    /// per batch, no WebSocket library (absent in results from before it was measured).
+    #[serde(default)]
+    pub floor_raw: Option<Side>,
 }
 
 /// One server's figures.
@@ -121,6 +127,11 @@ pub struct Side {
     pub latency: Summary,
     /// Deliveries per second during the burst.
     pub deliveries_per_sec: f64,
+    /// The server's CPU time (user + system; with `--http-functions` the function server's
+    /// too) during the burst ÷ its deliveries, µs (absent in results from before it was
+    /// measured).
+    #[serde(default)]
+    pub cpu_us_per_delivery: Option<f64>,
     /// (RSS with the clients connected − RSS before) / clients, KiB.
     pub rss_per_connection_kib: f64,
     /// The same after the server sat idle for `settle_secs` with every client still
@@ -188,38 +199,52 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         for _ in 0..args.nodes.max(1) {
             nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
         }
-        let gateway = measure(nodes, n, args).await?;
+        let gateway = measure(nodes, function_server.as_slice(), n, args).await?;
         if let Some(server) = function_server {
             server.stop().await;
         }
         eprintln!("fanout: {n} clients, floor");
         let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
-        let floor = measure(vec![floor], n, args).await?;
+        let floor = measure(vec![floor], &[], n, args).await?;
         eprintln!("fanout: {n} clients, tuned floor");
         let tuned = ServerProcess::start(args.exe.as_ref(), &["serve-floor", "--tuned"]).await?;
-        let tuned = measure(vec![tuned], n, args).await?;
+        let tuned = measure(vec![tuned], &[], n, args).await?;
+        eprintln!("fanout: {n} clients, raw floor");
+        let raw = ServerProcess::start(args.exe.as_ref(), &["serve-floor-raw"]).await?;
+        let raw = measure(vec![raw], &[], n, args).await?;
+        let cpu = |side: &Side| side.cpu_us_per_delivery.unwrap_or(f64::NAN);
         eprintln!(
-            "fanout: {n} clients: p50 gateway {:.2} ms / floor {:.2} ms / tuned {:.2} ms; \
-             deliveries/s {:.0} / {:.0} / {:.0}; RSS/conn KiB {:.1} / {:.1} / {:.1}; \
-             join s {:.2} / {:.2} / {:.2}",
+            "fanout: {n} clients (gateway / floor / tuned / raw): p50 ms {:.2} / {:.2} / {:.2} / \
+             {:.2}; deliveries/s {:.0} / {:.0} / {:.0} / {:.0}; CPU µs/delivery {:.2} / {:.2} / \
+             {:.2} / {:.2}; RSS/conn KiB {:.1} / {:.1} / {:.1} / {:.1}; join s {:.2} / {:.2} / \
+             {:.2} / {:.2}",
             gateway.latency.p50_ms,
             floor.latency.p50_ms,
             tuned.latency.p50_ms,
+            raw.latency.p50_ms,
             gateway.deliveries_per_sec,
             floor.deliveries_per_sec,
             tuned.deliveries_per_sec,
+            raw.deliveries_per_sec,
+            cpu(&gateway),
+            cpu(&floor),
+            cpu(&tuned),
+            cpu(&raw),
             gateway.rss_per_connection_kib,
             floor.rss_per_connection_kib,
             tuned.rss_per_connection_kib,
+            raw.rss_per_connection_kib,
             gateway.join_secs,
             floor.join_secs,
             tuned.join_secs,
+            raw.join_secs,
         );
         rows.push(FanoutRow {
             clients: n,
             gateway,
             floor,
             tuned_floor: Some(tuned),
+            floor_raw: Some(raw),
         });
     }
     let sizes: Vec<String> = args.clients.iter().map(ToString::to_string).collect();
@@ -270,8 +295,20 @@ fn rss_of(servers: &[ServerProcess]) -> Result<u64, BoxError> {
     servers.iter().map(ServerProcess::rss_bytes).sum()
 }
 
+/// The CPU time of the servers and their helpers together, µs.
+fn cpu_of(servers: &[ServerProcess], helpers: &[ServerProcess]) -> Result<u64, BoxError> {
+    servers
+        .iter()
+        .chain(helpers)
+        .map(ServerProcess::cpu_us)
+        .sum()
+}
+
+/// Measures `servers` with `n` clients; `helpers` (a function server) count in the CPU
+/// figure, not in memory.
 async fn measure(
     servers: Vec<ServerProcess>,
+    helpers: &[ServerProcess],
     n: usize,
     args: &FanoutArgs,
 ) -> Result<Side, BoxError> {
@@ -318,6 +355,7 @@ async fn measure(
     // its per-connection inbound queue (the gateway closes a client with 32 messages in
     // flight: backpressure, which is not what this measures).
     let first = 1 + args.messages;
+    let cpu_before = cpu_of(&servers, helpers)?;
     let started = Instant::now();
     let mut last = started;
     for index in first..total {
@@ -330,6 +368,7 @@ async fn measure(
         last = last.max(tracker.completed(index, DELIVERY_LIMIT).await?);
     }
     let burst_secs = last.saturating_duration_since(started).as_secs_f64();
+    let cpu_us = cpu_of(&servers, helpers)?.saturating_sub(cpu_before);
     let deliveries = (args.burst * (n - 1)) as f64;
     drop(clients);
     for server in servers {
@@ -342,6 +381,7 @@ async fn measure(
         } else {
             0.0
         },
+        cpu_us_per_delivery: Some(cpu_us as f64 / deliveries),
         rss_per_connection_kib: per_connection(rss_connected),
         rss_settled_per_connection_kib: rss_settled,
         settle_secs: args.settle_secs,

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Resolves when this process's stdin reaches end of file (the parent is gone or done).
-async fn stdin_closed() {
+pub async fn stdin_closed() {
     let mut stdin = tokio::io::stdin();
     let mut sink = [0u8; 64];
     while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -211,6 +211,10 @@ pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Clock ticks per second in `/proc/<pid>/stat` (Linux's USER_HZ, fixed at 100 in its
+/// user ABI).
+const USER_HZ: u64 = 100;
+
 /// A frame on the floor's broadcast channel: who sent it, and the text.
 type Broadcast = (u64, tokio_tungstenite::tungstenite::Utf8Bytes);
 
@@ -291,7 +295,7 @@ impl ServerProcess {
         let push = addrs.next().map(str::parse).transpose()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let is_floor = args.contains(&"serve-floor");
+        let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
         Ok(ServerProcess {
             child,
             addr,
@@ -308,6 +312,30 @@ impl ServerProcess {
     /// The most the child has ever held resident, bytes.
     pub fn peak_rss_bytes(&self) -> Result<u64, BoxError> {
         self.status_bytes("VmHWM")
+    }
+
+    /// CPU time the child has used so far, user and system, all its threads, in
+    /// microseconds (from `/proc/<pid>/stat`, in clock ticks of 10 ms: a figure over a
+    /// phase of a second is good to about 1 %).
+    pub fn cpu_us(&self) -> Result<u64, BoxError> {
+        let pid = self.child.id().ok_or("the server has exited")?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The command name (field 2) is in parentheses and may hold spaces: fields are
+        // counted after its closing one; utime and stime are fields 14 and 15.
+        let after_name = stat
+            .rsplit_once(')')
+            .ok_or("unexpected /proc stat")?
+            .1
+            .split_whitespace()
+            .collect::<Vec<_>>();
+        let ticks = |i: usize| -> Result<u64, BoxError> {
+            Ok(after_name
+                .get(i)
+                .ok_or("short /proc stat")?
+                .parse::<u64>()?)
+        };
+        // Fields 3.. follow the name: utime is the 12th of them, stime the 13th.
+        Ok((ticks(11)? + ticks(12)?) * 1_000_000 / USER_HZ)
     }
 
     /// A KiB figure of the child's `/proc/<pid>/status`, in bytes.
