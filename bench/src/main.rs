@@ -88,9 +88,14 @@ enum Command {
         /// The gateways' shared store (default: a fresh SQLite file).
         #[arg(long, env = "STORE_URL", hide_env_values = true)]
         store: Option<String>,
-        /// Gateway nodes over the store (more than one needs --store).
+        /// Gateway nodes over the store (more than one needs --store; one node alone is
+        /// measured in the same run, for the ratio).
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// How the nodes reach one another: their push API over HTTP (default), or NATS at
+        /// this URL (nats://127.0.0.1:4222).
+        #[arg(long)]
+        node_link: Option<String>,
         /// Seconds each server sits idle with every client connected before its memory is
         /// read again (0: not read again).
         #[arg(long, default_value_t = 15)]
@@ -211,6 +216,9 @@ enum Command {
         /// The chat's functions at this base URL (`serve-functions`) instead of linked in.
         #[arg(long)]
         functions_url: Option<String>,
+        /// Reach other nodes over NATS at this URL instead of their push API.
+        #[arg(long)]
+        node_link: Option<String>,
     },
     /// (internal) The chat's functions as an HTTP server, for `fanout --http-functions`.
     #[command(hide = true)]
@@ -303,6 +311,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             nodes,
             settle_secs,
             http_functions,
+            node_link,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -314,6 +323,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 nodes,
                 settle_secs,
                 http_functions,
+                node_link,
                 exe: std::env::current_exe()?,
             })
             .await?;
@@ -346,6 +356,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             metrics,
             default_limits,
             functions_url,
+            node_link,
         } => {
             fanout::server::serve_gateway(GatewaySetup {
                 store_url: &store,
@@ -353,6 +364,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 metrics,
                 default_limits,
                 functions_url: functions_url.as_deref(),
+                node_link: node_link.as_deref(),
             })
             .await
         }

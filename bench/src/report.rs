@@ -349,18 +349,50 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
                     provenance(variant)
                 );
             } else {
+                let link = variant.rows.first().and_then(|row| row.link.as_deref());
                 let _ = writeln!(
                     md,
-                    "### {} gateway node(s) over {}\n\n\
+                    "### {} gateway node(s) over {}, linked over {}\n\n\
                      The same measurement with the clients split evenly across the nodes, \
-                     which share one store (a node reaches another's clients through its push \
-                     API); RSS is the nodes' together.\n\n{}",
+                     which share one store; a node reaches another's clients {}. RSS is \
+                     the nodes' together.\n\n{}",
                     variant.nodes,
                     variant.store,
+                    link.unwrap_or("http"),
+                    match link {
+                        Some("nats") => {
+                            "over NATS (`--node-link`): one binary request per node and \
+                             broadcast, answered with what the node did"
+                        }
+                        _ =>
+                            "through its push API over HTTP (one JSON batch per node and broadcast)",
+                    },
                     provenance(variant)
                 );
             }
             fanout_table(&mut md, variant);
+            let ratios: Vec<String> = variant
+                .rows
+                .iter()
+                .filter_map(|row| {
+                    let one = row.one_node.as_ref()?;
+                    Some(format!(
+                        "{} clients: {:.0} against {:.0} deliveries/s, **{:.2}×**",
+                        row.clients,
+                        row.gateway.deliveries_per_sec,
+                        one.deliveries_per_sec,
+                        row.ratio_to_one_node.unwrap_or(0.0)
+                    ))
+                })
+                .collect();
+            if !ratios.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "\n{} nodes against one node alone on the same store, in the same run: {}.",
+                    variant.nodes,
+                    ratios.join("; ")
+                );
+            }
             md.push('\n');
         }
     }

@@ -118,6 +118,7 @@ async fn fanout_through_the_gateway_and_the_floor() {
         nodes: 1,
         settle_secs: 1,
         http_functions: false,
+        node_link: None,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
@@ -128,8 +129,14 @@ async fn fanout_through_the_gateway_and_the_floor() {
         .tuned_floor
         .as_ref()
         .expect("the tuned floor is measured");
-    for side in [&row.gateway, &row.floor, tuned] {
+    let raw = row.floor_raw.as_ref().expect("the raw floor is measured");
+    assert!(row.one_node.is_none() && row.link.is_none(), "{row:?}");
+    for side in [&row.gateway, &row.floor, tuned, raw] {
         assert_eq!(side.latency.samples, 3);
+        assert!(
+            side.cpu_us_per_delivery.is_some_and(|cpu| cpu >= 0.0),
+            "{side:?}"
+        );
         assert!(side.latency.p50_ms > 0.0, "{side:?}");
         assert!(side.deliveries_per_sec > 0.0, "{side:?}");
         assert!(side.rss_base_mib > 0.0, "{side:?}");
@@ -141,6 +148,61 @@ async fn fanout_through_the_gateway_and_the_floor() {
             "{side:?}"
         );
     }
+}
+
+/// Two nodes linked over NATS (a private nats-server), beside one node alone in the same
+/// run: the row says how they were linked and their ratio to one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_over_two_nodes_linked_by_nats() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nats = std::process::Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server (installed by .ci/run) must be on PATH");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "nats-server did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let report = fanout::run(&FanoutArgs {
+        clients: vec![6],
+        messages: 3,
+        burst: 40,
+        presence_window_ms: 50,
+        store: Some(format!(
+            "sqlite://{}",
+            dir.path().join("connections.db").display()
+        )),
+        nodes: 2,
+        settle_secs: 0,
+        http_functions: false,
+        node_link: Some(format!("nats://127.0.0.1:{port}")),
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await;
+    let _ = nats.kill();
+    let _ = nats.wait();
+    let report = report.expect("the fan-out benchmark runs on two nodes over NATS");
+    assert!(report.command.contains("--node-link"), "{}", report.command);
+    let row = &report.rows[0];
+    assert_eq!(row.link.as_deref(), Some("nats"));
+    let one = row.one_node.as_ref().expect("one node alone is measured");
+    assert_eq!(one.latency.samples, 3);
+    let ratio = row.ratio_to_one_node.expect("the ratio");
+    assert!(
+        (ratio - row.gateway.deliveries_per_sec / one.deliveries_per_sec).abs() < 1e-9,
+        "{row:?}"
+    );
 }
 
 /// The HTTP-function path: the chat's functions in a process of their own, every message
@@ -156,6 +218,7 @@ async fn fanout_through_http_functions() {
         nodes: 1,
         settle_secs: 0,
         http_functions: true,
+        node_link: None,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await

@@ -40,7 +40,7 @@
 //! | invoking | [`invoke`] | events, function codecs, calling functions, their errors |
 //! | socket core, wires | [`socket`], [`wire`] | upgrade, session, transport, rate; AWS and Tencent (codec + push routes over a [`PushTarget`]) |
 //! | channels | [`channel`] | client channels with their own protocol (Alibaba), owning their config and bookkeeping |
-//! | listeners | `push_api`, `auth`, `ops`, `serve`, [`tls`] | the push-back API, its credentials, probes and metrics, the accept loop, TLS |
+//! | listeners | `push_api`, [`link`], `auth`, `ops`, `serve`, [`tls`] | the push-back API, the node link (HTTP or NATS), its credentials, probes and metrics, the accept loop, TLS |
 //! | node | `node`, [`cli`] | [`Gateway`] and its builder, [`run`], [`NodePusher`]; the reusable command line |
 
 mod auth;
@@ -54,6 +54,7 @@ pub mod fuzzing;
 pub mod hub;
 mod ids;
 pub mod invoke;
+pub mod link;
 pub mod metrics;
 mod node;
 mod ops;

@@ -15,6 +15,9 @@
 //! | `wsgw_push_recipients_total` | `result` | frames offered to a connection: sent, gone, overflow |
 //! | `wsgw_store_calls_total`, `wsgw_store_call_seconds` | `backend`, `op`, `outcome` | see `store_core::Metered` |
 //! | `wsgw_sweeps_total`, `wsgw_swept_records_total`, `wsgw_sweep_seconds` | `outcome` | see `store_core::Sweeper` |
+//! | `wsgw_node_link_connected` (gauge) | | 1 while the NATS node link is connected, 0 while it is not (calls go over HTTP) |
+//! | `wsgw_node_link_calls_total` | `outcome` | calls to other nodes over NATS: ok, failed, or over HTTP instead (fallback_disconnected, fallback_no_responders, fallback_too_large) |
+//! | `wsgw_node_link_served_total` | `request` | other nodes' requests over NATS served: batch, close, refused |
 //!
 //! Every label takes a bounded set of values: no connection id, room or URL is ever a label
 //! (a close code outside the ones the protocol and the gateway use is `other`). So every
@@ -260,6 +263,56 @@ pub fn function_call(function: &'static str, outcome: &'static str, took: Durati
 pub fn push_call(route: String, status: u16) {
     metrics::counter!("wsgw_push_calls_total", "route" => route, "status" => status.to_string())
         .increment(1);
+}
+
+/// How a call to another node over NATS ended (`wsgw_node_link_calls_total{outcome}`).
+const LINK_OUTCOMES: [&str; 5] = [
+    "ok",
+    "failed",
+    "fallback_disconnected",
+    "fallback_no_responders",
+    "fallback_too_large",
+];
+
+/// Other nodes' requests over NATS (`wsgw_node_link_served_total{request}`).
+const LINK_REQUESTS: [&str; 3] = ["batch", "close", "refused"];
+
+/// Registers the node link's series at zero (a node on NATS calls it once connected).
+pub fn zero_node_link() {
+    metrics::describe_counter!(
+        "wsgw_node_link_calls_total",
+        "Calls to other nodes over the NATS node link, by how they ended"
+    );
+    metrics::describe_gauge!(
+        "wsgw_node_link_connected",
+        "1 while the NATS node link is connected, 0 while calls go over HTTP"
+    );
+    metrics::describe_counter!(
+        "wsgw_node_link_served_total",
+        "Requests from other nodes over the NATS node link, by kind"
+    );
+    for outcome in LINK_OUTCOMES {
+        metrics::counter!("wsgw_node_link_calls_total", "outcome" => outcome).increment(0);
+    }
+    for request in LINK_REQUESTS {
+        metrics::counter!("wsgw_node_link_served_total", "request" => request).increment(0);
+    }
+}
+
+/// Whether the NATS node link is connected now.
+pub fn node_link_connected(connected: bool) {
+    metrics::gauge!("wsgw_node_link_connected").set(if connected { 1.0 } else { 0.0 });
+}
+
+/// A call to another node over NATS ended with `outcome` (one of [`LINK_OUTCOMES`]).
+pub fn node_link_call(outcome: &'static str) {
+    metrics::counter!("wsgw_node_link_calls_total", "outcome" => outcome).increment(1);
+}
+
+/// A request from another node over NATS was served as `request` (one of
+/// [`LINK_REQUESTS`]).
+pub fn node_link_served(request: &'static str) {
+    metrics::counter!("wsgw_node_link_served_total", "request" => request).increment(1);
 }
 
 /// Frames offered to connections: queued, for a connection not here, or to a full queue.

@@ -64,6 +64,8 @@ pub struct FanoutArgs {
     /// The chat's functions behind HTTP in a process of their own (the gateway's
     /// HTTP-function path), instead of linked into the node.
     pub http_functions: bool,
+    /// The nodes' link: NATS at this URL, else HTTP (their push API).
+    pub node_link: Option<String>,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -118,6 +120,15 @@ pub struct FanoutRow {
     /// per batch, no WebSocket library (absent in results from before it was measured).
     #[serde(default)]
     pub floor_raw: Option<Side>,
+    /// With several nodes: how they reached one another (`http` or `nats`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// With several nodes: one node alone on the same store, measured in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_node: Option<Side>,
+    /// With several nodes: their deliveries per second ÷ one node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_to_one_node: Option<f64>,
 }
 
 /// One server's figures.
@@ -195,11 +206,22 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         if let Some(url) = &functions_url {
             gateway_args.extend(["--functions-url", url]);
         }
+        if let Some(url) = &args.node_link {
+            gateway_args.extend(["--node-link", url]);
+        }
         let mut nodes = Vec::new();
         for _ in 0..args.nodes.max(1) {
             nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
         }
         let gateway = measure(nodes, function_server.as_slice(), n, args).await?;
+        // Several nodes: one alone on the same store (a room of its own), for the ratio.
+        let one_node = if args.nodes > 1 {
+            eprintln!("fanout: {n} clients, gateway (one node alone)");
+            let alone = ServerProcess::start(args.exe.as_ref(), &gateway_args).await?;
+            Some(measure(vec![alone], function_server.as_slice(), n, args).await?)
+        } else {
+            None
+        };
         if let Some(server) = function_server {
             server.stop().await;
         }
@@ -245,6 +267,11 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             floor,
             tuned_floor: Some(tuned),
             floor_raw: Some(raw),
+            link: (args.nodes > 1).then(|| link_name(args).to_owned()),
+            ratio_to_one_node: one_node
+                .as_ref()
+                .map(|one| gateway.deliveries_per_sec / one.deliveries_per_sec.max(1e-6)),
+            one_node,
         });
     }
     let sizes: Vec<String> = args.clients.iter().map(ToString::to_string).collect();
@@ -266,7 +293,11 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             match &args.store {
                 Some(url) => format!(" --nodes {} --store '{}'", args.nodes, store::redact(url)),
                 None => String::new(),
-            }
+            } + &args
+                .node_link
+                .as_ref()
+                .map(|url| format!(" --node-link {}", store::redact(url)))
+                .unwrap_or_default()
         ),
         nodes: args.nodes.max(1),
         store: args
@@ -282,6 +313,14 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         .to_owned(),
         rows,
     })
+}
+
+/// `http` or `nats`: how the nodes reach one another.
+fn link_name(args: &FanoutArgs) -> &'static str {
+    match args.node_link {
+        Some(_) => "nats",
+        None => "http",
+    }
 }
 
 /// Messages in flight during the saturation phase.

@@ -52,8 +52,15 @@ pub async fn serve_gateway(setup: GatewaySetup<'_>) -> Result<(), BoxError> {
         None => {
             let store = open_store(setup.store_url).await?;
             let push_url = format!("http://{}", push.local_addr()?);
-            let remote = Arc::new(lifecycle::HttpPusher::new(None)?);
             let max_frame = Limits::default().max_message_bytes;
+            let http: Arc<dyn lifecycle::Pusher> = Arc::new(lifecycle::HttpPusher::new(None)?);
+            let remote: Arc<dyn lifecycle::Pusher> = match setup.node_link {
+                None => http,
+                Some(url) => Arc::new(
+                    gateway::link::NatsLink::connect(url, &push_url, hub.clone(), max_frame, http)
+                        .await?,
+                ),
+            };
             let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
             FunctionMode::InProcess(Arc::new(chat_functions(
                 store,
@@ -92,6 +99,8 @@ pub struct GatewaySetup<'a> {
     /// The chat's functions as an HTTP server at this base URL (see [`serve_functions`]),
     /// instead of linked into the node.
     pub functions_url: Option<&'a str>,
+    /// Other nodes over NATS at this URL, instead of their push API.
+    pub node_link: Option<&'a str>,
 }
 
 /// The chat functions the benchmark runs, linked in or behind HTTP.

@@ -1,7 +1,7 @@
 //! `gateway`: one node with the chat. `cargo run --release -p chat` serves the chat on
 //! http://127.0.0.1:8080 (page, `/ws`, Alibaba's channel) and the push-back API on
-//! 127.0.0.1:8081, with the chat functions linked in and connections in sled under
-//! `./data`. With function URLs it calls HTTP functions in a cloud's dialect instead (and
+//! 127.0.0.1:8081, with the chat functions linked in and connections in SQLite under
+//! `./data`; with `--node-link nats://…`, nodes reach one another's connections over NATS. With function URLs it calls HTTP functions in a cloud's dialect instead (and
 //! opens a store only for Alibaba's devices). Every node flag is the gateway library's
 //! ([`gateway::cli::NodeArgs`]); this binary adds the store and the chat.
 
@@ -19,8 +19,9 @@ use chat::{ChatDevices, ChatFunctions};
 use clap::Parser;
 use gateway::channel::aliyun::Aliyun;
 use gateway::cli::{self, NodeArgs};
+use gateway::link::{NatsLink, NodeLink};
 use gateway::{FunctionMode, Gateway, GatewayConfig, Hub, NodePusher};
-use lifecycle::HttpPusher;
+use lifecycle::{HttpPusher, Pusher};
 
 /// A serverless WebSocket gateway node, with the chat.
 #[derive(Debug, Parser)]
@@ -102,11 +103,26 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let hub = Arc::new(Hub::default());
     let functions = match (http, &store) {
-        (Some(http), _) => http,
+        (Some(http), _) => {
+            if node.node_link != NodeLink::Http {
+                tracing::warn!(
+                    "--node-link is for an app linked in: HTTP functions push through the push-back API"
+                );
+            }
+            http
+        }
         (None, store) => {
             let store = store.clone().ok_or("the chat needs a store")?;
-            let remote = Arc::new(HttpPusher::new(node.push_token.clone())?);
             let max = node.max_message_bytes;
+            let http: Arc<dyn Pusher> = Arc::new(HttpPusher::new(node.push_token.clone())?);
+            // Other nodes' connections: over their push-back API, or over NATS (with HTTP
+            // where NATS cannot carry a call).
+            let remote: Arc<dyn Pusher> = match &node.node_link {
+                NodeLink::Http => http,
+                NodeLink::Nats(url) => {
+                    Arc::new(NatsLink::connect(url, &push_url, hub.clone(), max, http).await?)
+                }
+            };
             let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max, remote));
             let chat = ChatFunctions::new(store, pusher, node.lease());
             FunctionMode::InProcess(Arc::new(chat))

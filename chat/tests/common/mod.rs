@@ -7,6 +7,7 @@ pub mod aws_sdk;
 pub mod binary;
 pub mod garage;
 pub mod lambda;
+pub mod nats;
 pub mod output;
 pub mod postgres;
 pub mod python;

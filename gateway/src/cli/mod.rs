@@ -31,6 +31,7 @@ use crate::channel::aliyun::{AliyunConfig, AliyunConfigError, AppKey, BackendKin
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
 use crate::invoke::authorizer::{AuthorizerConfig, IdentitySource};
 use crate::invoke::{FunctionMode, HttpRoutes, RouteSelection};
+use crate::link::NodeLink;
 use crate::tls::TlsFiles;
 use crate::wire;
 
@@ -138,6 +139,12 @@ pub struct NodeArgs {
     /// Lease of a connection record, seconds (clients heartbeat every 15 s).
     #[arg(long, default_value_t = 60)]
     pub lease_secs: u64,
+    /// How a linked-in app reaches the connections other nodes hold: `http` (their
+    /// push-back API) or a NATS server, nats://[user:password@]host:port (one binary
+    /// request per node and broadcast; HTTP where NATS cannot carry a call).
+    #[arg(long, env = "NODE_LINK", hide_env_values = true, default_value = "http",
+          value_parser = parse_node_link)]
+    pub node_link: NodeLink,
     /// Stage name in events.
     #[arg(long, default_value_t = Naming::default().stage)]
     pub stage: String,
@@ -240,6 +247,7 @@ impl std::fmt::Debug for NodeArgs {
                 &hidden(self.aws_secret_access_key.is_some()),
             )
             .field("dialect", &self.dialect)
+            .field("node_link", &self.node_link.name())
             .field("limits", &self.limits())
             .finish_non_exhaustive()
     }
@@ -247,6 +255,10 @@ impl std::fmt::Debug for NodeArgs {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn parse_node_link(text: &str) -> Result<NodeLink, String> {
+    NodeLink::parse(text).map_err(|err| err.to_string())
 }
 
 fn parse_route(text: &str) -> Result<(String, String), String> {

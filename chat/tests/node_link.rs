@@ -1,0 +1,147 @@
+//! Two nodes (the binary) over one store, linked over NATS (`--node-link nats://…`): a
+//! broadcast and a join notice cross over NATS; with NATS stopped they cross over HTTP,
+//! nothing lost; with NATS back they cross over it again. The NATS server is the test's
+//! own (its port), stopped by its PID.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+
+use common::binary::Binary;
+use common::nats::PrivateNats;
+use common::ws::{join, next_of, room_url};
+
+/// The value of the series `key` (`name{labels}`) in `node`'s metrics, 0 when absent.
+async fn metric(node: &Binary, key: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", node.push_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until `key` in `node`'s metrics satisfies `ok`, at most 15 s.
+async fn until(node: &Binary, key: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let started = Instant::now();
+    loop {
+        let value = metric(node, key).await;
+        if ok(value) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{key} is {value} after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const CONNECTED: &str = "wsgw_node_link_connected";
+const OK: &str = r#"wsgw_node_link_calls_total{outcome="ok"}"#;
+const DISCONNECTED: &str = r#"wsgw_node_link_calls_total{outcome="fallback_disconnected"}"#;
+const SERVED: &str = r#"wsgw_node_link_served_total{request="batch"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reach_each_other_over_nats_and_over_http_while_nats_is_down() {
+    let mut nats = PrivateNats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("connections.db").display());
+    let node = || {
+        Binary::launch()
+            .args(["--store", &store, "--node-link", &nats.url()])
+            .args(["--sweep-interval-secs", "0"])
+            .stderr(Stdio::null())
+            .start()
+    };
+    let (a, b) = (node(), node());
+    assert_eq!(until(&a, CONNECTED, |v| v == 1.0).await, 1.0);
+    let room = format!("link{}", std::process::id());
+    let mut sender = join(&room_url(a.app, &room)).await;
+    let mut remote = join(&room_url(b.app, &room)).await;
+
+    // B's register told the room: the notice crossed to A's client over NATS.
+    let joined = next_of(&mut sender, "join").await;
+    assert_eq!(joined["online"], 2, "{joined}");
+    sender.send(Message::text("over nats")).await.unwrap();
+    assert_eq!(next_of(&mut remote, "chat").await["text"], "over nats");
+    until(&a, OK, |v| v >= 1.0).await;
+    assert!(metric(&b, SERVED).await >= 1.0);
+    assert_eq!(metric(&a, DISCONNECTED).await, 0.0);
+
+    // NATS gone: the nodes know it, and broadcasts cross over HTTP.
+    nats.halt();
+    until(&a, CONNECTED, |v| v == 0.0).await;
+    for i in 0..3 {
+        let text = format!("over http {i}");
+        sender.send(Message::text(text.as_str())).await.unwrap();
+        assert_eq!(next_of(&mut remote, "chat").await["text"], text);
+    }
+    until(&a, DISCONNECTED, |v| v >= 3.0).await;
+
+    // NATS back on its port: both nodes reconnect (B subscribes again), and the next
+    // broadcasts cross over NATS again.
+    nats.resume();
+    until(&a, CONNECTED, |v| v == 1.0).await;
+    until(&b, CONNECTED, |v| v == 1.0).await;
+    let ok_before = metric(&a, OK).await;
+    let started = Instant::now();
+    let mut i = 0;
+    // Until B's subscription is back, A's requests find no responder and go over HTTP:
+    // every line arrives either way; one that went over NATS shows in A's counter.
+    while metric(&a, OK).await <= ok_before {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no call over NATS 15 s after it came back"
+        );
+        let text = format!("back {i}");
+        sender.send(Message::text(text.as_str())).await.unwrap();
+        assert_eq!(next_of(&mut remote, "chat").await["text"], text);
+        i += 1;
+    }
+}
+
+#[test]
+fn a_node_link_that_is_not_nats_or_http_is_refused_at_start() {
+    let out = common::binary::command()
+        .args(["--node-link", "redis://127.0.0.1:6379"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("node link"), "{stderr}");
+}
+
+#[test]
+fn a_nats_server_that_is_not_there_stops_the_start_with_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("connections.db").display());
+    let out = common::binary::command()
+        .args(["--listen", "127.0.0.1:0", "--push-listen", "127.0.0.1:0"])
+        .args(["--store", &store])
+        .args([
+            "--node-link",
+            &format!("nats://user:secret@127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password was shown: {stderr}"
+    );
+}

@@ -1,0 +1,396 @@
+//! [`NatsLink`]: nodes reach one another's connections over NATS. Each node subscribes to
+//! its own subject (named after the push URL its records carry); a batch for another node
+//! is one request to that node's subject (binary, [`codec`]), answered with what the node
+//! did. The HTTP push-back API stays the way in for functions, and the way between nodes
+//! when NATS cannot carry a call without doubt:
+//! - the link is not connected (NATS down, reconnecting): the call goes over HTTP;
+//! - no node listens on the subject (the node is not on the link, or restarting): NATS says
+//!   so at once, nothing was delivered, the call goes over HTTP;
+//! - the request was sent but not answered in time: it may have been delivered, so it is
+//!   not sent again; the caller gets [`PushError::Unreachable`].
+//!
+//! Nothing is lost silently: every call ends delivered, refused or failed with an error,
+//! and is counted (`wsgw_node_link_calls_total`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::{Client, ConnectOptions, Event, RequestErrorKind, Subscriber};
+use async_trait::async_trait;
+use futures::StreamExt;
+use lifecycle::{BatchOutcome, Payload, PushError, Pusher};
+use tokio::task::JoinHandle;
+
+use super::codec::{self, Answer, Request};
+use crate::hub::{Hub, Kick, Outbound};
+use crate::metrics;
+
+/// How long a node waits for another's answer (as the HTTP pusher's timeout).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the first connection may take before the node refuses to start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Requests from other nodes waiting to be served; past it NATS drops them for this
+/// subscriber (their senders time out), so a flood cannot grow this node's memory.
+const INBOX_CAPACITY: usize = 1024;
+
+/// The longest pause between reconnection attempts: a restarted NATS server is used again
+/// within about a second.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// The subject every node's subject starts with.
+const SUBJECT_PREFIX: &str = "wsgw.node.";
+
+/// Why a link could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The option is not `http` nor a NATS URL.
+    #[error("node link: {0}")]
+    BadUrl(String),
+    /// NATS did not answer (the URL shown without its credentials).
+    #[error("node link {url}: cannot connect: {message}")]
+    Connect {
+        /// Where.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The NATS subject of the node whose push URL is `push_url`: the URL hex-encoded, as a
+/// URL holds characters (`.`, `*`, `>`) a subject token may not.
+pub fn subject_of(push_url: &str) -> String {
+    let url = push_url.trim_end_matches('/');
+    let mut subject = String::with_capacity(SUBJECT_PREFIX.len() + 2 * url.len());
+    subject.push_str(SUBJECT_PREFIX);
+    for byte in url.bytes() {
+        subject.push_str(&format!("{byte:02x}"));
+    }
+    subject
+}
+
+/// `url` without a password or token, for messages and logs.
+fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A node's link to the others over NATS: a [`Pusher`] for batches and closes addressed to
+/// other nodes, and the task serving the requests addressed to this one.
+pub struct NatsLink {
+    /// The connection to NATS (it reconnects by itself).
+    client: Client,
+    /// Where calls go while NATS cannot take them: the other nodes' push-back API.
+    fallback: Arc<dyn Pusher>,
+    /// The URL without credentials, for errors and logs.
+    url: String,
+    /// Serves other nodes' requests; ended with the link.
+    serving: JoinHandle<()>,
+}
+
+impl fmt::Debug for NatsLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsLink")
+            .field("url", &self.url)
+            .field("fallback", &self.fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for NatsLink {
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
+}
+
+impl NatsLink {
+    /// Connects to NATS at `url` and serves the requests for `own_push_url` (this node's
+    /// advertised push URL) from `hub`, frames up to `max_frame` bytes; calls NATS cannot
+    /// carry go through `fallback`.
+    pub async fn connect(
+        url: &str,
+        own_push_url: &str,
+        hub: Arc<Hub>,
+        max_frame: usize,
+        fallback: Arc<dyn Pusher>,
+    ) -> Result<Self, LinkError> {
+        if !url.starts_with("nats://") {
+            return Err(LinkError::BadUrl(format!(
+                "`{}` is not a nats:// URL",
+                redacted(url)
+            )));
+        }
+        let shown = redacted(url);
+        let failed = |message: String| LinkError::Connect {
+            url: shown.clone(),
+            message,
+        };
+        let logged_url = shown.clone();
+        let options = ConnectOptions::new()
+            .name("wsgw-node")
+            .connection_timeout(CONNECT_TIMEOUT)
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .subscription_capacity(INBOX_CAPACITY)
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100 * attempts as u64).min(MAX_RECONNECT_DELAY)
+            })
+            .event_callback(move |event| {
+                let url = logged_url.clone();
+                async move {
+                    match event {
+                        Event::Connected => {
+                            metrics::node_link_connected(true);
+                            tracing::info!(url = %url, "node link connected");
+                        }
+                        Event::Disconnected => {
+                            metrics::node_link_connected(false);
+                            tracing::warn!(url = %url, "node link disconnected: calls go over HTTP until it is back");
+                        }
+                        other => tracing::warn!(url = %url, event = %other, "node link"),
+                    }
+                }
+            });
+        let client = tokio::time::timeout(CONNECT_TIMEOUT, options.connect(url))
+            .await
+            .map_err(|_| failed(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|err| failed(err.to_string()))?;
+        let subject = subject_of(own_push_url);
+        let inbox = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        // The subscription is on the server before the first broadcast can look for it.
+        client
+            .flush()
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        metrics::zero_node_link();
+        metrics::node_link_connected(true);
+        tracing::info!(url = %shown, subject = %subject, "node link over NATS");
+        let serving = tokio::spawn(serve(client.clone(), inbox, hub, max_frame));
+        Ok(NatsLink {
+            client,
+            fallback,
+            url: shown,
+            serving,
+        })
+    }
+
+    /// One request to the node at `push_url`; `None` when NATS cannot carry it without
+    /// doubt (it goes over HTTP then).
+    async fn request(
+        &self,
+        push_url: &str,
+        message: bytes::Bytes,
+    ) -> Option<Result<Answer, PushError>> {
+        if self.client.connection_state() != State::Connected {
+            metrics::node_link_call("fallback_disconnected");
+            return None;
+        }
+        match self.client.request(subject_of(push_url), message).await {
+            Ok(answer) => Some(match codec::read_answer(&answer.payload) {
+                Ok(answer) => {
+                    metrics::node_link_call("ok");
+                    Ok(answer)
+                }
+                Err(why) => {
+                    metrics::node_link_call("failed");
+                    Err(PushError::BadAnswer {
+                        url: push_url.to_owned(),
+                        message: format!("over NATS: {why}"),
+                    })
+                }
+            }),
+            Err(err) if err.kind() == RequestErrorKind::NoResponders => {
+                metrics::node_link_call("fallback_no_responders");
+                None
+            }
+            Err(err) if err.kind() == RequestErrorKind::MaxPayloadExceeded => {
+                metrics::node_link_call("fallback_too_large");
+                None
+            }
+            Err(err) => {
+                metrics::node_link_call("failed");
+                tracing::warn!(node = push_url, %err, "node link call failed");
+                Some(Err(PushError::Unreachable {
+                    url: push_url.to_owned(),
+                    message: format!("over NATS: {err}"),
+                }))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Pusher for NatsLink {
+    async fn batch(
+        &self,
+        push_url: &str,
+        ids: &[String],
+        payload: &Payload,
+    ) -> Result<BatchOutcome, PushError> {
+        let frame = Outbound::from(payload.clone());
+        let max_payload = self.client.server_info().max_payload;
+        let mut outcome = BatchOutcome::default();
+        // As many ids per message as NATS takes: one message per node for any room a
+        // broadcast meets in practice (a megabyte of ids).
+        for chunk in chunks(ids, frame.len(), max_payload) {
+            let message = codec::batch(&chunk, &frame);
+            let answer = match self.request(push_url, message).await {
+                Some(answer) => answer?,
+                None => {
+                    let chunk: Vec<String> = chunk.iter().map(|id| (*id).to_owned()).collect();
+                    let over_http = self.fallback.batch(push_url, &chunk, payload).await?;
+                    outcome.sent += over_http.sent;
+                    outcome.undelivered.extend(over_http.undelivered);
+                    continue;
+                }
+            };
+            match answer {
+                Answer::Batch(part) => {
+                    outcome.sent += part.sent;
+                    outcome.undelivered.extend(part.undelivered);
+                }
+                Answer::Refused(why) => return Err(refusal(push_url, &why)),
+                Answer::Closed(_) => return Err(mismatch(push_url)),
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError> {
+        match self.request(push_url, codec::close(id)).await {
+            Some(Ok(Answer::Closed(held))) => Ok(held),
+            Some(Ok(Answer::Refused(why))) => Err(refusal(push_url, &why)),
+            Some(Ok(Answer::Batch(_))) => Err(mismatch(push_url)),
+            Some(Err(err)) => Err(err),
+            None => self.fallback.close(push_url, id).await,
+        }
+    }
+}
+
+/// `ids` in runs whose batch message, with a frame of `frame_len` bytes, fits in
+/// `max_payload` (one id per run at least: NATS refuses an oversized one, and the call goes
+/// over HTTP).
+fn chunks(ids: &[String], frame_len: usize, max_payload: usize) -> Vec<Vec<&str>> {
+    let room = max_payload.saturating_sub(codec::BATCH_HEADER + frame_len);
+    let mut runs = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for id in ids {
+        let id_size = codec::id_size(id);
+        if !run.is_empty() && size + id_size > room {
+            runs.push(std::mem::take(&mut run));
+            size = 0;
+        }
+        run.push(id);
+        size += id_size;
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+fn refusal(push_url: &str, why: &str) -> PushError {
+    PushError::BadAnswer {
+        url: push_url.to_owned(),
+        message: format!("refused over NATS: {why}"),
+    }
+}
+
+fn mismatch(push_url: &str) -> PushError {
+    PushError::BadAnswer {
+        url: push_url.to_owned(),
+        message: "over NATS: an answer to another kind of request".to_owned(),
+    }
+}
+
+/// Serves other nodes' requests from `hub`, one at a time (each is a few microseconds of
+/// queueing frames), until the subscription ends.
+async fn serve(client: Client, mut inbox: Subscriber, hub: Arc<Hub>, max_frame: usize) {
+    while let Some(message) = inbox.next().await {
+        let answer = answer(&hub, max_frame, &message.payload);
+        // A request always names where its answer goes; anything else is not a request.
+        let Some(reply) = message.reply else {
+            continue;
+        };
+        if let Err(err) = client.publish(reply, answer).await {
+            tracing::warn!(%err, "node link: an answer could not be sent");
+        }
+    }
+}
+
+/// What this node does with `message` from another, and its answer.
+fn answer(hub: &Hub, max_frame: usize, message: &bytes::Bytes) -> bytes::Bytes {
+    match codec::read_request(message) {
+        Err(why) => {
+            metrics::node_link_served("refused");
+            codec::refused(why.0)
+        }
+        Ok(Request::Batch { frame, .. }) if frame.len() > max_frame => {
+            metrics::node_link_served("refused");
+            codec::refused("the frame is over this node's limit")
+        }
+        Ok(Request::Batch { ids, frame }) => {
+            let mut outcome = BatchOutcome::default();
+            // As the push API: a repeated id gets one frame.
+            let mut seen = std::collections::HashSet::with_capacity(ids.len());
+            hub.send_many(
+                ids.iter().map(String::as_str).filter(|id| seen.insert(*id)),
+                &frame,
+                &mut outcome,
+            );
+            metrics::node_link_served("batch");
+            codec::batch_answer(&outcome)
+        }
+        Ok(Request::Close { id }) => {
+            metrics::node_link_served("close");
+            codec::close_answer(hub.kick(&id, Kick::by_function()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_one_token_per_node_whatever_the_url_holds() {
+        let subject = subject_of("http://10.0.0.2:8081/");
+        assert_eq!(subject, subject_of("http://10.0.0.2:8081"));
+        let token = subject.strip_prefix(SUBJECT_PREFIX).unwrap();
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+        assert_ne!(subject, subject_of("http://10.0.0.2:8082"));
+    }
+
+    #[test]
+    fn credentials_never_show() {
+        assert_eq!(
+            redacted("nats://user:secret@127.0.0.1:4222"),
+            "nats://***@127.0.0.1:4222"
+        );
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+
+    #[test]
+    fn batches_are_cut_to_what_nats_takes() {
+        let ids: Vec<String> = (0..10).map(|i| format!("id{i}")).collect();
+        // Each id takes 4 bytes; 6 of header, 10 of frame: 24 bytes leave room for two.
+        let runs = chunks(&ids, 10, 6 + 10 + 8);
+        assert_eq!(runs.len(), 5);
+        assert!(runs.iter().all(|run| run.len() == 2));
+        assert_eq!(chunks(&ids, 10, 1 << 20).len(), 1);
+        // Not even one fits: one per message (NATS refuses them, HTTP carries them).
+        assert_eq!(chunks(&ids, 100, 50).len(), 10);
+        assert!(chunks(&[], 10, 100).is_empty());
+    }
+}
