@@ -1,8 +1,9 @@
 //! `gateway`: one node with the chat. `cargo run --release -p chat` serves the chat on
 //! http://127.0.0.1:8080 (page, `/ws`, Alibaba's channel) and the push-back API on
 //! 127.0.0.1:8081, with the chat functions linked in and connections in SQLite under
-//! `./data`; with `--node-link nats://…`, nodes reach one another's connections over NATS. With function URLs it calls HTTP functions in a cloud's dialect instead (and
-//! opens a store only for Alibaba's devices). Every node flag is the gateway library's
+//! `./data`; with `--node-link nats://…`, nodes reach one another's connections over NATS.
+//! With function URLs it calls HTTP functions in a cloud's dialect instead (and opens a
+//! store only for Alibaba's devices). Every node flag is the gateway library's
 //! ([`gateway::cli::NodeArgs`]); this binary adds the store and the chat.
 
 /// jemalloc returns freed memory to the system: under long connect/disconnect churn on

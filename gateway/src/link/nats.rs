@@ -20,7 +20,8 @@ use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event, RequestErrorKind, Subscriber};
 use async_trait::async_trait;
 use futures::StreamExt;
-use lifecycle::{BatchOutcome, Payload, PushError, Pusher};
+use lifecycle::{BatchOutcome, Delivery, Payload, PushError, Pusher};
+use store_core::MAX_ID_LEN;
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Answer, Request};
@@ -240,9 +241,16 @@ impl Pusher for NatsLink {
         let frame = Outbound::from(payload.clone());
         let max_payload = self.client.server_info().max_payload;
         let mut outcome = BatchOutcome::default();
+        // No connection has an id the codec cannot carry: such a recipient is gone.
+        let (ids, impossible): (Vec<&String>, Vec<&String>) = ids
+            .iter()
+            .partition(|id| !id.is_empty() && id.len() <= MAX_ID_LEN);
+        for id in impossible {
+            outcome.record(id, Delivery::Gone);
+        }
         // As many ids per message as NATS takes: one message per node for any room a
         // broadcast meets in practice (a megabyte of ids).
-        for chunk in chunks(ids, frame.len(), max_payload) {
+        for chunk in chunks(&ids, frame.len(), max_payload) {
             let message = codec::batch(&chunk, &frame);
             let answer = match self.request(push_url, message).await {
                 Some(answer) => answer?,
@@ -280,7 +288,7 @@ impl Pusher for NatsLink {
 /// `ids` in runs whose batch message, with a frame of `frame_len` bytes, fits in
 /// `max_payload` (one id per run at least: NATS refuses an oversized one, and the call goes
 /// over HTTP).
-fn chunks(ids: &[String], frame_len: usize, max_payload: usize) -> Vec<Vec<&str>> {
+fn chunks<'a>(ids: &[&'a String], frame_len: usize, max_payload: usize) -> Vec<Vec<&'a str>> {
     let room = max_payload.saturating_sub(codec::BATCH_HEADER + frame_len);
     let mut runs = Vec::new();
     let mut run: Vec<&str> = Vec::new();
@@ -291,7 +299,7 @@ fn chunks(ids: &[String], frame_len: usize, max_payload: usize) -> Vec<Vec<&str>
             runs.push(std::mem::take(&mut run));
             size = 0;
         }
-        run.push(id);
+        run.push(id.as_str());
         size += id_size;
     }
     if !run.is_empty() {
@@ -383,7 +391,8 @@ mod tests {
 
     #[test]
     fn batches_are_cut_to_what_nats_takes() {
-        let ids: Vec<String> = (0..10).map(|i| format!("id{i}")).collect();
+        let owned: Vec<String> = (0..10).map(|i| format!("id{i}")).collect();
+        let ids: Vec<&String> = owned.iter().collect();
         // Each id takes 4 bytes; 6 of header, 10 of frame: 24 bytes leave room for two.
         let runs = chunks(&ids, 10, 6 + 10 + 8);
         assert_eq!(runs.len(), 5);
