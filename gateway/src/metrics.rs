@@ -304,13 +304,13 @@ pub fn node_link_connected(connected: bool) {
     metrics::gauge!("wsgw_node_link_connected").set(if connected { 1.0 } else { 0.0 });
 }
 
-/// A call to another node over NATS ended with `outcome` (one of [`LINK_OUTCOMES`]).
+/// A call to another node over NATS ended with `outcome` (one of `LINK_OUTCOMES`).
 pub fn node_link_call(outcome: &'static str) {
     metrics::counter!("wsgw_node_link_calls_total", "outcome" => outcome).increment(1);
 }
 
 /// A request from another node over NATS was served as `request` (one of
-/// [`LINK_REQUESTS`]).
+/// `LINK_REQUESTS`).
 pub fn node_link_served(request: &'static str) {
     metrics::counter!("wsgw_node_link_served_total", "request" => request).increment(1);
 }

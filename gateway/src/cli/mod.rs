@@ -140,8 +140,9 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 60)]
     pub lease_secs: u64,
     /// How a linked-in app reaches the connections other nodes hold: `http` (their
-    /// push-back API) or a NATS server, nats://[user:password@]host:port (one binary
-    /// request per node and broadcast; HTTP where NATS cannot carry a call).
+    /// push-back API) or a NATS server, nats://host:port, with user:password@ before the
+    /// host if NATS asks for them (one binary request per node and broadcast; HTTP where
+    /// NATS cannot carry a call).
     #[arg(long, env = "NODE_LINK", hide_env_values = true, default_value = "http",
           value_parser = parse_node_link)]
     pub node_link: NodeLink,
