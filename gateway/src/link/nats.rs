@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use super::codec::{self, Answer, Request};
 use crate::hub::{Hub, Kick, Outbound};
 use crate::metrics;
+use crate::push_api::batch::MAX_BATCH_IDS;
 
 /// How long a node waits for another's answer (as the HTTP pusher's timeout).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +42,10 @@ const INBOX_CAPACITY: usize = 1024;
 /// The longest pause between reconnection attempts: a restarted NATS server is used again
 /// within about a second.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// How often the link pings NATS: a dead connection or a stopped server is noticed within
+/// two missed pings (calls go over HTTP from then on), not the client's default minutes.
+const PING_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The subject every node's subject starts with.
 const SUBJECT_PREFIX: &str = "wsgw.node.";
@@ -64,11 +69,13 @@ pub enum LinkError {
 /// The NATS subject of the node whose push URL is `push_url`: the URL hex-encoded, as a
 /// URL holds characters (`.`, `*`, `>`) a subject token may not.
 pub fn subject_of(push_url: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let url = push_url.trim_end_matches('/');
     let mut subject = String::with_capacity(SUBJECT_PREFIX.len() + 2 * url.len());
     subject.push_str(SUBJECT_PREFIX);
     for byte in url.bytes() {
-        subject.push_str(&format!("{byte:02x}"));
+        subject.push(char::from(HEX[usize::from(byte >> 4)]));
+        subject.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     subject
 }
@@ -140,6 +147,7 @@ impl NatsLink {
             .connection_timeout(CONNECT_TIMEOUT)
             .request_timeout(Some(REQUEST_TIMEOUT))
             .subscription_capacity(INBOX_CAPACITY)
+            .ping_interval(PING_INTERVAL)
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis(100 * attempts as u64).min(MAX_RECONNECT_DELAY)
             })
@@ -154,6 +162,11 @@ impl NatsLink {
                         Event::Disconnected => {
                             metrics::node_link_connected(false);
                             tracing::warn!(url = %url, "node link disconnected: calls go over HTTP until it is back");
+                        }
+                        // One per dropped request: counted by the senders' timeouts, not
+                        // logged one by one.
+                        Event::SlowConsumer(_) => {
+                            tracing::debug!(url = %url, "node link: a request dropped (inbox full)")
                         }
                         other => tracing::warn!(url = %url, event = %other, "node link"),
                     }
@@ -192,11 +205,26 @@ impl NatsLink {
         push_url: &str,
         message: bytes::Bytes,
     ) -> Option<Result<Answer, PushError>> {
+        // The gauge follows what calls see too, should an event be lost.
         if self.client.connection_state() != State::Connected {
+            metrics::node_link_connected(false);
             metrics::node_link_call("fallback_disconnected");
             return None;
         }
-        match self.client.request(subject_of(push_url), message).await {
+        // The whole call under the timeout: while the client's own queue is full (a link
+        // that just went down), sending the request waits too.
+        let request = self.client.request(subject_of(push_url), message);
+        let answered = match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(answered) => answered,
+            Err(_) => {
+                metrics::node_link_call("failed");
+                return Some(Err(PushError::Unreachable {
+                    url: push_url.to_owned(),
+                    message: format!("over NATS: no answer within {REQUEST_TIMEOUT:?}"),
+                }));
+            }
+        };
+        match answered {
             Ok(answer) => Some(match codec::read_answer(&answer.payload) {
                 Ok(answer) => {
                     metrics::node_link_call("ok");
@@ -239,7 +267,12 @@ impl Pusher for NatsLink {
         payload: &Payload,
     ) -> Result<BatchOutcome, PushError> {
         let frame = Outbound::from(payload.clone());
-        let max_payload = self.client.server_info().max_payload;
+        let max_payload = self.client.max_payload();
+        // A frame NATS cannot carry with even one id: the whole batch in one HTTP call.
+        if codec::BATCH_HEADER + frame.len() + 1 + MAX_ID_LEN > max_payload {
+            metrics::node_link_call("fallback_too_large");
+            return self.fallback.batch(push_url, ids, payload).await;
+        }
         let mut outcome = BatchOutcome::default();
         // No connection has an id the codec cannot carry: such a recipient is gone.
         let (ids, impossible): (Vec<&String>, Vec<&String>) = ids
@@ -295,7 +328,7 @@ fn chunks<'a>(ids: &[&'a String], frame_len: usize, max_payload: usize) -> Vec<V
     let mut size = 0;
     for id in ids {
         let id_size = codec::id_size(id);
-        if !run.is_empty() && size + id_size > room {
+        if !run.is_empty() && (size + id_size > room || run.len() == MAX_BATCH_IDS) {
             runs.push(std::mem::take(&mut run));
             size = 0;
         }
@@ -326,13 +359,18 @@ fn mismatch(push_url: &str) -> PushError {
 /// queueing frames), until the subscription ends.
 async fn serve(client: Client, mut inbox: Subscriber, hub: Arc<Hub>, max_frame: usize) {
     while let Some(message) = inbox.next().await {
-        let answer = answer(&hub, max_frame, &message.payload);
-        // A request always names where its answer goes; anything else is not a request.
+        // A request always names where its answer goes; anything else is not a request,
+        // and is not acted on.
         let Some(reply) = message.reply else {
+            metrics::node_link_served("refused");
             continue;
         };
-        if let Err(err) = client.publish(reply, answer).await {
-            tracing::warn!(%err, "node link: an answer could not be sent");
+        let answer = answer(&hub, max_frame, &message.payload);
+        // Bounded as a request is: a link going down cannot hold this loop.
+        match tokio::time::timeout(REQUEST_TIMEOUT, client.publish(reply, answer)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "node link: an answer could not be sent"),
+            Err(_) => tracing::warn!("node link: an answer could not be sent in time"),
         }
     }
 }

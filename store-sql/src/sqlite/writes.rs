@@ -131,13 +131,17 @@ fn drain<W: Writer>(writer: &W) {
     }
 }
 
-/// Clears `draining` when a drain unwinds.
+/// When a drain unwinds: fails the writes still queued (their callers get an error now,
+/// not at their deadline) and clears `draining`, so the next write starts a new drain.
 struct Running<'a>(&'a WriteQueue);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.lock().draining = false;
+            let mut state = self.0.lock();
+            state.draining = false;
+            // Dropping a write's sender answers its caller with an error.
+            state.writes.clear();
         }
     }
 }
@@ -156,17 +160,39 @@ fn commit(conn: &mut SqliteConnection, queries: &Queries, batch: Vec<Queued>) {
                 Ok(outcomes)
             });
         // On an error the transaction was rolled back (dropped): nothing of it stands.
-        if let Ok(outcomes) = together {
-            for ((_, answer), outcome) in batch.into_iter().zip(outcomes) {
-                let _ = answer.send(Ok(outcome));
+        match together {
+            Ok(outcomes) => {
+                for ((_, answer), outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = answer.send(Ok(outcome));
+                }
+                return;
             }
-            return;
+            // Another process holds the database past the busy timeout: made one by one,
+            // each write would wait that long again. All are unavailable now.
+            Err(err) if is_busy(&err) => {
+                for (_, answer) in batch {
+                    let _ = answer.send(Err(StoreError::Unavailable {
+                        store: "sqlite",
+                        source: format!("the database stayed locked: {err}").into(),
+                    }));
+                }
+                return;
+            }
+            Err(_) => {}
         }
     }
     for (write, answer) in batch {
         // A caller that gave up has dropped its receiver; the write stands regardless.
         let _ = answer.send(apply(conn, queries, &write).map_err(parse_error));
     }
+}
+
+/// Another connection (another process) holds the lock SQLite needs.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Runs one write's statement.
@@ -328,6 +354,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_batch_on_a_database_another_process_holds_is_unavailable_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let table = TableName::new("connections").unwrap();
+        let mut conn = SqliteConnection::open(&path).unwrap();
+        migrate(&mut conn, &table).unwrap();
+        conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let queries = Queries::new(&table);
+        // Another connection (as another process would) holds the write lock; this one
+        // waits for no one, so the batch's BEGIN fails at once.
+        let blocker = SqliteConnection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (batch, answers): (Vec<Queued>, Vec<_>) = ["a", "b", "c"]
+            .into_iter()
+            .map(|id| {
+                let (tx, rx) = oneshot::channel();
+                ((upsert(id), tx), rx)
+            })
+            .unzip();
+        commit(&mut conn, &queries, batch);
+        for mut answer in answers {
+            let outcome = answer.try_recv().expect("answered");
+            assert!(
+                matches!(outcome, Err(StoreError::Unavailable { .. })),
+                "{outcome:?}"
+            );
+        }
+        blocker.execute_batch("ROLLBACK").unwrap();
+        let count: i64 = conn
+            .query_row("SELECT COUNT(*) FROM connections", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_all_made_and_answered() {
         let writer = Arc::new(writer());
@@ -341,8 +402,13 @@ mod tests {
             assert_eq!(task.await.unwrap().unwrap(), Written::Rows(1));
         }
         assert_eq!(rows(&writer).len(), 2_000);
-        // The last drain ended and said so: a new write starts another.
-        assert!(!writer.queue.lock().draining);
+        // The last drain ends (it may still be between its last answer and its last look
+        // at the queue), and says so: the next write starts another.
+        let started = std::time::Instant::now();
+        while writer.queue.lock().draining {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            tokio::task::yield_now().await;
+        }
         let again = submit(writer.clone(), Write::Remove { id: "c0000".into() }).await;
         assert_eq!(again.unwrap(), Written::Removed(Some(1_000)));
     }
