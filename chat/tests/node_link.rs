@@ -17,12 +17,7 @@ use common::ws::{join, next_of, room_url};
 
 /// The value of the series `key` (`name{labels}`) in `node`'s metrics, 0 when absent.
 async fn metric(node: &Binary, key: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", node.push_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(&node.push_url()).await;
     text.lines()
         .find_map(|line| line.strip_prefix(key)?.trim().parse().ok())
         .unwrap_or(0.0)

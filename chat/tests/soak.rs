@@ -46,12 +46,7 @@ fn start(store: &str) -> Binary {
 }
 
 async fn gauges(push: &str) -> HashMap<String, f64> {
-    let text = reqwest::get(format!("{push}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::metrics_text(push).await;
     text.lines()
         .filter(|l| l.starts_with("wsgw_connections_open") || l.starts_with("wsgw_tasks_alive"))
         .filter_map(|l| {

@@ -8,7 +8,6 @@
 //! it does not expect ends that connection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -35,19 +34,12 @@ pub async fn serve_raw_floor(stop: impl std::future::Future<Output = ()>) -> Res
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("ready {}", listener.local_addr()?);
     let (tx, _) = broadcast::channel::<Frame>(4096);
-    let next_id = AtomicU64::new(0);
-    let accept = async {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let (tx, me) = (tx.clone(), next_id.fetch_add(1, Ordering::Relaxed));
-            tokio::spawn(async move {
-                let _ = connection(stream, tx, me).await;
-            });
+    let accept = super::server::accept_each(&listener, |stream, me| {
+        let tx = tx.clone();
+        async move {
+            let _ = connection(stream, tx, me).await;
         }
-    };
+    });
     tokio::select! {
         _ = accept => {}
         _ = stop => {}

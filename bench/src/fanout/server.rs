@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -164,55 +163,47 @@ pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("ready {}", listener.local_addr()?);
     let (tx, _) = broadcast::channel::<Broadcast>(4096);
-    let next_id = Arc::new(AtomicU64::new(0));
-    let accept = async {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+    let accept = accept_each(&listener, |stream, me| {
+        let tx = tx.clone();
+        async move {
+            let config = tuned.then(super::socket_config);
+            let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, config).await else {
+                return;
             };
-            let _ = stream.set_nodelay(true);
-            let (tx, me) = (tx.clone(), next_id.fetch_add(1, Ordering::Relaxed));
-            tokio::spawn(async move {
-                let config = tuned.then(super::socket_config);
-                let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, config).await
-                else {
-                    return;
-                };
-                let (mut sink, mut stream) = ws.split();
-                let mut rx = tx.subscribe();
-                if sink
-                    .send(Message::text(r#"{"type":"welcome"}"#))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                loop {
-                    tokio::select! {
-                        incoming = stream.next() => match incoming {
-                            Some(Ok(Message::Text(text))) => { let _ = tx.send((me, text)); }
-                            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                            Some(Ok(_)) => {}
-                        },
-                        outgoing = rx.recv() => match outgoing {
-                            Ok(first) if tuned => {
-                                if forward(&mut sink, &mut rx, me, first).await.is_err() {
-                                    return;
-                                }
+            let (mut sink, mut stream) = ws.split();
+            let mut rx = tx.subscribe();
+            if sink
+                .send(Message::text(r#"{"type":"welcome"}"#))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    incoming = stream.next() => match incoming {
+                        Some(Ok(Message::Text(text))) => { let _ = tx.send((me, text)); }
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                        Some(Ok(_)) => {}
+                    },
+                    outgoing = rx.recv() => match outgoing {
+                        Ok(first) if tuned => {
+                            if forward(&mut sink, &mut rx, me, first).await.is_err() {
+                                return;
                             }
-                            Ok((from, text)) => {
-                                if from != me && sink.send(Message::Text(text)).await.is_err() {
-                                    return;
-                                }
+                        }
+                        Ok((from, text)) => {
+                            if from != me && sink.send(Message::Text(text)).await.is_err() {
+                                return;
                             }
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(broadcast::error::RecvError::Closed) => return,
-                        },
-                    }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
                 }
-            });
+            }
         }
-    };
+    });
     tokio::select! {
         _ = accept => {}
         _ = stdin_closed() => {}
@@ -223,6 +214,25 @@ pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
 /// Clock ticks per second in `/proc/<pid>/stat` (Linux's USER_HZ, fixed at 100 in its
 /// user ABI).
 const USER_HZ: u64 = 100;
+
+/// Accepts connections on `listener` until the caller stops polling: each with Nagle off
+/// and a number of its own (a floor's broadcast skips its sender by it), served by `serve`
+/// on a task of its own.
+pub(super) async fn accept_each<F, Fut>(listener: &TcpListener, mut serve: F)
+where
+    F: FnMut(tokio::net::TcpStream, u64) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut next_id = 0u64;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(stream, next_id));
+        next_id += 1;
+    }
+}
 
 /// A frame on the floor's broadcast channel: who sent it, and the text.
 type Broadcast = (u64, tokio_tungstenite::tungstenite::Utf8Bytes);

@@ -26,6 +26,16 @@ use store_core::{ConnectionStore, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// The Prometheus text a node's push listener (`http://…`) serves at `/metrics`.
+pub async fn metrics_text(push_url: &str) -> String {
+    reqwest::get(format!("{push_url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A running node; stopped (gracefully) when dropped.
 pub struct Node {
     /// Page and `/ws`.

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::codec::{self, Answer, Request};
 use crate::hub::{Hub, Kick, Outbound};
+use crate::ids::distinct_capped;
 use crate::metrics;
 use crate::push_api::batch::MAX_BATCH_IDS;
 
@@ -387,14 +388,13 @@ fn answer(hub: &Hub, max_frame: usize, message: &bytes::Bytes) -> bytes::Bytes {
             codec::refused("the frame is over this node's limit")
         }
         Ok(Request::Batch { ids, frame }) => {
+            // As the push API: a repeated id gets one frame (the codec capped the count).
+            let Ok(ids) = distinct_capped(ids.iter().map(String::as_str), MAX_BATCH_IDS) else {
+                metrics::node_link_served("refused");
+                return codec::refused("too many ids");
+            };
             let mut outcome = BatchOutcome::default();
-            // As the push API: a repeated id gets one frame.
-            let mut seen = std::collections::HashSet::with_capacity(ids.len());
-            hub.send_many(
-                ids.iter().map(String::as_str).filter(|id| seen.insert(*id)),
-                &frame,
-                &mut outcome,
-            );
+            hub.send_many(ids, &frame, &mut outcome);
             metrics::node_link_served("batch");
             codec::batch_answer(&outcome)
         }
