@@ -8,6 +8,7 @@
 //! cargo run --release -p bench -- fanout --clients 100,1000,5000
 //! cargo run --release -p bench -- hostile --clients 200
 //! cargo run --release -p bench -- functions       # Runtime-API vs HTTP function calls
+//! cargo run --release -p bench -- push            # PostToConnection beside a bare handler
 //! cargo run --release -p bench -- hammer --store sqlite:///tmp/h.db --secs 1800
 //! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
 //! ```
@@ -21,6 +22,8 @@
 //! - `churn`: a node under connect/disconnect churn, its memory sampled over a long run.
 //! - `hammer`: the workload that hung sled, against any store, every call on a deadline.
 //! - `hostile`: the most memory one hostile client of each kind pins on a node.
+//! - `push`: what one `PostToConnection` costs the node (no credential, bearer, SigV4)
+//!   beside a bare handler on the same hub.
 //! - `functions`: a function call on the Runtime-API path beside the HTTP path, and a
 //!   cold start.
 //! - `report`: results → `BENCHMARKS.md` and plots.
@@ -34,6 +37,7 @@ pub mod hammer;
 pub mod hostile;
 pub mod list;
 pub mod machine;
+pub mod push;
 pub mod report;
 pub mod stats;
 pub mod ws;

@@ -1,4 +1,4 @@
-//! The `bench` binary: `list`, `sweep`, `fanout`, `report`, and the two servers `fanout` starts in
+//! The `bench` binary: `list`, `sweep`, `fanout`, `push`, `report`, and the two servers `fanout` starts in
 //! child processes (`serve-gateway`, `serve-functions`, `serve-floor`, hidden).
 
 /// The allocator of the gateway binary, so that the node the benchmarks start in a child
@@ -16,6 +16,8 @@ use bench::hammer::{self, HammerArgs};
 use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
+use bench::push::server::AuthKind;
+use bench::push::{self, PushArgs};
 use bench::report::{self, Results};
 use clap::{Parser, Subcommand};
 
@@ -184,6 +186,28 @@ enum Command {
         #[arg(long, default_value = "bench/results/functions.json")]
         out: PathBuf,
     },
+    /// What one PostToConnection costs the node (no credential, bearer, SigV4), beside a
+    /// bare handler that hands the frame to the same hub.
+    Push {
+        /// Credential kinds, comma-separated (none, bearer, sigv4).
+        #[arg(long, value_delimiter = ',', default_value = "none,bearer,sigv4")]
+        auth: Vec<String>,
+        /// WebSocket clients the pushes go to.
+        #[arg(long, default_value_t = 100)]
+        recipients: usize,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Timed pushes per side per round.
+        #[arg(long, default_value_t = 20_000)]
+        pushes: usize,
+        /// Rounds, the gateway and the floor alternating.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Where to write the JSON result.
+        #[arg(long, default_value = "bench/results/push.json")]
+        out: PathBuf,
+    },
     /// Write BENCHMARKS.md and PNG plots from the JSON results.
     Report {
         /// The results directory.
@@ -238,6 +262,13 @@ enum Command {
     /// The raw floor: each frame encoded once, one write per socket per batch.
     #[command(hide = true)]
     ServeFloorRaw,
+    /// (internal) The node `push` measures, with its floor beside its push API.
+    #[command(hide = true)]
+    ServePush {
+        /// The credential its push API takes (none, bearer, sigv4).
+        #[arg(long)]
+        auth: String,
+    },
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), BoxError> {
@@ -343,6 +374,30 @@ async fn run(args: Args) -> Result<(), BoxError> {
             .await?;
             write_json(&out, &report)
         }
+        Command::Push {
+            auth,
+            recipients,
+            concurrency,
+            pushes,
+            rounds,
+            out,
+        } => {
+            let auths = auth
+                .iter()
+                .map(|name| AuthKind::parse(name))
+                .collect::<Result<Vec<_>, _>>()?;
+            let report = push::run(&PushArgs {
+                auths,
+                recipients,
+                concurrency,
+                pushes,
+                rounds,
+                exe: std::env::current_exe()?,
+            })
+            .await?;
+            write_json(&out, &report)
+        }
+        Command::ServePush { auth } => push::server::serve_push(AuthKind::parse(&auth)?).await,
         Command::Report { results, out, font } => {
             let results = Results::read(&results)?;
             for path in report::write(&results, &out, &font)? {

@@ -14,6 +14,7 @@ use crate::hammer::HammerReport;
 use crate::hostile::HostileReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
+use crate::push::PushReport;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -37,6 +38,8 @@ pub struct Results {
     pub hostile: Option<HostileReport>,
     /// `functions.json`: a function call on the Runtime-API path and the HTTP path.
     pub functions: Option<FunctionsReport>,
+    /// `push.json`: one `PostToConnection` through the push API beside a bare handler.
+    pub push: Option<PushReport>,
     /// `hammer-*.json`: the workload that hung sled, per store.
     pub hammers: Vec<HammerReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
@@ -85,6 +88,9 @@ impl Results {
             } else if name == "functions.json" {
                 let text = std::fs::read_to_string(&path)?;
                 results.functions = Some(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name == "push.json" {
+                let text = std::fs::read_to_string(&path)?;
+                results.push = Some(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "notes.md" {
                 results.notes = Some(std::fs::read_to_string(&path)?);
             } else if name == "fanout.json" {
@@ -398,6 +404,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
     }
     if let Some(hostile) = &results.hostile {
         hostile_table(&mut md, hostile);
+    }
+    if let Some(push) = &results.push {
+        push_table(&mut md, push);
     }
     if let Some(functions) = &results.functions {
         functions_table(&mut md, functions);
@@ -854,6 +863,53 @@ fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
 }
 
 /// A function call on each path, and a cold start.
+fn push_table(md: &mut String, push: &PushReport) {
+    let _ = writeln!(
+        md,
+        "## The push API: one PostToConnection beside a bare handler\n\n\
+         Keep-alive callers ({} in flight) post a {}-byte frame to {} WebSocket clients of \
+         one node, round robin: through the node's push API as a user runs it (metrics \
+         on; no credential, a bearer token, or SigV4 signed by AWS's Rust SDK), and the \
+         same calls to the *floor*, a bare hyper handler in the same process that parses \
+         the same request and hands the frame to the same hub (no routing, no credential \
+         check, no metrics). The two sides alternate, {} rounds of {} pushes each; a round \
+         ends when every push was answered and delivered. CPU µs/push = the node \
+         process's user + system CPU over the rounds ÷ pushes, the WebSocket writes \
+         included. Goals: ≤ 1.3× the floor with no credential, ≤ 2× with SigV4.\n\n\
+         Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n\n\
+         | credential | caller | CPU µs/push gateway · floor | CPU ratio | pushes/s gateway · floor | per call p50 ms gateway · floor | p99 ms gateway · floor |\n\
+         |---|---|---:|---:|---:|---:|---:|",
+        push.concurrency,
+        push.frame_bytes,
+        push.recipients,
+        push.rounds,
+        push.pushes_per_round,
+        push.machine.describe(),
+        push.machine.date,
+        push.machine.commit,
+        push.command
+    );
+    for row in &push.rows {
+        let (g, f) = (&row.gateway, &row.floor);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} · {:.1} | **{:.2}×** | {:.0} · {:.0} | {:.2} · {:.2} | {:.2} · {:.2} |",
+            row.auth,
+            row.client,
+            g.cpu_us_per_push,
+            f.cpu_us_per_push,
+            row.cpu_ratio_to_floor,
+            g.pushes_per_sec,
+            f.pushes_per_sec,
+            g.per_call.p50_ms,
+            f.per_call.p50_ms,
+            g.per_call.p99_ms,
+            f.per_call.p99_ms,
+        );
+    }
+    md.push('\n');
+}
+
 fn functions_table(md: &mut String, functions: &FunctionsReport) {
     let _ = writeln!(
         md,

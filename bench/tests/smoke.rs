@@ -321,6 +321,53 @@ async fn hostile_clients_of_every_kind_are_measured_and_cut_off() {
     }
 }
 
+/// Pushes through the push API with each credential kind (SigV4 from AWS's SDK) and
+/// through the floor, every one delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_with_every_credential_beside_the_floor() {
+    use bench::push::server::AuthKind;
+    let report = bench::push::run(&bench::push::PushArgs {
+        auths: AuthKind::ALL.to_vec(),
+        recipients: 3,
+        concurrency: 4,
+        pushes: 200,
+        rounds: 2,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the push benchmark runs (every push answered 200 and delivered)");
+    let auths: Vec<&str> = report.rows.iter().map(|row| row.auth.as_str()).collect();
+    assert_eq!(auths, ["none", "bearer", "sigv4"]);
+    assert!(
+        report.rows[2].client.contains("aws-sdk"),
+        "{:?}",
+        report.rows[2]
+    );
+    for row in &report.rows {
+        for side in [&row.gateway, &row.floor] {
+            assert_eq!(side.pushes, 400, "{row:?}");
+            assert_eq!(side.per_call.samples, 400, "{row:?}");
+            assert!(side.pushes_per_sec > 0.0, "{row:?}");
+            assert!(side.cpu_us_per_push.is_finite(), "{row:?}");
+        }
+    }
+    // The report renders it, from its JSON as committed.
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let results = Results {
+        push: Some(serde_json::from_str(&json).unwrap()),
+        ..Results::default()
+    };
+    let font = PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+    report::write(&results, dir.path(), &font).unwrap();
+    let markdown = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+    assert!(markdown.contains("## The push API"), "{markdown}");
+    assert!(
+        markdown.contains("| sigv4 | aws-sdk-apigatewaymanagement"),
+        "{markdown}"
+    );
+}
+
 /// A function call on both paths and a cold start, a few times each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_on_both_paths() {

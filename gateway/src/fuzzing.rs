@@ -78,7 +78,8 @@ pub fn sigv4_check(
     request: &sigv4::SignedRequest<'_>,
 ) -> Result<(), String> {
     let claim = sigv4::precheck(key, "execute-api", request.headers, now)?;
-    sigv4::verify(key, "execute-api", &claim, request)
+    let keys = crate::auth::SigningKeys::default();
+    sigv4::verify(key, &keys, "execute-api", &claim, request)
 }
 
 pub use crate::auth::SignedRequest;

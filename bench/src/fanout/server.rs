@@ -273,6 +273,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Its push API (and `/metrics`), when it has one.
     pub push: Option<SocketAddr>,
+    /// The push floor beside its push API (`bench push`), when it has one.
+    pub push_floor: Option<SocketAddr>,
     /// A floor (no join notices to wait for).
     pub is_floor: bool,
 }
@@ -312,6 +314,7 @@ impl ServerProcess {
             .split(' ');
         let addr = addrs.next().unwrap_or_default().parse()?;
         let push = addrs.next().map(str::parse).transpose()?;
+        let push_floor = addrs.next().map(str::parse).transpose()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
@@ -319,6 +322,7 @@ impl ServerProcess {
             child,
             addr,
             push,
+            push_floor,
             is_floor,
         })
     }

@@ -4,7 +4,9 @@
 //! # Layout
 //! - `mod.rs`: [`check`], deciding on a request's headers (and body, for a signature).
 //! - `sigv4.rs`: verifying a Signature V4 `Authorization` header.
+//! - `signing_keys.rs`: the derived signing keys, kept by date and region.
 
+pub(crate) mod signing_keys;
 pub(crate) mod sigv4;
 
 use axum::http::{HeaderMap, Method, header};
@@ -12,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::PushAuth;
 
+pub use signing_keys::SigningKeys;
 pub use sigv4::SignedRequest;
 
 /// True when `headers` carries a SigV4 `Authorization` (its body must be read to check).
@@ -51,9 +54,11 @@ pub fn precheck_signature(auth: &PushAuth, headers: &HeaderMap) -> Result<sigv4:
     sigv4::precheck(key, SERVICE, headers, std::time::SystemTime::now())
 }
 
-/// Checks a signed request whose [`precheck_signature`] passed; `Err` is for the log only.
+/// Checks a signed request whose [`precheck_signature`] passed, with the signing keys
+/// kept in `keys` (one cache per `auth`); `Err` is for the log only.
 pub fn check_signature(
     auth: &PushAuth,
+    keys: &SigningKeys,
     claim: &sigv4::Claim,
     method: &Method,
     path_and_query: (&str, Option<&str>),
@@ -70,5 +75,5 @@ pub fn check_signature(
         headers,
         body,
     };
-    sigv4::verify(key, SERVICE, claim, &request)
+    sigv4::verify(key, keys, SERVICE, claim, &request)
 }

@@ -13,11 +13,11 @@
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderMap;
-use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::signing_keys::{SigningKeys, hmac};
 use crate::config::SigV4Key;
 
 /// The reason [`precheck`] gives for a key id that is not the node's.
@@ -85,13 +85,6 @@ pub(crate) fn parse_authorization(value: &str) -> Result<Authorization<'_>, Stri
         signed_headers: signed_headers.ok_or("authorization without SignedHeaders")?,
         signature: signature.ok_or("authorization without Signature")?,
     })
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length: this never fails.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC key of any size");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -244,9 +237,11 @@ pub fn precheck(
     })
 }
 
-/// Checks `claim`'s signature over `request` (which [`precheck`] passed) with `key`.
+/// Checks `claim`'s signature over `request` (which [`precheck`] passed) with `key`, its
+/// signing key taken from `keys` (and kept there once it verified).
 pub fn verify(
     key: &SigV4Key,
+    keys: &SigningKeys,
     service: &str,
     claim: &Claim,
     request: &SignedRequest<'_>,
@@ -266,15 +261,13 @@ pub fn verify(
         claim.amz_date,
         sha256_hex(canonical.as_bytes())
     );
-    let mut signing_key = hmac(
-        format!("AWS4{}", key.secret_access_key).as_bytes(),
-        claim.date.as_bytes(),
-    );
-    for part in [claim.region.as_str(), service, "aws4_request"] {
-        signing_key = hmac(&signing_key, part.as_bytes());
-    }
+    let (date, region) = (claim.date.as_str(), claim.region.as_str());
+    let (signing_key, kept) = keys.get(&key.secret_access_key, date, region, service);
     let expected = hex::encode(hmac(&signing_key, string_to_sign.as_bytes()));
     if bool::from(expected.as_bytes().ct_eq(claim.signature.as_bytes())) {
+        if !kept {
+            keys.keep(date, region, signing_key);
+        }
         Ok(())
     } else {
         Err("the signature does not match".into())
@@ -325,7 +318,16 @@ mod tests {
             headers: &headers,
             body,
         };
-        verify(&key(), SERVICE, &claim, &request)
+        // Twice: with a fresh cache, and with the key it kept (when it verified).
+        let keys = SigningKeys::default();
+        let fresh = verify(&key(), &keys, SERVICE, &claim, &request);
+        assert_eq!(
+            keys.len(),
+            usize::from(fresh.is_ok()),
+            "kept only once verified"
+        );
+        assert_eq!(verify(&key(), &keys, SERVICE, &claim, &request), fresh);
+        fresh
     }
 
     fn signed_at() -> SystemTime {

@@ -44,7 +44,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::auth;
+use crate::auth::{self, SigningKeys};
 use crate::channel::{ClientChannel, PushCall, PushSignature};
 use crate::config::{Limits, PushAuth};
 use crate::socket::Core;
@@ -94,6 +94,8 @@ impl Shape {
 struct Guard {
     /// What is accepted.
     auth: Arc<PushAuth>,
+    /// The SigV4 signing keys `auth`'s secret derived, kept (shared by every route).
+    signing_keys: Arc<SigningKeys>,
     /// How a refusal looks.
     shape: Shape,
     /// The largest body these routes take: longer is refused (413), not read.
@@ -149,12 +151,14 @@ pub fn router(
     channels: &[Arc<dyn ClientChannel>],
 ) -> Router {
     let auth = Arc::new(auth);
+    let signing_keys = Arc::new(SigningKeys::default());
     let limits: &Limits = &core.limits;
     let pre_auth = PreAuthBudget::new(limits.pre_auth_body_bytes);
     let (max_frame, body_deadline) = (limits.max_message_bytes, limits.header_timeout);
     let guarded = |routes: Router, shape: Shape| {
         let guard = Guard {
             auth: auth.clone(),
+            signing_keys: signing_keys.clone(),
             body_limit: shape.body_limit(max_frame),
             shape,
             body_deadline,
@@ -270,7 +274,8 @@ async fn pass_signed(guard: &Guard, request: Request, next: Next) -> Response {
     };
     let path = (parts.uri.path(), parts.uri.query());
     let (method, headers) = (&parts.method, &parts.headers);
-    let verified = auth::check_signature(&guard.auth, &claim, method, path, headers, &bytes);
+    let keys = &guard.signing_keys;
+    let verified = auth::check_signature(&guard.auth, keys, &claim, method, path, headers, &bytes);
     // Verified or not, the body is no longer a stranger's.
     drop(room);
     match verified {
