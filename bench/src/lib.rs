@@ -9,6 +9,7 @@
 //! cargo run --release -p bench -- hostile --clients 200
 //! cargo run --release -p bench -- functions       # Runtime-API vs HTTP function calls
 //! cargo run --release -p bench -- push            # PostToConnection beside a bare handler
+//! cargo run --release -p bench -- peer            # beside serverless-offline (npm install)
 //! cargo run --release -p bench -- hammer --store sqlite:///tmp/h.db --secs 1800
 //! cargo run --release -p bench -- report          # BENCHMARKS.md + PNG plots
 //! ```
@@ -24,6 +25,7 @@
 //! - `hostile`: the most memory one hostile client of each kind pins on a node.
 //! - `push`: what one `PostToConnection` costs the node (no credential, bearer, SigV4)
 //!   beside a bare handler on the same hub.
+//! - `peer`: the fan-out beside serverless-offline, the same Node.js handler on both.
 //! - `functions`: a function call on the Runtime-API path beside the HTTP path, and a
 //!   cold start.
 //! - `report`: results → `BENCHMARKS.md` and plots.
@@ -37,6 +39,7 @@ pub mod hammer;
 pub mod hostile;
 pub mod list;
 pub mod machine;
+pub mod peer;
 pub mod push;
 pub mod report;
 pub mod stats;

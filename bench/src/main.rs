@@ -1,4 +1,4 @@
-//! The `bench` binary: `list`, `sweep`, `fanout`, `push`, `report`, and the two servers `fanout` starts in
+//! The `bench` binary: `list`, `sweep`, `fanout`, `push`, `peer`, `report`, and the two servers `fanout` starts in
 //! child processes (`serve-gateway`, `serve-functions`, `serve-floor`, hidden).
 
 /// The allocator of the gateway binary, so that the node the benchmarks start in a child
@@ -16,6 +16,7 @@ use bench::hammer::{self, HammerArgs};
 use bench::hostile::{self, HostileArgs};
 use bench::list::sweep::SweepArgs;
 use bench::list::{self, ListArgs};
+use bench::peer::{self, PeerArgs, Target};
 use bench::push::server::AuthKind;
 use bench::push::{self, PushArgs};
 use bench::report::{self, Results};
@@ -208,6 +209,37 @@ enum Command {
         #[arg(long, default_value = "bench/results/push.json")]
         out: PathBuf,
     },
+    /// The fan-out beside a peer: the chat, the same Node.js handler as an HTTP function
+    /// of the node, and under serverless-offline (installed with npm into --cache).
+    Peer {
+        /// Clients in the room, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        clients: Vec<usize>,
+        /// Timed messages, one at a time.
+        #[arg(long, default_value_t = 20)]
+        messages: usize,
+        /// Messages for deliveries per second (16 kept in flight).
+        #[arg(long, default_value_t = 50)]
+        burst: usize,
+        /// Targets, comma-separated (gateway-chat, gateway-http, serverless-offline).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "gateway-chat,gateway-http,serverless-offline"
+        )]
+        targets: Vec<String>,
+        /// Where serverless-offline is installed (default:
+        /// $XDG_CACHE_HOME/connstore/peer, or ~/.cache/connstore/peer).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// The node_modules holding the AWS SDK v3 for the handler when serverless-offline
+        /// is not among the targets (nothing is installed then).
+        #[arg(long, env = "TEST_NODE_PATH")]
+        node_path: Option<PathBuf>,
+        /// Where to write the JSON result.
+        #[arg(long, default_value = "bench/results/peer-serverless-offline.json")]
+        out: PathBuf,
+    },
     /// Write BENCHMARKS.md and PNG plots from the JSON results.
     Report {
         /// The results directory.
@@ -396,6 +428,42 @@ async fn run(args: Args) -> Result<(), BoxError> {
             })
             .await?;
             write_json(&out, &report)
+        }
+        Command::Peer {
+            clients,
+            messages,
+            burst,
+            targets,
+            cache,
+            node_path,
+            out,
+        } => {
+            let targets = targets
+                .iter()
+                .map(|name| Target::parse(name))
+                .collect::<Result<Vec<_>, _>>()?;
+            let cache = match cache {
+                Some(cache) => cache,
+                None => std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .ok_or("no --cache, XDG_CACHE_HOME or HOME")?
+                    .join("connstore/peer"),
+            };
+            let report = peer::run(&PeerArgs {
+                clients,
+                messages,
+                burst,
+                targets,
+                cache,
+                node_path,
+                exe: std::env::current_exe()?,
+            })
+            .await?;
+            match report {
+                Some(report) => write_json(&out, &report),
+                None => Ok(()),
+            }
         }
         Command::ServePush { auth } => push::server::serve_push(AuthKind::parse(&auth)?).await,
         Command::Report { results, out, font } => {

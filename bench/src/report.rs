@@ -14,6 +14,7 @@ use crate::hammer::HammerReport;
 use crate::hostile::HostileReport;
 use crate::list::ListReport;
 use crate::list::sweep::SweepReport;
+use crate::peer::PeerReport;
 use crate::push::PushReport;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,6 +41,8 @@ pub struct Results {
     pub functions: Option<FunctionsReport>,
     /// `push.json`: one `PostToConnection` through the push API beside a bare handler.
     pub push: Option<PushReport>,
+    /// `peer-serverless-offline.json`: the fan-out beside serverless-offline.
+    pub peer: Option<PeerReport>,
     /// `hammer-*.json`: the workload that hung sled, per store.
     pub hammers: Vec<HammerReport>,
     /// `notes.md`: the team's reading of the figures (what explains a ratio, what was
@@ -88,6 +91,9 @@ impl Results {
             } else if name == "functions.json" {
                 let text = std::fs::read_to_string(&path)?;
                 results.functions = Some(serde_json::from_str(&text).map_err(parse_error)?);
+            } else if name == "peer-serverless-offline.json" {
+                let text = std::fs::read_to_string(&path)?;
+                results.peer = Some(serde_json::from_str(&text).map_err(parse_error)?);
             } else if name == "push.json" {
                 let text = std::fs::read_to_string(&path)?;
                 results.push = Some(serde_json::from_str(&text).map_err(parse_error)?);
@@ -404,6 +410,9 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
     }
     if let Some(hostile) = &results.hostile {
         hostile_table(&mut md, hostile);
+    }
+    if let Some(peer) = &results.peer {
+        peer_table(&mut md, peer);
     }
     if let Some(push) = &results.push {
         push_table(&mut md, push);
@@ -863,6 +872,57 @@ fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
 }
 
 /// A function call on each path, and a cold start.
+fn peer_table(md: &mut String, peer: &PeerReport) {
+    let versions = &peer.versions;
+    let _ = writeln!(
+        md,
+        "## Beside a peer: serverless-offline\n\n\
+         The fan-out above (same clients, one room, one sender) on three targets: the chat \
+         linked into the node (`gateway-chat`); a Node.js chat handler written as AWS's \
+         samples write one (connections kept in the module, each line posted to every other \
+         connection with the AWS SDK v3's `PostToConnection`) run as an HTTP function of \
+         the node (`gateway-http`, pushing back through the node's push API); and the same \
+         handler under serverless-offline, the most used local emulator of AWS WebSocket \
+         APIs, in its fastest mode (`--useInProcess`: the handler in the emulator's \
+         process). CPU µs/delivery = the server processes' user + system CPU over the \
+         burst ÷ deliveries (the Node runner's included for `gateway-http`); ratio = \
+         CPU per delivery ÷ the peer's at the same size. RSS = the server processes with \
+         every client connected. Goal: the chat ≥ 50× cheaper per delivery than the peer.\n\n\
+         Node {}, serverless {}, serverless-offline {}, @aws-sdk/client-apigatewaymanagementapi \
+         {}. Machine: {}; run {} at commit `{}`.  \nCommand: `{}`\n\n\
+         | clients | target | CPU µs/delivery | ratio to peer | × cheaper | deliveries/s | p50 ms | p99 ms | RSS MiB |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        versions.node,
+        versions.serverless.as_deref().unwrap_or("–"),
+        versions.serverless_offline.as_deref().unwrap_or("–"),
+        versions.aws_sdk.as_deref().unwrap_or("–"),
+        peer.machine.describe(),
+        peer.machine.date,
+        peer.machine.commit,
+        peer.command
+    );
+    for row in &peer.rows {
+        let (ratio, cheaper) = match row.ratio_to_peer {
+            Some(ratio) => (format!("{ratio:.3}×"), format!("{:.0}×", 1.0 / ratio)),
+            None => ("–".to_owned(), "–".to_owned()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
+            row.clients,
+            row.target,
+            row.cpu_us_per_delivery,
+            ratio,
+            cheaper,
+            row.deliveries_per_sec,
+            row.p50_ms,
+            row.p99_ms,
+            row.rss_mib,
+        );
+    }
+    md.push('\n');
+}
+
 fn push_table(md: &mut String, push: &PushReport) {
     let _ = writeln!(
         md,

@@ -368,6 +368,38 @@ async fn push_with_every_credential_beside_the_floor() {
     );
 }
 
+/// The peer benchmark's handler (Node.js, the AWS SDK v3) as an HTTP function of the node,
+/// beside the chat, on the same clients (serverless-offline itself is opt-in: `bench peer`
+/// installs it with npm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_handler_as_an_http_function_beside_the_chat() {
+    use bench::peer::{PeerArgs, Target};
+    let node_path = std::env::var("TEST_NODE_PATH")
+        .expect("TEST_NODE_PATH names node_modules with the AWS SDK v3 (scripts/services.sh)");
+    let cache = tempfile::tempdir().unwrap();
+    let report = bench::peer::run(&PeerArgs {
+        clients: vec![4],
+        messages: 3,
+        burst: 5,
+        targets: vec![Target::GatewayChat, Target::GatewayHttp],
+        cache: cache.path().to_owned(),
+        node_path: Some(node_path.into()),
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+    })
+    .await
+    .expect("the peer benchmark runs on both gateway targets (every line delivered)")
+    .expect("nothing to install without serverless-offline");
+    let targets: Vec<&str> = report.rows.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets, ["gateway-chat", "gateway-http"]);
+    assert!(report.versions.aws_sdk.is_some(), "{:?}", report.versions);
+    assert_eq!(report.versions.serverless_offline, None);
+    for row in &report.rows {
+        assert!(row.cpu_us_per_delivery.is_finite(), "{row:?}");
+        assert!(row.deliveries_per_sec > 0.0 && row.rss_mib > 0.0, "{row:?}");
+        assert_eq!(row.ratio_to_peer, None, "{row:?}");
+    }
+}
+
 /// A function call on both paths and a cold start, a few times each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_on_both_paths() {

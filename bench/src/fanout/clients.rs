@@ -154,7 +154,8 @@ impl Client {
     }
 }
 
-/// Connects `n` clients to `ws://<addr>/ws?room=<room>` (spread over `addrs`), `concurrency` at a time, each counted once the
+/// Connects `n` clients to `ws://<addr><path>?room=<room>` (spread over `addrs`),
+/// `concurrency` at a time, each (after its hello, if `joining` has one) counted once the
 /// server greeted it (the gateway's welcome comes after register: it is in the room).
 pub async fn connect_all(
     addrs: &[SocketAddr],
@@ -162,6 +163,7 @@ pub async fn connect_all(
     n: usize,
     concurrency: usize,
     tracker: &Arc<Tracker>,
+    joining: super::Joining,
 ) -> Result<Vec<Client>, BoxError> {
     if addrs.is_empty() {
         return Err("no server to connect to".into());
@@ -169,10 +171,10 @@ pub async fn connect_all(
     // Client i goes to server i mod the servers: an even split across gateway nodes.
     let urls: Vec<String> = addrs
         .iter()
-        .map(|addr| format!("ws://{addr}/ws?room={room}"))
+        .map(|addr| format!("ws://{addr}{}?room={room}", joining.path))
         .collect();
     futures::stream::iter(0..n)
-        .map(|i| connect(&urls[i % urls.len()], tracker.clone()))
+        .map(|i| connect(&urls[i % urls.len()], tracker.clone(), joining.hello))
         .buffer_unordered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await
@@ -180,13 +182,20 @@ pub async fn connect_all(
         .collect()
 }
 
-async fn connect(url: &str, tracker: Arc<Tracker>) -> Result<Client, BoxError> {
+async fn connect(
+    url: &str,
+    tracker: Arc<Tracker>,
+    hello: Option<&'static str>,
+) -> Result<Client, BoxError> {
     let config = Some(super::client_socket_config());
     let socket = ws::connect(url, config, Duration::from_secs(60)).await?;
     if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
         tcp.set_nodelay(true)?;
     }
-    let (sink, stream) = socket.split();
+    let (mut sink, stream) = socket.split();
+    if let Some(hello) = hello {
+        sink.send(Message::text(hello)).await?;
+    }
     let (greeted_tx, greeted) = oneshot::channel();
     tokio::spawn(read(stream, tracker.clone(), greeted_tx));
     tokio::time::timeout(Duration::from_secs(60), greeted)

@@ -156,6 +156,10 @@ pub struct Side {
     pub settle_secs: u64,
     /// RSS before any client, MiB.
     pub rss_base_mib: f64,
+    /// RSS with every client connected, MiB: the servers' and their helpers' (a function
+    /// server) together (absent in results from before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_connected_mib: Option<f64>,
     /// The join storm: seconds from the first connect until every client was welcomed
     /// and (the gateway) a notice reported all of them online.
     #[serde(default)]
@@ -343,6 +347,45 @@ fn cpu_of(servers: &[ServerProcess], helpers: &[ServerProcess]) -> Result<u64, B
         .sum()
 }
 
+/// How the clients join the servers a measurement drives.
+#[derive(Debug, Clone, Copy)]
+pub struct Joining {
+    /// The WebSocket path (the room goes in `?room=`).
+    pub path: &'static str,
+    /// A frame each client sends once connected, which the server answers with its
+    /// welcome (a Lambda handler cannot post to a connection during its `$connect`).
+    pub hello: Option<&'static str>,
+    /// The server announces who is online (the chat): the join ends when a notice counts
+    /// every client.
+    pub presence: bool,
+}
+
+impl Joining {
+    /// The chat: `/ws`, welcomed on connect, presence notices.
+    pub const CHAT: Joining = Joining {
+        path: "/ws",
+        hello: None,
+        presence: true,
+    };
+    /// The floors: welcomed on connect, no notices.
+    pub const FLOOR: Joining = Joining {
+        path: "/ws",
+        hello: None,
+        presence: false,
+    };
+}
+
+/// What a measurement runs: the fan-out's sizes of message runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    /// Timed messages, one at a time.
+    pub messages: usize,
+    /// Messages for deliveries per second (16 in flight).
+    pub burst: usize,
+    /// Seconds idle before memory is read again (0: not).
+    pub settle_secs: u64,
+}
+
 /// Measures `servers` with `n` clients; `helpers` (a function server) count in the CPU
 /// figure, not in memory.
 async fn measure(
@@ -350,6 +393,28 @@ async fn measure(
     helpers: &[ServerProcess],
     n: usize,
     args: &FanoutArgs,
+) -> Result<Side, BoxError> {
+    let joining = if servers[0].is_floor {
+        Joining::FLOOR
+    } else {
+        Joining::CHAT
+    };
+    let runs = Runs {
+        messages: args.messages,
+        burst: args.burst,
+        settle_secs: args.settle_secs,
+    };
+    measure_with(servers, helpers, n, runs, joining).await
+}
+
+/// Measures `servers` with `n` clients joining as `joining` says, over `runs`; `helpers`
+/// (a function server) count in the CPU figure, not in memory.
+pub async fn measure_with(
+    servers: Vec<ServerProcess>,
+    helpers: &[ServerProcess],
+    n: usize,
+    args: Runs,
+    joining: Joining,
 ) -> Result<Side, BoxError> {
     // Message 0 warms up; 1..=messages are timed one at a time; then the burst.
     let total = 1 + args.messages + args.burst;
@@ -363,16 +428,17 @@ async fn measure(
             .map_or(0, |d| d.as_millis())
     );
     let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
-    let joining = Instant::now();
-    let mut clients = connect_all(&addrs, &room, n, 64, &tracker).await?;
-    if !servers[0].is_floor {
+    let join_started = Instant::now();
+    let mut clients = connect_all(&addrs, &room, n, 64, &tracker, joining).await?;
+    if joining.presence {
         tracker.online_reached(n as u64, DELIVERY_LIMIT).await?;
     }
-    let join_secs = joining.elapsed().as_secs_f64();
+    let join_secs = join_started.elapsed().as_secs_f64();
     let sender = &mut clients[0];
     sender.send(0).await?;
     tracker.completed(0, DELIVERY_LIMIT).await?;
     let rss_connected = rss_of(&servers)?;
+    let rss_all_connected = rss_connected + rss_of(helpers)?;
     let per_connection = |rss: u64| rss.saturating_sub(rss_before) as f64 / 1024.0 / n as f64;
     let rss_settled = if args.settle_secs > 0 {
         tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
@@ -425,6 +491,7 @@ async fn measure(
         rss_settled_per_connection_kib: rss_settled,
         settle_secs: args.settle_secs,
         rss_base_mib: rss_before as f64 / 1024.0 / 1024.0,
+        rss_connected_mib: Some(rss_all_connected as f64 / 1024.0 / 1024.0),
         join_secs,
     })
 }

@@ -280,44 +280,60 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `exe` with `args` and waits for its `ready <addr>` line.
+    /// Starts `exe` with `args` and waits for its `ready <addr> [<push> [<floor>]]` line.
     pub async fn start(exe: &Path, args: &[&str]) -> Result<ServerProcess, BoxError> {
-        let mut child = Command::new(exe)
-            .args(args)
-            .env("RUST_LOG", "warn")
+        let mut command = Command::new(exe);
+        command.args(args).env("RUST_LOG", "warn");
+        let line = |line: &str| line.strip_prefix("ready ").map(str::to_owned);
+        let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
+        Self::start_command(command, line, is_floor).await
+    }
+
+    /// Starts `command` and waits (30 s at most) for the stdout line `ready` recognises,
+    /// which gives its addresses (`<addr> [<push> [<floor>]]`); the lines before are
+    /// skipped. Its stdin is a pipe, closed when it is dropped.
+    pub async fn start_command(
+        mut command: Command,
+        ready: impl Fn(&str) -> Option<String>,
+        is_floor: bool,
+    ) -> Result<ServerProcess, BoxError> {
+        let program = command
+            .as_std()
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
-        // Lines before `ready` (a wrapper's banner) are skipped; bounded by the timeout.
-        let line = tokio::time::timeout(Duration::from_secs(30), async {
+        // Bounded by the timeout.
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
                 match lines.next_line().await? {
-                    Some(line) if line.starts_with("ready ") => return Ok(line),
-                    Some(_) => continue,
+                    Some(line) => match ready(&line) {
+                        Some(found) => return Ok(found),
+                        None => continue,
+                    },
                     None => {
-                        return Err(std::io::Error::other(
-                            "the server exited before it was ready",
-                        ));
+                        return Err(std::io::Error::other(format!(
+                            "{program} exited before it was ready"
+                        )));
                     }
                 }
             }
         })
         .await
-        .map_err(|_| "the server did not say ready within 30 s")??;
-        let mut addrs = line
-            .strip_prefix("ready ")
-            .ok_or_else(|| format!("unexpected first line from the server: {line}"))?
-            .split(' ');
+        .map_err(|_| format!("{program} did not say ready within 30 s"))??;
+        let mut addrs = found.split(' ');
         let addr = addrs.next().unwrap_or_default().parse()?;
         let push = addrs.next().map(str::parse).transpose()?;
         let push_floor = addrs.next().map(str::parse).transpose()?;
         // Keep reading, so the server never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
         Ok(ServerProcess {
             child,
             addr,
