@@ -221,6 +221,9 @@ enum Command {
         /// Messages for deliveries per second (16 kept in flight).
         #[arg(long, default_value_t = 50)]
         burst: usize,
+        /// Deliveries the chat's burst makes at least (its CPU is read in 10 ms ticks).
+        #[arg(long, default_value_t = 500_000)]
+        chat_deliveries: usize,
         /// Targets, comma-separated (gateway-chat, gateway-http, serverless-offline).
         #[arg(
             long,
@@ -433,6 +436,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             clients,
             messages,
             burst,
+            chat_deliveries,
             targets,
             cache,
             node_path,
@@ -454,6 +458,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 clients,
                 messages,
                 burst,
+                chat_deliveries,
                 targets,
                 cache,
                 node_path,

@@ -381,6 +381,7 @@ async fn peer_handler_as_an_http_function_beside_the_chat() {
         clients: vec![4],
         messages: 3,
         burst: 5,
+        chat_deliveries: 30,
         targets: vec![Target::GatewayChat, Target::GatewayHttp],
         cache: cache.path().to_owned(),
         node_path: Some(node_path.into()),
