@@ -903,7 +903,8 @@ fn peer_table(md: &mut String, peer: &PeerReport) {
     );
     for row in &peer.rows {
         let (ratio, cheaper) = match row.ratio_to_peer {
-            Some(ratio) => (format!("{ratio:.3}×"), format!("{:.0}×", 1.0 / ratio)),
+            Some(ratio) if ratio < 0.1 => (format!("{ratio:.4}×"), format!("{:.0}×", 1.0 / ratio)),
+            Some(ratio) => (format!("{ratio:.2}×"), format!("{:.1}×", 1.0 / ratio)),
             None => ("–".to_owned(), "–".to_owned()),
         };
         let _ = writeln!(
