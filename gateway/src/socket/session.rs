@@ -183,8 +183,8 @@ pub fn pump<'a>(
         let age_due = started + limits.max_connection_age;
         let watchdog = tokio::time::sleep_until(age_due.min(started + limits.idle_timeout));
         // Registered once, for the same reason.
-        let kick = handle.kick.clone();
-        let kicked = kick.notified();
+        let kicks = handle.kicks();
+        let kicked = kicks.notified();
         tokio::pin!(watchdog, kicked);
         let mut last_in = started;
         let mut ping = tokio::time::interval(limits.ping_interval);

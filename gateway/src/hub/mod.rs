@@ -1,15 +1,22 @@
 //! The connections this node holds, and how to reach each one: [`Hub`] (one lock, held for
 //! map operations only), each connection's bounded outbound queue ([`QueueBound`]) of
 //! shared frames ([`Outbound`]), and the [`Handle`] its session reads them from.
+//!
+//! # Layout
+//! - `mod.rs`: the hub, its frames and kicks, the session's handle.
+//! - `mailbox.rs`: one connection's queue, bounds and kick, in one allocation.
+
+mod mailbox;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
-use tokio::sync::{Notify, mpsc};
+use mailbox::{Mailbox, Offered};
 
 use crate::config::Limits;
 use crate::metrics;
@@ -149,70 +156,80 @@ pub struct HeldConnection {
 /// One held connection.
 #[derive(Debug, Clone)]
 struct Conn {
-    /// Frames for the socket task; bounded so a slow client cannot grow memory.
-    tx: mpsc::Sender<Outbound>,
-    /// Bytes of the frames in `tx` (the socket task takes off what it takes out).
-    queued: Arc<AtomicUsize>,
-    /// The most `queued` may reach.
-    max_bytes: usize,
+    /// Frames for the socket task (bounded so a slow client cannot grow memory), and its
+    /// kick.
+    mailbox: Arc<Mailbox>,
     /// Facts for `GET @connections/{id}`.
     held: Arc<HeldConnection>,
-    /// Wakes the socket task to close the connection.
-    kick: Arc<Notify>,
-    /// Why it was kicked (read by the socket task after the notify).
-    reason: Arc<Mutex<Option<Kick>>>,
 }
 
 /// All connections of this node. The lock is only held for map operations, never across
-/// an `.await`: sends use `try_send`.
+/// an `.await`: a send queues or fails at once.
 #[derive(Debug, Default)]
 pub struct Hub {
     /// By connection id.
     conns: Mutex<HashMap<String, Conn>>,
 }
 
-/// What the socket task keeps to hear from the hub.
+impl Drop for Hub {
+    // The sessions of a hub that is gone hear that their queue ended.
+    fn drop(&mut self) {
+        for conn in self.lock().values() {
+            conn.mailbox.close();
+        }
+    }
+}
+
+/// What the socket task keeps to hear from the hub. Dropping it closes the connection's
+/// queue: what is pushed to it afterwards is gone (410), not queued for nobody.
 #[derive(Debug)]
 pub struct Handle {
     /// Frames to write (queued from the moment of the handshake, so frames pushed while
-    /// register runs wait here for the upgrade); take them with [`Handle::next`] and
-    /// [`Handle::try_next`], which keep the byte count.
-    rx: mpsc::Receiver<Outbound>,
-    /// Bytes of the frames in `rx`.
-    queued: Arc<AtomicUsize>,
-    /// Closes the connection when notified.
-    pub kick: Arc<Notify>,
-    /// Why.
-    pub reason: Arc<Mutex<Option<Kick>>>,
+    /// register runs wait here for the upgrade), taken with [`Handle::next`] and
+    /// [`Handle::try_next`]; and the kick ([`Handle::kicks`], [`Handle::kicked`]).
+    mailbox: Arc<Mailbox>,
     /// Shared facts.
     pub held: Arc<HeldConnection>,
 }
 
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.mailbox.close();
+    }
+}
+
 impl Handle {
-    /// The next frame to write; `None` once the hub forgot the connection.
+    /// The next frame to write; `None` once the hub forgot the connection (and what was
+    /// queued before was taken). Cancel-safe: a frame is only taken when it is returned.
     pub async fn next(&mut self) -> Option<Outbound> {
-        let frame = self.rx.recv().await?;
-        self.taken(&frame);
-        Some(frame)
+        poll_fn(|cx| self.mailbox.poll_take(cx)).await
     }
 
     /// The next frame already queued, if any.
     pub fn try_next(&mut self) -> Option<Outbound> {
-        let frame = self.rx.try_recv().ok()?;
-        self.taken(&frame);
-        Some(frame)
-    }
-
-    fn taken(&self, frame: &Outbound) {
-        self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
+        self.mailbox.take()
     }
 
     /// The close frame the hub asked for, if any.
     pub fn kicked(&self) -> Option<Kick> {
-        self.reason
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.mailbox.kicked()
+    }
+
+    /// What the session listens on for a kick (kept apart from the handle, which the
+    /// session lends out while it waits).
+    pub fn kicks(&self) -> Kicks {
+        Kicks(self.mailbox.clone())
+    }
+}
+
+/// A connection's kicks, for its session to wait on.
+#[derive(Debug, Clone)]
+pub struct Kicks(Arc<Mailbox>);
+
+impl Kicks {
+    /// Resolves at the connection's kick; a kick before the first poll is kept.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.kick_notified()
     }
 }
 
@@ -238,7 +255,10 @@ impl Hub {
         let (handle, conn) = Self::entry(info, queue, false);
         let open = {
             let mut conns = self.lock();
-            conns.insert(handle.held.info.id.clone(), conn);
+            // Ids the gateway makes are unique; a clash would leave a queue nobody closes.
+            if let Some(old) = conns.insert(handle.held.info.id.clone(), conn) {
+                old.mailbox.close();
+            }
             conns.len()
         };
         metrics::connections_open(open);
@@ -268,38 +288,25 @@ impl Hub {
             old
         };
         if let Some(old) = old {
+            old.mailbox.close();
             kick(&old, replaced);
         }
         Some(handle)
     }
 
     fn entry(info: Arc<ConnectionInfo>, queue: QueueBound, client_named: bool) -> (Handle, Conn) {
-        let (tx, rx) = mpsc::channel(queue.frames.max(1));
-        let queued = Arc::new(AtomicUsize::new(0));
+        let mailbox = Arc::new(Mailbox::new(queue));
         let held = Arc::new(HeldConnection {
             last_active_ms: AtomicU64::new(info.connected_at_ms),
             takes_pushes: AtomicBool::new(true),
             client_named,
             info,
         });
-        let kick = Arc::new(Notify::new());
-        let reason = Arc::new(Mutex::new(None));
         let conn = Conn {
-            tx,
-            queued: queued.clone(),
-            max_bytes: queue.bytes,
+            mailbox: mailbox.clone(),
             held: held.clone(),
-            kick: kick.clone(),
-            reason: reason.clone(),
         };
-        let handle = Handle {
-            rx,
-            queued,
-            kick,
-            reason,
-            held,
-        };
-        (handle, conn)
+        (Handle { mailbox, held }, conn)
     }
 
     /// True when `held` is still the connection held under its id.
@@ -313,7 +320,9 @@ impl Hub {
     pub fn remove(&self, id: &str) {
         let open = {
             let mut conns = self.lock();
-            conns.remove(id);
+            if let Some(conn) = conns.remove(id) {
+                conn.mailbox.close();
+            }
             conns.len()
         };
         metrics::connections_open(open);
@@ -324,6 +333,7 @@ impl Hub {
         let mut conns = self.lock();
         match conns.get(&held.info.id) {
             Some(conn) if Arc::ptr_eq(&conn.held, held) => {
+                conn.mailbox.close();
                 conns.remove(&held.info.id);
                 let open = conns.len();
                 drop(conns);
@@ -418,19 +428,11 @@ fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
     if !conn.held.takes_pushes.load(Ordering::Relaxed) {
         return (Delivery::Gone, false);
     }
-    let len = frame.len();
-    let before = conn.queued.fetch_add(len, Ordering::Relaxed);
-    let outcome = if before > 0 && before.saturating_add(len) > conn.max_bytes {
-        (Delivery::Overflow, true)
-    } else {
-        match conn.tx.try_send(frame) {
-            Ok(()) => return (Delivery::Sent, false),
-            Err(mpsc::error::TrySendError::Full(_)) => (Delivery::Overflow, true),
-            Err(mpsc::error::TrySendError::Closed(_)) => (Delivery::Gone, false),
-        }
-    };
-    conn.queued.fetch_sub(len, Ordering::Relaxed);
-    outcome
+    match conn.mailbox.offer(frame) {
+        Offered::Queued => (Delivery::Sent, false),
+        Offered::Full => (Delivery::Overflow, true),
+        Offered::Closed => (Delivery::Gone, false),
+    }
 }
 
 /// Records `n` deliveries of one kind.
@@ -450,11 +452,7 @@ fn kick_too_slow(conn: &Conn) {
 }
 
 fn kick(conn: &Conn, why: Kick) {
-    *conn
-        .reason
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
-    conn.kick.notify_one();
+    conn.mailbox.kick(why);
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! One connection's mailbox: what the hub and the connection's session share. One
+//! allocation holds the outbound queue, its bounds, its byte count, the waker of the
+//! session waiting on it, and the kick with its reason. It replaced a tokio channel and
+//! three `Arc`s, which kept about 2 KiB with every idle connection (the channel's first
+//! block of 32 slots, allocated up front, and four allocations' headers and rounding): the
+//! queue's storage here is allocated with its first frame and given back once drained,
+//! beyond a few slots.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use tokio::sync::Notify;
+
+use super::{Kick, Outbound, QueueBound};
+
+/// Slots a drained queue keeps (a connection that is pushed to now and then does not
+/// allocate each time); a queue drained with more gives its storage back.
+const KEPT_SLOTS: usize = 4;
+
+/// What offering a frame came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Offered {
+    /// Queued.
+    Queued,
+    /// The queue is full, in frames or bytes.
+    Full,
+    /// The session is gone, or the hub forgot the connection.
+    Closed,
+}
+
+/// The queue and what goes with it, under one lock (held for a push or a pop only).
+#[derive(Debug, Default)]
+struct Queue {
+    /// Frames not yet taken, oldest first.
+    frames: VecDeque<Outbound>,
+    /// Their bytes.
+    bytes: usize,
+    /// Nothing more goes in: the session is gone or the hub forgot the connection (what
+    /// is queued can still be taken).
+    closed: bool,
+    /// The session waiting for a frame, woken by the next one (or the close).
+    waiter: Option<Waker>,
+}
+
+/// One connection's mailbox.
+#[derive(Debug)]
+pub(super) struct Mailbox {
+    /// The outbound queue.
+    queue: Mutex<Queue>,
+    /// How much it may hold.
+    bound: QueueBound,
+    /// Wakes the session to close the connection.
+    kick: Notify,
+    /// Why it was kicked (read by the session after the notify).
+    reason: Mutex<Option<Kick>>,
+}
+
+impl Mailbox {
+    /// An empty mailbox bounded by `bound` (no storage until the first frame).
+    pub(super) fn new(bound: QueueBound) -> Self {
+        Mailbox {
+            queue: Mutex::new(Queue::default()),
+            bound,
+            kick: Notify::new(),
+            reason: Mutex::new(None),
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        // A panic while the lock is held leaves a queue that is still whole.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `frame` unless the queue is full (a frame alone always goes in, whatever its
+    /// size: the frame limit bounds it) or closed.
+    pub(super) fn offer(&self, frame: Outbound) -> Offered {
+        let len = frame.len();
+        let waiter = {
+            let mut queue = self.queue();
+            if queue.closed {
+                return Offered::Closed;
+            }
+            let over_bytes = queue.bytes > 0 && queue.bytes.saturating_add(len) > self.bound.bytes;
+            if queue.frames.len() >= self.bound.frames.max(1) || over_bytes {
+                return Offered::Full;
+            }
+            queue.frames.push_back(frame);
+            queue.bytes += len;
+            queue.waiter.take()
+        };
+        // Woken outside the lock: the session takes it at once.
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+        Offered::Queued
+    }
+
+    /// The next frame if one is queued.
+    pub(super) fn take(&self) -> Option<Outbound> {
+        let mut queue = self.queue();
+        let frame = queue.frames.pop_front()?;
+        queue.bytes -= frame.len();
+        if queue.frames.is_empty() && queue.frames.capacity() > KEPT_SLOTS {
+            queue.frames = VecDeque::new();
+        }
+        Some(frame)
+    }
+
+    /// The next frame; `None` once the mailbox is closed and drained. Pending (the task
+    /// woken by the next offer or the close) while it is empty and open.
+    pub(super) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
+        let mut queue = self.queue();
+        if let Some(frame) = queue.frames.pop_front() {
+            queue.bytes -= frame.len();
+            if queue.frames.is_empty() && queue.frames.capacity() > KEPT_SLOTS {
+                queue.frames = VecDeque::new();
+            }
+            return Poll::Ready(Some(frame));
+        }
+        if queue.closed {
+            return Poll::Ready(None);
+        }
+        match &mut queue.waiter {
+            Some(waiter) if waiter.will_wake(cx.waker()) => {}
+            waiter => *waiter = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes no more frames; the session, once it has taken what is queued, hears `None`.
+    pub(super) fn close(&self) {
+        let waiter = {
+            let mut queue = self.queue();
+            queue.closed = true;
+            queue.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+    }
+
+    /// Asks the session to close the connection with `why`.
+    pub(super) fn kick(&self, why: Kick) {
+        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+        self.kick.notify_one();
+    }
+
+    /// Why it was kicked, if it was.
+    pub(super) fn kicked(&self) -> Option<Kick> {
+        self.reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Resolves when the connection is kicked (registered once by the session: a kick
+    /// before the first poll is kept).
+    pub(super) fn kick_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.kick.notified()
+    }
+
+    /// Slots the queue's storage holds (for the tests: storage is given back).
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.queue().frames.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_waiting_session_is_woken_by_a_frame_and_by_the_close() {
+        let mailbox = std::sync::Arc::new(Mailbox::new(QueueBound::frames(8)));
+        let waiting = {
+            let mailbox = mailbox.clone();
+            tokio::spawn(async move {
+                let first = poll_fn(|cx| mailbox.poll_take(cx)).await;
+                let end = poll_fn(|cx| mailbox.poll_take(cx)).await;
+                (first, end)
+            })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(mailbox.offer(Outbound::text("a")), Offered::Queued);
+        tokio::task::yield_now().await;
+        mailbox.close();
+        let (first, end) = waiting.await.unwrap();
+        assert_eq!(first, Some(Outbound::text("a")));
+        assert_eq!(end, None);
+        assert_eq!(mailbox.offer(Outbound::text("b")), Offered::Closed);
+    }
+
+    #[test]
+    fn what_was_queued_is_taken_after_the_close_and_storage_is_given_back() {
+        let mailbox = Mailbox::new(QueueBound::frames(100));
+        assert_eq!(mailbox.capacity(), 0, "no storage before the first frame");
+        for i in 0..20 {
+            assert_eq!(
+                mailbox.offer(Outbound::text(i.to_string())),
+                Offered::Queued
+            );
+        }
+        mailbox.close();
+        for i in 0..20 {
+            assert_eq!(mailbox.take(), Some(Outbound::text(i.to_string())));
+        }
+        assert_eq!(mailbox.take(), None);
+        assert_eq!(
+            mailbox.capacity(),
+            0,
+            "a drained queue of 20 gave its storage back"
+        );
+        let small = Mailbox::new(QueueBound::frames(100));
+        small.offer(Outbound::text("x"));
+        small.take();
+        assert!(small.capacity() <= KEPT_SLOTS);
+    }
+}
