@@ -871,7 +871,7 @@ fn sweep_tables(md: &mut String, sweeps: &[SweepReport]) {
     }
 }
 
-/// A function call on each path, and a cold start.
+/// The fan-out beside serverless-offline, one row per size and target.
 fn peer_table(md: &mut String, peer: &PeerReport) {
     let versions = &peer.versions;
     let _ = writeln!(
@@ -924,6 +924,7 @@ fn peer_table(md: &mut String, peer: &PeerReport) {
     md.push('\n');
 }
 
+/// One `PostToConnection` through the push API beside the bare handler, per credential.
 fn push_table(md: &mut String, push: &PushReport) {
     let _ = writeln!(
         md,
@@ -933,7 +934,8 @@ fn push_table(md: &mut String, push: &PushReport) {
          on; no credential, a bearer token, or SigV4 signed by AWS's Rust SDK), and the \
          same calls to the *floor*, a bare hyper handler in the same process that parses \
          the same request and hands the frame to the same hub (no routing, no credential \
-         check, no metrics). The two sides alternate, {} rounds of {} pushes each; a round \
+         check, no request metrics: only the hub's own delivery counters, which both \
+         sides pay). The two sides alternate, {} rounds of {} pushes each; a round \
          ends when every push was answered and delivered. CPU µs/push = the node \
          process's user + system CPU over the rounds ÷ pushes, the WebSocket writes \
          included. Goals: ≤ 1.3× the floor with no credential, ≤ 2× with SigV4.\n\n\
@@ -971,6 +973,7 @@ fn push_table(md: &mut String, push: &PushReport) {
     md.push('\n');
 }
 
+/// A function call on each path, and a cold start.
 fn functions_table(md: &mut String, functions: &FunctionsReport) {
     let _ = writeln!(
         md,

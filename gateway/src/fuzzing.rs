@@ -78,8 +78,12 @@ pub fn sigv4_check(
     request: &sigv4::SignedRequest<'_>,
 ) -> Result<(), String> {
     let claim = sigv4::precheck(key, "execute-api", request.headers, now)?;
+    // Twice over one cache: a key kept after the first must verify exactly as a fresh one.
     let keys = crate::auth::SigningKeys::default();
-    sigv4::verify(key, &keys, "execute-api", &claim, request)
+    let fresh = sigv4::verify(key, &keys, "execute-api", &claim, request);
+    let kept = sigv4::verify(key, &keys, "execute-api", &claim, request);
+    assert_eq!(fresh, kept, "a kept signing key decides as a fresh one");
+    fresh
 }
 
 pub use crate::auth::SignedRequest;

@@ -2,7 +2,8 @@
 //! callers post to connections of real WebSocket clients through the node's push API
 //! (no credential, a bearer token, or SigV4 from AWS's SDK), and the same calls to the
 //! floor in the same process (a bare hyper handler: the same request parsed, the frame
-//! handed to the same hub, then written by the same sockets). Server CPU per push (user +
+//! handed to the same hub, then written by the same sockets; no routing, no credential
+//! check, no request metrics). Server CPU per push (user +
 //! sys of the server process over the phase, every push delivered, ÷ pushes) and pushes
 //! per second, the two sides alternating, per credential kind.
 //!
@@ -127,7 +128,19 @@ pub async fn run(args: &PushArgs) -> Result<PushReport, BoxError> {
     }
     Ok(PushReport {
         machine: Machine::current(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: format!(
+            "cargo run --release -p bench -- push --auth {} --recipients {} --concurrency {} \
+             --pushes {} --rounds {}",
+            args.auths
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(","),
+            args.recipients,
+            args.concurrency,
+            args.pushes,
+            args.rounds
+        ),
         recipients: args.recipients,
         concurrency: args.concurrency,
         pushes_per_round: args.pushes,

@@ -2,7 +2,8 @@
 //! is its own): a gateway node whose app tells each client its connection id, with its
 //! push API as a user runs it (one credential kind), and beside it, on a listener of its
 //! own, the floor: a bare hyper handler that parses the same `PostToConnection` request
-//! and hands the frame to the same hub, with no routing, no credential check, no metrics.
+//! and hands the frame to the same hub, with no routing, no credential check, no request
+//! metrics (the hub's own delivery counters count on both sides).
 //! Prints `ready <app> <push> <floor>` once listening; exits when stdin closes.
 
 use std::convert::Infallible;

@@ -140,6 +140,19 @@ impl Mailbox {
         }
     }
 
+    /// Takes no more frames and lets go of those queued: the session is gone.
+    pub(super) fn abandon(&self) {
+        let frames = {
+            let mut queue = self.queue();
+            queue.closed = true;
+            queue.bytes = 0;
+            queue.waiter = None;
+            std::mem::take(&mut queue.frames)
+        };
+        // Dropped outside the lock.
+        drop(frames);
+    }
+
     /// Asks the session to close the connection with `why`.
     pub(super) fn kick(&self, why: Kick) {
         *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
@@ -218,5 +231,17 @@ mod tests {
         small.offer(Outbound::text("x"));
         small.take();
         assert!(small.capacity() <= KEPT_SLOTS);
+    }
+
+    #[test]
+    fn an_abandoned_mailbox_lets_its_frames_go_and_takes_no_more() {
+        let mailbox = Mailbox::new(QueueBound::frames(100));
+        for _ in 0..10 {
+            mailbox.offer(Outbound::text("x"));
+        }
+        mailbox.abandon();
+        assert_eq!(mailbox.capacity(), 0);
+        assert_eq!(mailbox.take(), None);
+        assert_eq!(mailbox.offer(Outbound::text("y")), Offered::Closed);
     }
 }

@@ -193,8 +193,10 @@ pub struct Handle {
 }
 
 impl Drop for Handle {
+    // The session is gone: what is queued will never be written, and is let go now rather
+    // than when the hub forgets the connection.
     fn drop(&mut self) {
-        self.mailbox.close();
+        self.mailbox.abandon();
     }
 }
 
@@ -288,8 +290,9 @@ impl Hub {
             old
         };
         if let Some(old) = old {
-            old.mailbox.close();
+            // Kicked first: its session, woken by the close, must find why.
             kick(&old, replaced);
+            old.mailbox.close();
         }
         Some(handle)
     }
