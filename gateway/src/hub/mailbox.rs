@@ -43,6 +43,19 @@ struct Queue {
     waiter: Option<Waker>,
 }
 
+impl Queue {
+    /// The oldest frame, its bytes taken off; a queue it leaves empty gives back its
+    /// storage beyond [`KEPT_SLOTS`].
+    fn pop(&mut self) -> Option<Outbound> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= frame.len();
+        if self.frames.is_empty() && self.frames.capacity() > KEPT_SLOTS {
+            self.frames = VecDeque::new();
+        }
+        Some(frame)
+    }
+}
+
 /// One connection's mailbox.
 #[derive(Debug)]
 pub(super) struct Mailbox {
@@ -98,24 +111,14 @@ impl Mailbox {
 
     /// The next frame if one is queued.
     pub(super) fn take(&self) -> Option<Outbound> {
-        let mut queue = self.queue();
-        let frame = queue.frames.pop_front()?;
-        queue.bytes -= frame.len();
-        if queue.frames.is_empty() && queue.frames.capacity() > KEPT_SLOTS {
-            queue.frames = VecDeque::new();
-        }
-        Some(frame)
+        self.queue().pop()
     }
 
     /// The next frame; `None` once the mailbox is closed and drained. Pending (the task
     /// woken by the next offer or the close) while it is empty and open.
     pub(super) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         let mut queue = self.queue();
-        if let Some(frame) = queue.frames.pop_front() {
-            queue.bytes -= frame.len();
-            if queue.frames.is_empty() && queue.frames.capacity() > KEPT_SLOTS {
-                queue.frames = VecDeque::new();
-            }
+        if let Some(frame) = queue.pop() {
             return Poll::Ready(Some(frame));
         }
         if queue.closed {
