@@ -206,7 +206,7 @@ async fn bad_frames_get_documented_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_size_messages_pass_the_small_default_socket_buffers() {
-    // 4 KiB socket buffers by default; the 128 KiB message limit still holds both ways.
+    // 1 KiB socket buffers by default; the 128 KiB message limit still holds both ways.
     let limits = Limits::default();
     assert!(limits.read_buffer_bytes < limits.max_message_bytes / 16);
     let max = limits.max_message_bytes;

@@ -185,7 +185,11 @@ pub fn pump<'a>(
         // Registered once, for the same reason.
         let kicks = handle.kicks();
         let kicked = kicks.notified();
-        tokio::pin!(watchdog, kicked);
+        // Registered once too: the shutdown signal is one `Notify` every session waits on,
+        // and a fresh `changed()` per pass locked its waiter list twice (in and out) from
+        // every connection, on every frame.
+        let shutting_down = shutdown.changed();
+        tokio::pin!(watchdog, kicked, shutting_down);
         let mut last_in = started;
         let mut ping = tokio::time::interval(limits.ping_interval);
         ping.reset();
@@ -295,7 +299,7 @@ pub fn pump<'a>(
                     let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
                     return Ending::ours(kick.code, kick.reason);
                 }
-                _ = shutdown.changed() => {
+                _ = &mut shutting_down => {
                     return Ending::ours(close_code::GOING_AWAY, "server shutting down");
                 }
             }

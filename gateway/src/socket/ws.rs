@@ -243,8 +243,9 @@ impl Socket {
     }
 
     /// Feeds `first`, then what `more` yields while the socket takes it without waiting,
-    /// and starts writing them (the flush ends in [`Socket::next`]). Call it only when no
-    /// write is pending: then the socket takes at least one frame at once.
+    /// and writes them as far as the socket takes them now (a flush left pending ends in
+    /// [`Socket::next`]). Call it only when no write is pending: then the socket takes at
+    /// least one frame at once.
     pub async fn feed(
         &mut self,
         first: Message,
@@ -267,6 +268,13 @@ impl Socket {
                     // Full: the rest waits in its queue.
                     Poll::Pending => break,
                 }
+            }
+            // The write starts now rather than on the session's next pass: most writes
+            // finish here, and the pass that would only have flushed is saved.
+            match ws.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flushing_since = None,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(Ending::write_failed(error))),
+                Poll::Pending => {}
             }
             Poll::Ready(Ok(()))
         })
