@@ -64,7 +64,7 @@ const MAX_FLUSH_RETRIES: u32 = 3;
 
 /// Adds a run of `node`'s members to `by_node` (the run's own list when it is the node's
 /// first).
-fn gather(by_node: &mut HashMap<Endpoint, Vec<String>>, node: Endpoint, ids: Vec<String>) {
+fn add_run(by_node: &mut HashMap<Endpoint, Vec<String>>, node: Endpoint, ids: Vec<String>) {
     match by_node.entry(node) {
         std::collections::hash_map::Entry::Vacant(entry) => {
             entry.insert(ids);
@@ -381,7 +381,7 @@ impl ChatFunctions {
                 Some((node, ids)) if *node == member.endpoint => ids.push(member.id.into()),
                 _ => {
                     if let Some((node, ids)) = run.replace((member.endpoint, Vec::new())) {
-                        gather(&mut by_node, node, ids);
+                        add_run(&mut by_node, node, ids);
                     }
                     if let Some((_, ids)) = &mut run {
                         ids.push(member.id.into());
@@ -390,7 +390,7 @@ impl ChatFunctions {
             }
         }
         if let Some((node, ids)) = run {
-            gather(&mut by_node, node, ids);
+            add_run(&mut by_node, node, ids);
         }
         Ok((online, by_node))
     }

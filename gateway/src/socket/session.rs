@@ -185,9 +185,9 @@ pub fn pump<'a>(
         // Registered once, for the same reason.
         let kicks = handle.kicks();
         let kicked = kicks.notified();
-        // Registered once too: the shutdown signal is one `Notify` every session waits on,
-        // and a fresh `changed()` per pass locked its waiter list twice (in and out) from
-        // every connection, on every frame.
+        // Registered once too: every session waits on the one shutdown signal, and a fresh
+        // `changed()` per pass locked its shared waiter list twice (in and out) from every
+        // connection, on every frame.
         let shutting_down = shutdown.changed();
         tokio::pin!(watchdog, kicked, shutting_down);
         let mut last_in = started;
