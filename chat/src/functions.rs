@@ -380,11 +380,9 @@ impl ChatFunctions {
             match &mut run {
                 Some((node, ids)) if *node == member.endpoint => ids.push(member.id.into()),
                 _ => {
-                    if let Some((node, ids)) = run.replace((member.endpoint, Vec::new())) {
+                    let started = (member.endpoint, vec![member.id.into()]);
+                    if let Some((node, ids)) = run.replace(started) {
                         add_run(&mut by_node, node, ids);
-                    }
-                    if let Some((_, ids)) = &mut run {
-                        ids.push(member.id.into());
                     }
                 }
             }
