@@ -3,7 +3,7 @@
 //! they do not skip. Every scenario gets its own table (`<table>_<namespace>`), dropped
 //! afterwards.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use store_core::{ConnectionStore, Result, SharedClock};
 use store_dynamodb::{DynamoConfig, DynamoStore};
@@ -14,10 +14,19 @@ fn url() -> String {
     )
 }
 
+/// How long one request to moto may take. moto's server answers one request at a time in
+/// Python, and a scan of a scenario's table beside the other scenarios on a loaded 2-core
+/// CI machine has taken over the store's default 3 s attempt (10 s in all): the suite
+/// checks the contract, not moto's speed. A server that hangs still fails the test.
+const MOTO_ATTEMPT: Duration = Duration::from_secs(30);
+const MOTO_OPERATION: Duration = Duration::from_secs(90);
+
 /// The URL's table in `namespace`, with the environment's credentials or moto's
-/// placeholders (moto checks none).
+/// placeholders (moto checks none), and moto's timeouts.
 fn config(namespace: &str) -> Result<DynamoConfig> {
-    let config = DynamoConfig::with_url(&url())?.with_namespace(namespace)?;
+    let mut config = DynamoConfig::with_url(&url())?.with_namespace(namespace)?;
+    config.attempt_timeout = MOTO_ATTEMPT;
+    config.operation_timeout = MOTO_OPERATION;
     Ok(match config.access_key_id {
         Some(_) => config,
         None => config.with_credentials("moto-key", "moto-secret"),
