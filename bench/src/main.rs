@@ -99,6 +99,10 @@ enum Command {
         /// this URL (nats://127.0.0.1:4222).
         #[arg(long)]
         node_link: Option<String>,
+        /// With --node-link: a chat line is one message on its room's group subject, not a
+        /// request with ids per node.
+        #[arg(long, requires = "node_link")]
+        node_link_groups: bool,
         /// Seconds each server sits idle with every client connected before its memory is
         /// read again (0: not read again).
         #[arg(long, default_value_t = 15)]
@@ -278,6 +282,9 @@ enum Command {
         /// Reach other nodes over NATS at this URL instead of their push API.
         #[arg(long)]
         node_link: Option<String>,
+        /// Broadcast to rooms over NATS group subjects.
+        #[arg(long)]
+        node_link_groups: bool,
     },
     /// (internal) The chat's functions as an HTTP server, for `fanout --http-functions`.
     #[command(hide = true)]
@@ -378,6 +385,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             settle_secs,
             http_functions,
             node_link,
+            node_link_groups,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -390,6 +398,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 settle_secs,
                 http_functions,
                 node_link,
+                node_link_groups,
                 exe: std::env::current_exe()?,
             })
             .await?;
@@ -485,6 +494,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             default_limits,
             functions_url,
             node_link,
+            node_link_groups,
         } => {
             fanout::server::serve_gateway(GatewaySetup {
                 store_url: &store,
@@ -493,6 +503,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 default_limits,
                 functions_url: functions_url.as_deref(),
                 node_link: node_link.as_deref(),
+                node_link_groups,
             })
             .await
         }

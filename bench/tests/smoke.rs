@@ -119,6 +119,7 @@ async fn fanout_through_the_gateway_and_the_floor() {
         settle_secs: 1,
         http_functions: false,
         node_link: None,
+        node_link_groups: false,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
@@ -173,36 +174,46 @@ async fn fanout_over_two_nodes_linked_by_nats() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let report = fanout::run(&FanoutArgs {
-        clients: vec![6],
-        messages: 3,
-        burst: 40,
-        presence_window_ms: 50,
-        store: Some(format!(
-            "sqlite://{}",
-            dir.path().join("connections.db").display()
-        )),
-        nodes: 2,
-        settle_secs: 0,
-        http_functions: false,
-        node_link: Some(format!("nats://127.0.0.1:{port}")),
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
-    })
-    .await;
+    // Per-node requests, then group subjects: both cross between the nodes.
+    let mut reports = Vec::new();
+    for groups in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        reports.push(
+            fanout::run(&FanoutArgs {
+                clients: vec![6],
+                messages: 3,
+                burst: 40,
+                presence_window_ms: 50,
+                store: Some(format!(
+                    "sqlite://{}",
+                    dir.path().join("connections.db").display()
+                )),
+                nodes: 2,
+                settle_secs: 0,
+                http_functions: false,
+                node_link: Some(format!("nats://127.0.0.1:{port}")),
+                node_link_groups: groups,
+                exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
+            })
+            .await,
+        );
+    }
     let _ = nats.kill();
     let _ = nats.wait();
-    let report = report.expect("the fan-out benchmark runs on two nodes over NATS");
-    assert!(report.command.contains("--node-link"), "{}", report.command);
-    let row = &report.rows[0];
-    assert_eq!(row.link.as_deref(), Some("nats"));
-    let one = row.one_node.as_ref().expect("one node alone is measured");
-    assert_eq!(one.latency.samples, 3);
-    let ratio = row.ratio_to_one_node.expect("the ratio");
-    assert!(
-        (ratio - row.gateway.deliveries_per_sec / one.deliveries_per_sec).abs() < 1e-9,
-        "{row:?}"
-    );
+    for (report, link) in reports.into_iter().zip(["nats", "nats-groups"]) {
+        let report = report.expect("the fan-out benchmark runs on two nodes over NATS");
+        assert!(report.command.contains("--node-link"), "{}", report.command);
+        let row = &report.rows[0];
+        assert_eq!(row.link.as_deref(), Some(link));
+        assert_eq!(row.gateway.latency.samples, 3, "{row:?}");
+        let one = row.one_node.as_ref().expect("one node alone is measured");
+        assert_eq!(one.latency.samples, 3);
+        let ratio = row.ratio_to_one_node.expect("the ratio");
+        assert!(
+            (ratio - row.gateway.deliveries_per_sec / one.deliveries_per_sec).abs() < 1e-9,
+            "{row:?}"
+        );
+    }
 }
 
 /// The HTTP-function path: the chat's functions in a process of their own, every message
@@ -219,6 +230,7 @@ async fn fanout_through_http_functions() {
         settle_secs: 0,
         http_functions: true,
         node_link: None,
+        node_link_groups: false,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await

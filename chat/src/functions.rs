@@ -5,14 +5,22 @@
 //! answer: Tencent ignores a transport answer's body, so this is the one way that works in
 //! every dialect. The room and node of a connection come from its store record (AWS and
 //! Tencent message events carry neither).
+//!
+//! Where the pusher keeps groups (the chat linked into a node), each connection joins its
+//! room's group on register, and a chat line goes to the group: one call, no walk of the
+//! room and no id per recipient. The store still says who is online: its count of the
+//! room is the number of members the line must reach; when the group broadcast reached
+//! fewer (members on nodes it does not reach, or joining), a walk of the room finds the
+//! rest, by node, and they get the line by their ids, as without groups.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
-use lifecycle::{App, AppError, EventKind, LifecycleEvent, Payload, Pusher, Reply};
+use lifecycle::{App, AppError, EventKind, LifecycleEvent, Payload, PushError, Pusher, Reply};
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
     StoreError, system_clock,
@@ -45,6 +53,9 @@ pub struct ChatFunctions {
     presence_window: Duration,
     /// The notices gathering, by room.
     pending: Arc<PendingNotices>,
+    /// Whether the pusher keeps groups: true until it says it has none (then every line
+    /// goes by walk and ids, with no count asked of the store first).
+    groups: Arc<AtomicBool>,
 }
 
 /// The default presence window: short enough to read as instant, long enough that a join
@@ -71,6 +82,11 @@ fn add_run(by_node: &mut HashMap<Endpoint, Vec<String>>, node: Endpoint, ids: Ve
         }
         std::collections::hash_map::Entry::Occupied(mut entry) => entry.get_mut().extend(ids),
     }
+}
+
+/// True when push URLs `reached` and `node` name one node (a trailing slash aside).
+fn same_node(reached: &str, node: &Endpoint) -> bool {
+    reached.trim_end_matches('/') == node.as_str().trim_end_matches('/')
 }
 
 /// The plain frame of one notice.
@@ -112,6 +128,7 @@ impl ChatFunctions {
             lease,
             presence_window: PRESENCE_WINDOW,
             pending: Arc::default(),
+            groups: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -159,6 +176,7 @@ impl ChatFunctions {
             ttl: self.lease,
         };
         self.store.register(id, &registration).await?;
+        self.join_group(&endpoint, &room, id).await;
         let name = anonymous_name(id.as_str());
         let notice = Notice::Joined {
             id: id.as_str().to_owned(),
@@ -230,15 +248,61 @@ impl ChatFunctions {
         }
         let from = anonymous_name(id.as_str());
         let at = store_core::Clock::now_ms(system_clock().as_ref());
-        let (online, others) = self.members(&me.room, Some(id)).await?;
-        let message = ServerMessage::Chat {
-            from,
+        let line = |online| ServerMessage::Chat {
+            from: from.clone(),
             text: text.to_owned(),
             at,
             online,
         };
-        self.deliver(others, online, message).await?;
+        if self.groups.load(Ordering::Relaxed) {
+            let online = self.store.count(&me.room).await?;
+            let message = line(online);
+            let payload = Payload::Text(message.to_json());
+            // Everyone but the sender, who is online too.
+            let expected = online.saturating_sub(1);
+            match self
+                .pusher
+                .publish(me.room.as_str(), Some(id.as_str()), &payload, expected)
+                .await
+            {
+                Ok(published) if published.reached >= expected => return Ok(Reply::ok()),
+                Ok(published) => {
+                    // Some members are where the broadcast did not reach: the walk finds
+                    // them, and the nodes that answered are not sent the line again.
+                    let (_, mut others) = self.members(&me.room, Some(id)).await?;
+                    others.retain(|node, _| {
+                        !published
+                            .nodes
+                            .iter()
+                            .any(|reached| same_node(reached, node))
+                    });
+                    self.deliver(others, online, message).await?;
+                    return Ok(Reply::ok());
+                }
+                Err(PushError::NoGroups) => self.groups.store(false, Ordering::Relaxed),
+                Err(err) => tracing::warn!(%err, "group broadcast failed; sending by ids"),
+            }
+        }
+        let (online, others) = self.members(&me.room, Some(id)).await?;
+        self.deliver(others, online, line(online)).await?;
         Ok(Reply::ok())
+    }
+
+    /// Puts a registered connection in its room's group, where the pusher keeps groups (a
+    /// failure is logged: its lines then reach it by walk and id).
+    async fn join_group(&self, node: &Endpoint, room: &RoomName, id: &ConnectionId) {
+        if !self.groups.load(Ordering::Relaxed) {
+            return;
+        }
+        match self
+            .pusher
+            .join(node.as_str(), room.as_str(), id.as_str())
+            .await
+        {
+            Ok(_) => {}
+            Err(PushError::NoGroups) => self.groups.store(false, Ordering::Relaxed),
+            Err(err) => tracing::warn!(%err, id = id.as_str(), "could not join the room's group"),
+        }
     }
 
     /// Tells the sender why its frame went nowhere (when it still has a record to find its

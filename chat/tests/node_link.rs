@@ -103,6 +103,88 @@ async fn nodes_reach_each_other_over_nats_and_over_http_while_nats_is_down() {
     }
 }
 
+const GROUP: &str = r#"wsgw_node_link_calls_total{outcome="group"}"#;
+const GROUP_SHORT: &str = r#"wsgw_node_link_calls_total{outcome="group_short"}"#;
+const SERVED_GROUP: &str = r#"wsgw_node_link_served_total{request="group"}"#;
+
+/// `text` from `sender` reaches `receiver`.
+async fn crosses(sender: &mut common::ws::Ws, receiver: &mut common::ws::Ws, text: &str) {
+    sender.send(Message::text(text)).await.unwrap();
+    assert_eq!(next_of(receiver, "chat").await["text"], text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_lines_cross_on_group_subjects_and_never_go_missing_around_them() {
+    let mut nats = PrivateNats::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("connections.db").display());
+    let nats_url = nats.url();
+    let node = |groups: bool| {
+        let mut node = Binary::launch()
+            .args(["--store", &store, "--node-link", &nats_url])
+            .args(["--sweep-interval-secs", "0"])
+            .stderr(Stdio::null());
+        if groups {
+            node = node.args(["--node-link-groups"]);
+        }
+        node.start()
+    };
+    let (a, b) = (node(true), node(true));
+    until(&a, CONNECTED, |v| v == 1.0).await;
+    until(&b, CONNECTED, |v| v == 1.0).await;
+    let room = format!("groups{}", std::process::id());
+    let mut sender = join(&room_url(a.app, &room)).await;
+    let mut here = join(&room_url(a.app, &room)).await;
+    let mut remote = join(&room_url(b.app, &room)).await;
+    next_of(&mut sender, "join").await;
+
+    // One message on the room's subject: B's member gets it from B's own group, A's from
+    // A's hub, and no id crosses.
+    crosses(&mut sender, &mut remote, "on the group").await;
+    assert_eq!(next_of(&mut here, "chat").await["text"], "on the group");
+    until(&a, GROUP, |v| v >= 1.0).await;
+    assert!(metric(&b, SERVED_GROUP).await >= 1.0);
+
+    // NATS gone: lines go by walk and ids over HTTP, none lost.
+    nats.halt();
+    until(&a, CONNECTED, |v| v == 0.0).await;
+    for i in 0..3 {
+        crosses(&mut sender, &mut remote, &format!("over http {i}")).await;
+    }
+    until(&a, DISCONNECTED, |v| v >= 3.0).await;
+
+    // NATS back: until B serves the group subject again, A hears no answer from it and
+    // reaches its member by id; every line arrives, and they go on the group again.
+    nats.resume();
+    until(&a, CONNECTED, |v| v == 1.0).await;
+    let groups_before = metric(&a, GROUP).await;
+    let started = Instant::now();
+    let mut i = 0;
+    while metric(&a, GROUP).await <= groups_before {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no line on a group subject 20 s after NATS came back"
+        );
+        crosses(&mut sender, &mut remote, &format!("back {i}")).await;
+        i += 1;
+    }
+    let by_ids = metric(&b, SERVED).await;
+    crosses(&mut sender, &mut remote, "on the group again").await;
+    assert_eq!(metric(&b, SERVED).await, by_ids, "a line went by ids");
+
+    // A node without groups in the room: A hears nothing from it, waits a while, and
+    // reaches its member by id.
+    let c = node(false);
+    until(&c, CONNECTED, |v| v == 1.0).await;
+    let mut plain = join(&room_url(c.app, &room)).await;
+    crosses(&mut sender, &mut plain, "to a node without groups").await;
+    assert_eq!(
+        next_of(&mut remote, "chat").await["text"],
+        "to a node without groups"
+    );
+    assert!(metric(&a, GROUP_SHORT).await >= 1.0);
+}
+
 #[test]
 fn a_node_link_that_is_not_nats_or_http_is_refused_at_start() {
     let out = common::binary::command()
@@ -112,6 +194,17 @@ fn a_node_link_that_is_not_nats_or_http_is_refused_at_start() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("node link"), "{stderr}");
+}
+
+#[test]
+fn group_subjects_without_a_nats_link_are_refused_at_start() {
+    let out = common::binary::command()
+        .args(["--node-link-groups"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--node-link-groups needs"), "{stderr}");
 }
 
 #[test]

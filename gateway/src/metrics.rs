@@ -16,8 +16,8 @@
 //! | `wsgw_store_calls_total`, `wsgw_store_call_seconds` | `backend`, `op`, `outcome` | see `store_core::Metered` |
 //! | `wsgw_sweeps_total`, `wsgw_swept_records_total`, `wsgw_sweep_seconds` | `outcome` | see `store_core::Sweeper` |
 //! | `wsgw_node_link_connected` (gauge) | | 1 while the NATS node link is connected, 0 while it is not (calls go over HTTP) |
-//! | `wsgw_node_link_calls_total` | `outcome` | calls to other nodes over NATS: ok, failed, or over HTTP instead (fallback_disconnected, fallback_no_responders, fallback_too_large) |
-//! | `wsgw_node_link_served_total` | `request` | other nodes' requests over NATS served: batch, close, refused |
+//! | `wsgw_node_link_calls_total` | `outcome` | calls to other nodes over NATS: ok, failed, or over HTTP instead (fallback_disconnected, fallback_no_responders, fallback_too_large); group broadcasts: group (every member expected was reached), group_short (some were left to the caller) |
+//! | `wsgw_node_link_served_total` | `request` | other nodes' requests over NATS served: batch, close, group, refused |
 //!
 //! Every label takes a bounded set of values: no connection id, room or URL is ever a label
 //! (a close code outside the ones the protocol and the gateway use is `other`). So every
@@ -266,16 +266,18 @@ pub fn push_call(route: String, status: u16) {
 }
 
 /// How a call to another node over NATS ended (`wsgw_node_link_calls_total{outcome}`).
-const LINK_OUTCOMES: [&str; 5] = [
+const LINK_OUTCOMES: [&str; 7] = [
     "ok",
     "failed",
     "fallback_disconnected",
     "fallback_no_responders",
     "fallback_too_large",
+    "group",
+    "group_short",
 ];
 
 /// Other nodes' requests over NATS (`wsgw_node_link_served_total{request}`).
-const LINK_REQUESTS: [&str; 3] = ["batch", "close", "refused"];
+const LINK_REQUESTS: [&str; 4] = ["batch", "close", "group", "refused"];
 
 /// Registers the node link's series at zero (a node on NATS calls it once connected).
 pub fn zero_node_link() {

@@ -23,5 +23,7 @@ mod reply;
 pub use app::{App, AppError};
 pub use breaker::Breakers;
 pub use event::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
-pub use push::{BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, PushError, Pusher};
+pub use push::{
+    BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Published, PushError, Pusher,
+};
 pub use reply::{Close, Reply};

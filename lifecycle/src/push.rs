@@ -1,6 +1,8 @@
 //! Pushing data down to connections through a gateway node's push-back API: the node's
 //! own batch call (`POST {push_url}/batch`, one payload to many of its connections) and the
-//! AWS-style close (`DELETE {push_url}/@connections/{id}`).
+//! AWS-style close (`DELETE {push_url}/@connections/{id}`). A pusher that can also keeps
+//! groups: a node-local set of its connections per name (a room's members there), joined
+//! once and broadcast to with one call and no ids ([`Pusher::join`], [`Pusher::publish`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -93,6 +95,27 @@ pub enum PushError {
         /// As given.
         url: String,
     },
+    /// This pusher has no groups (the HTTP push-back API has none): nothing was done, and
+    /// the caller reaches the members another way (a batch per node).
+    #[error("this pusher has no groups")]
+    NoGroups,
+    /// The node would not put the connection in the group, with why (its name is empty
+    /// or too long, or the connection is in as many groups as it may be).
+    #[error("join refused: {reason}")]
+    JoinRefused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a group broadcast did ([`Pusher::publish`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Members it was offered to, on every node that answered.
+    pub reached: u64,
+    /// The push URLs of the nodes that reached members (this one included when it did);
+    /// members on any other node were not reached.
+    pub nodes: Vec<String>,
 }
 
 /// What happened to each recipient.
@@ -170,6 +193,30 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     /// Closes connection `id` held by the node at `push_url`; `Ok(false)` when the node no
     /// longer holds it.
     async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError>;
+
+    /// Puts connection `id`, held by the node at `push_url`, in group `group` until it
+    /// closes; `Ok(false)` when the node does not hold it. [`PushError::NoGroups`] from a
+    /// pusher without groups.
+    async fn join(&self, push_url: &str, group: &str, id: &str) -> Result<bool, PushError> {
+        let _ = (push_url, group, id);
+        Err(PushError::NoGroups)
+    }
+
+    /// Offers `payload` to every member of `group` but `except`, on every node this pusher
+    /// reaches with one call, and waits (a bounded while) for their answers until
+    /// `expected` members were reached. What it reached is in [`Published`]: members on a
+    /// node it does not name were not, and the caller reaches them another way.
+    /// [`PushError::NoGroups`], having done nothing, from a pusher without groups.
+    async fn publish(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Published, PushError> {
+        let _ = (group, except, payload, expected);
+        Err(PushError::NoGroups)
+    }
 }
 
 /// The HTTP pusher (reqwest), with a bearer token when the push API needs one. A node it

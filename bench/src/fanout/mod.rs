@@ -66,6 +66,8 @@ pub struct FanoutArgs {
     pub http_functions: bool,
     /// The nodes' link: NATS at this URL, else HTTP (their push API).
     pub node_link: Option<String>,
+    /// Over NATS, chat lines go to their room's group subject (not ids per node).
+    pub node_link_groups: bool,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -212,6 +214,9 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         }
         if let Some(url) = &args.node_link {
             gateway_args.extend(["--node-link", url]);
+            if args.node_link_groups {
+                gateway_args.push("--node-link-groups");
+            }
         }
         let mut nodes = Vec::new();
         for _ in 0..args.nodes.max(1) {
@@ -302,6 +307,11 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
                 .as_ref()
                 .map(|url| format!(" --node-link {}", store::redact(url)))
                 .unwrap_or_default()
+                + if args.node_link_groups {
+                    " --node-link-groups"
+                } else {
+                    ""
+                }
         ),
         nodes: args.nodes.max(1),
         store: args
@@ -319,11 +329,12 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
     })
 }
 
-/// `http` or `nats`: how the nodes reach one another.
+/// `http`, `nats` or `nats-groups`: how the nodes reach one another.
 fn link_name(args: &FanoutArgs) -> &'static str {
-    match args.node_link {
-        Some(_) => "nats",
-        None => "http",
+    match (&args.node_link, args.node_link_groups) {
+        (Some(_), true) => "nats-groups",
+        (Some(_), false) => "nats",
+        (None, _) => "http",
     }
 }
 

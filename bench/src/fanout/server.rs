@@ -56,8 +56,15 @@ pub async fn serve_gateway(setup: GatewaySetup<'_>) -> Result<(), BoxError> {
             let remote: Arc<dyn lifecycle::Pusher> = match setup.node_link {
                 None => http,
                 Some(url) => Arc::new(
-                    gateway::link::NatsLink::connect(url, &push_url, hub.clone(), max_frame, http)
-                        .await?,
+                    gateway::link::NatsLink::connect(
+                        url,
+                        &push_url,
+                        hub.clone(),
+                        max_frame,
+                        http,
+                        setup.node_link_groups,
+                    )
+                    .await?,
                 ),
             };
             let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max_frame, remote));
@@ -100,6 +107,8 @@ pub struct GatewaySetup<'a> {
     pub functions_url: Option<&'a str>,
     /// Other nodes over NATS at this URL, instead of their push API.
     pub node_link: Option<&'a str>,
+    /// Over NATS, broadcasts to rooms on group subjects.
+    pub node_link_groups: bool,
 }
 
 /// The chat functions the benchmark runs, linked in or behind HTTP.

@@ -102,6 +102,9 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         // Its families at zero from the first scrape, as the node's own are.
         gateway::metrics::zero_store(store.backend());
     }
+    if node.node_link_groups && node.node_link == NodeLink::Http {
+        return Err("--node-link-groups needs a NATS node link (--node-link nats://…)".into());
+    }
     let hub = Arc::new(Hub::default());
     let functions = match (http, &store) {
         (Some(http), _) => {
@@ -120,9 +123,17 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             // where NATS cannot carry a call).
             let remote: Arc<dyn Pusher> = match &node.node_link {
                 NodeLink::Http => http,
-                NodeLink::Nats(url) => {
-                    Arc::new(NatsLink::connect(url, &push_url, hub.clone(), max, http).await?)
-                }
+                NodeLink::Nats(url) => Arc::new(
+                    NatsLink::connect(
+                        url,
+                        &push_url,
+                        hub.clone(),
+                        max,
+                        http,
+                        node.node_link_groups,
+                    )
+                    .await?,
+                ),
             };
             let pusher = Arc::new(NodePusher::new(hub.clone(), &push_url, max, remote));
             let chat = ChatFunctions::new(store, pusher, node.lease());

@@ -146,6 +146,13 @@ pub struct NodeArgs {
     #[arg(long, env = "NODE_LINK", hide_env_values = true, default_value = "http",
           value_parser = parse_node_link)]
     pub node_link: NodeLink,
+    /// With a NATS node link: broadcasts to a group (a chat room) are one message on the
+    /// group's subject, which every node serves from its own members, instead of a
+    /// request with the recipients' ids per node. Every node of the deployment should run
+    /// with it: a broadcast waits a while (0.5 s) for a node without it, then reaches
+    /// that node's members by their ids.
+    #[arg(long, env = "NODE_LINK_GROUPS")]
+    pub node_link_groups: bool,
     /// Stage name in events.
     #[arg(long, default_value_t = Naming::default().stage)]
     pub stage: String,
@@ -249,6 +256,7 @@ impl std::fmt::Debug for NodeArgs {
             )
             .field("dialect", &self.dialect)
             .field("node_link", &self.node_link.name())
+            .field("node_link_groups", &self.node_link_groups)
             .field("limits", &self.limits())
             .finish_non_exhaustive()
     }

@@ -5,7 +5,9 @@
 //! # Layout
 //! - `mod.rs`: the hub, its frames and kicks, the session's handle.
 //! - `mailbox.rs`: one connection's queue, bounds and kick, in one allocation.
+//! - `groups.rs`: named sets of this node's connections, for broadcasts without ids.
 
+mod groups;
 mod mailbox;
 
 use std::collections::HashMap;
@@ -15,6 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
+use groups::Groups;
+pub use groups::{Joined, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION};
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use mailbox::{Mailbox, Offered};
 
@@ -153,7 +157,7 @@ pub struct HeldConnection {
     pub client_named: bool,
 }
 
-/// One held connection.
+/// One held connection, as the hub's map and its groups reach it.
 #[derive(Debug, Clone)]
 struct Conn {
     /// Frames for the socket task (bounded so a slow client cannot grow memory), and its
@@ -163,19 +167,69 @@ struct Conn {
     held: Arc<HeldConnection>,
 }
 
+impl Conn {
+    /// The connection's key in a group: its mailbox's address, unique while it is held.
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.mailbox) as usize
+    }
+}
+
+/// A connection in the hub's map.
+#[derive(Debug)]
+struct Entry {
+    /// How to reach it.
+    conn: Conn,
+    /// The groups it is in (taken out of each when it is forgotten); empty, and not
+    /// allocated, for a connection in none.
+    groups: Vec<Arc<str>>,
+}
+
+/// What the hub's lock guards.
+#[derive(Debug, Default)]
+struct Inner {
+    /// By connection id.
+    conns: HashMap<String, Entry>,
+    /// Named sets of the connections above.
+    groups: Groups,
+}
+
+impl Inner {
+    /// Forgets the connection under `id` (and its memberships); its entry, if it had one.
+    fn forget(&mut self, id: &str) -> Option<Conn> {
+        let entry = self.conns.remove(id)?;
+        self.groups.leave_all(&entry.conn, &entry.groups);
+        Some(entry.conn)
+    }
+
+    /// Holds `conn` under its id; the connection it replaced, if any, forgotten.
+    fn hold(&mut self, conn: Conn) -> Option<Conn> {
+        let replaced = self.forget(&conn.held.info.id);
+        let entry = Entry {
+            conn,
+            groups: Vec::new(),
+        };
+        self.conns.insert(entry.conn.held.info.id.clone(), entry);
+        replaced
+    }
+
+    fn conn(&self, id: &str) -> Option<&Conn> {
+        self.conns.get(id).map(|entry| &entry.conn)
+    }
+}
+
 /// All connections of this node. The lock is only held for map operations, never across
 /// an `.await`: a send queues or fails at once.
 #[derive(Debug, Default)]
 pub struct Hub {
-    /// By connection id.
-    conns: Mutex<HashMap<String, Conn>>,
+    /// The connections and their groups.
+    inner: Mutex<Inner>,
 }
 
 impl Drop for Hub {
     // The sessions of a hub that is gone hear that their queue ended.
     fn drop(&mut self) {
-        for conn in self.lock().values() {
-            conn.mailbox.close();
+        for entry in self.lock().conns.values() {
+            entry.conn.mailbox.close();
         }
     }
 }
@@ -236,15 +290,15 @@ impl Kicks {
 }
 
 impl Hub {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Conn>> {
-        self.conns
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Open connections (handshakes in progress included).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().conns.len()
     }
 
     /// True when no connection is open.
@@ -256,12 +310,12 @@ impl Hub {
     pub fn insert(&self, info: Arc<ConnectionInfo>, queue: QueueBound) -> Handle {
         let (handle, conn) = Self::entry(info, queue, false);
         let open = {
-            let mut conns = self.lock();
+            let mut inner = self.lock();
             // Ids the gateway makes are unique; a clash would leave a queue nobody closes.
-            if let Some(old) = conns.insert(handle.held.info.id.clone(), conn) {
+            if let Some(old) = inner.hold(conn) {
                 old.mailbox.close();
             }
-            conns.len()
+            inner.conns.len()
         };
         metrics::connections_open(open);
         handle
@@ -278,15 +332,15 @@ impl Hub {
     ) -> Option<Handle> {
         let (handle, conn) = Self::entry(info, queue, true);
         let old = {
-            let mut conns = self.lock();
-            if conns
-                .get(&handle.held.info.id)
+            let mut inner = self.lock();
+            if inner
+                .conn(&handle.held.info.id)
                 .is_some_and(|c| !c.held.client_named)
             {
                 return None;
             }
-            let old = conns.insert(handle.held.info.id.clone(), conn);
-            metrics::connections_open(conns.len());
+            let old = inner.hold(conn);
+            metrics::connections_open(inner.conns.len());
             old
         };
         if let Some(old) = old {
@@ -315,42 +369,100 @@ impl Hub {
     /// True when `held` is still the connection held under its id.
     pub fn is_current(&self, held: &Arc<HeldConnection>) -> bool {
         self.lock()
-            .get(&held.info.id)
+            .conn(&held.info.id)
             .is_some_and(|conn| Arc::ptr_eq(&conn.held, held))
     }
 
     /// Forgets a connection.
     pub fn remove(&self, id: &str) {
         let open = {
-            let mut conns = self.lock();
-            if let Some(conn) = conns.remove(id) {
+            let mut inner = self.lock();
+            if let Some(conn) = inner.forget(id) {
                 conn.mailbox.close();
             }
-            conns.len()
+            inner.conns.len()
         };
         metrics::connections_open(open);
     }
 
     /// Forgets `held`'s connection unless a newer one replaced it; true when it was removed.
     pub fn remove_held(&self, held: &Arc<HeldConnection>) -> bool {
-        let mut conns = self.lock();
-        match conns.get(&held.info.id) {
-            Some(conn) if Arc::ptr_eq(&conn.held, held) => {
-                conn.mailbox.close();
-                conns.remove(&held.info.id);
-                let open = conns.len();
-                drop(conns);
-                metrics::connections_open(open);
-                true
-            }
-            _ => false,
+        let mut inner = self.lock();
+        let current = inner
+            .conn(&held.info.id)
+            .is_some_and(|conn| Arc::ptr_eq(&conn.held, held));
+        if !current {
+            return false;
         }
+        if let Some(conn) = inner.forget(&held.info.id) {
+            conn.mailbox.close();
+        }
+        let open = inner.conns.len();
+        drop(inner);
+        metrics::connections_open(open);
+        true
+    }
+
+    /// Puts connection `id` in group `group` (see [`Joined`] for why it may not be).
+    pub fn join(&self, group: &str, id: &str) -> Joined {
+        let mut inner = self.lock();
+        let Inner { conns, groups } = &mut *inner;
+        match conns.get_mut(id) {
+            Some(entry) => groups.join(group, &entry.conn, &mut entry.groups),
+            None => Joined::NotHeld,
+        }
+    }
+
+    /// Takes connection `id` out of group `group`; false when it was not in it.
+    pub fn leave(&self, group: &str, id: &str) -> bool {
+        let mut inner = self.lock();
+        let Inner { conns, groups } = &mut *inner;
+        match conns.get_mut(id) {
+            Some(entry) => groups.leave(group, &entry.conn, &mut entry.groups),
+            None => false,
+        }
+    }
+
+    /// Groups with a member on this node.
+    pub fn groups(&self) -> usize {
+        self.lock().groups.len()
+    }
+
+    /// Queues one shared `frame` for every member of `group` but `except`, under one lock
+    /// and with no id looked up per member; returns how many members it was offered to
+    /// (whether queued, found too slow and closed, or already leaving). Members whose queue was full are closed as
+    /// too slow after the lock is released, as in [`Hub::send_many`].
+    pub fn publish(&self, group: &str, except: Option<&str>, frame: &Outbound) -> u64 {
+        let mut slow = Vec::new();
+        let mut tally = [0u64; 3];
+        {
+            let inner = self.lock();
+            let Some(members) = inner.groups.members(group) else {
+                return 0;
+            };
+            let skipped = except.and_then(|id| inner.conn(id)).map(Conn::key);
+            for (key, conn) in members {
+                if Some(*key) == skipped {
+                    continue;
+                }
+                let (delivery, overflowed) = offer(conn, frame.clone());
+                if overflowed {
+                    slow.push(conn.clone());
+                }
+                tally[tally_slot(delivery)] += 1;
+            }
+        }
+        metrics::recipients(tally[0], tally[1], tally[2]);
+        for conn in &slow {
+            kick_too_slow(conn);
+        }
+        tally.iter().sum()
     }
 
     /// Queues a frame for `id`. A full queue closes the connection (backpressure: one slow
     /// client never stalls the others).
     pub fn send(&self, id: &str, frame: Outbound) -> Delivery {
-        let Some(conn) = self.lock().get(id).cloned() else {
+        let Some(conn) = self.lock().conn(id).cloned() else {
             count(Delivery::Gone, 1);
             return Delivery::Gone;
         };
@@ -377,9 +489,9 @@ impl Hub {
         // registry lookup each.
         let mut tally = [0u64; 3];
         {
-            let conns = self.lock();
+            let inner = self.lock();
             for id in ids {
-                let delivery = match conns.get(id) {
+                let delivery = match inner.conn(id) {
                     None => Delivery::Gone,
                     Some(conn) => {
                         let (delivery, overflowed) = offer(conn, frame.clone());
@@ -389,11 +501,7 @@ impl Hub {
                         delivery
                     }
                 };
-                tally[match delivery {
-                    Delivery::Sent => 0,
-                    Delivery::Gone => 1,
-                    Delivery::Overflow => 2,
-                }] += 1;
+                tally[tally_slot(delivery)] += 1;
                 outcome.record(id, delivery);
             }
         }
@@ -405,7 +513,8 @@ impl Hub {
 
     /// Closes `id` from the server side; false if unknown.
     pub fn kick(&self, id: &str, why: Kick) -> bool {
-        match self.lock().get(id).cloned() {
+        let conn = self.lock().conn(id).cloned();
+        match conn {
             Some(conn) => {
                 kick(&conn, why);
                 true
@@ -416,7 +525,7 @@ impl Hub {
 
     /// Facts about `id`.
     pub fn held(&self, id: &str) -> Option<Arc<HeldConnection>> {
-        self.lock().get(id).map(|c| c.held.clone())
+        self.lock().conn(id).map(|c| c.held.clone())
     }
 
     /// Touches a connection's last-active time.
@@ -435,6 +544,15 @@ fn offer(conn: &Conn, frame: Outbound) -> (Delivery, bool) {
         Offered::Queued => (Delivery::Sent, false),
         Offered::Full => (Delivery::Overflow, true),
         Offered::Closed => (Delivery::Gone, false),
+    }
+}
+
+/// Where a tally of deliveries counts `delivery`: sent, gone, overflow.
+fn tally_slot(delivery: Delivery) -> usize {
+    match delivery {
+        Delivery::Sent => 0,
+        Delivery::Gone => 1,
+        Delivery::Overflow => 2,
     }
 }
 
@@ -521,6 +639,88 @@ mod tests {
         assert_eq!(fast.try_next().unwrap(), frame);
         assert_eq!(slow.kicked().unwrap().code, crate::close_code::TOO_SLOW);
         assert!(fast.kicked().is_none());
+    }
+
+    #[test]
+    fn a_group_broadcast_reaches_its_members_but_the_sender_and_ends_with_them() {
+        let hub = Hub::default();
+        let mut a = hub.insert(info("a"), QueueBound::frames(4));
+        let mut b = hub.insert(info("b"), QueueBound::frames(4));
+        let mut c = hub.insert(info("c"), QueueBound::frames(4));
+        assert_eq!(hub.join("room", "a"), Joined::Yes);
+        assert_eq!(hub.join("room", "b"), Joined::Yes);
+        assert_eq!(
+            hub.join("room", "b"),
+            Joined::Yes,
+            "joining twice is one membership"
+        );
+        assert_eq!(hub.join("other", "c"), Joined::Yes);
+        assert_eq!(hub.join("room", "nobody"), Joined::NotHeld);
+        assert_eq!(hub.groups(), 2);
+
+        let frame = Outbound::text("hi");
+        assert_eq!(hub.publish("room", Some("a"), &frame), 1);
+        assert!(a.try_next().is_none(), "the sender is skipped");
+        assert_eq!(b.try_next().unwrap(), frame);
+        assert!(c.try_next().is_none(), "another group's member");
+        assert_eq!(hub.publish("room", None, &frame), 2);
+        assert_eq!(hub.publish("nowhere", None, &frame), 0);
+
+        // Leaving, and being forgotten, end memberships; an empty group is dropped.
+        assert!(hub.leave("room", "b"));
+        assert!(!hub.leave("room", "b"));
+        assert_eq!(hub.publish("room", None, &frame), 1);
+        hub.remove("a");
+        assert_eq!(hub.publish("room", None, &frame), 0);
+        assert_eq!(hub.groups(), 1);
+        assert!(hub.remove_held(&c.held));
+        assert_eq!(hub.groups(), 0);
+        drop((a.try_next(), b.try_next(), c.try_next()));
+    }
+
+    #[test]
+    fn group_bounds_hold_and_a_replaced_connection_leaves_its_groups() {
+        let hub = Hub::default();
+        let _a = hub.insert(info("a"), QueueBound::frames(4));
+        for n in 0..MAX_GROUPS_PER_CONNECTION {
+            assert_eq!(hub.join(&format!("g{n}"), "a"), Joined::Yes);
+        }
+        assert_eq!(hub.join("one-more", "a"), Joined::TooMany);
+        assert_eq!(hub.join("", "a"), Joined::BadName);
+        assert_eq!(
+            hub.join(&"x".repeat(MAX_GROUP_LEN + 1), "a"),
+            Joined::BadName
+        );
+        assert_eq!(hub.groups(), MAX_GROUPS_PER_CONNECTION);
+
+        let replaced = Kick::new(1000, "replaced");
+        let old = hub
+            .insert_client_named(info("dev"), QueueBound::frames(4), replaced.clone())
+            .unwrap();
+        assert_eq!(hub.join("devices", "dev"), Joined::Yes);
+        let mut new = hub
+            .insert_client_named(info("dev"), QueueBound::frames(4), replaced)
+            .unwrap();
+        // The new connection under the id is in no group until it joins one.
+        assert_eq!(hub.publish("devices", None, &Outbound::text("x")), 0);
+        assert!(old.kicked().is_some());
+        assert_eq!(hub.join("devices", "dev"), Joined::Yes);
+        assert_eq!(hub.publish("devices", None, &Outbound::text("y")), 1);
+        assert_eq!(new.try_next().unwrap(), Outbound::text("y"));
+    }
+
+    #[test]
+    fn a_slow_group_member_is_closed_and_the_others_still_get_the_frame() {
+        let hub = Hub::default();
+        let slow = hub.insert(info("slow"), QueueBound::frames(1));
+        let mut fast = hub.insert(info("fast"), QueueBound::frames(4));
+        hub.join("room", "slow");
+        hub.join("room", "fast");
+        assert_eq!(hub.publish("room", None, &Outbound::text("1")), 2);
+        assert_eq!(hub.publish("room", None, &Outbound::text("2")), 2);
+        assert_eq!(slow.kicked().unwrap().code, crate::close_code::TOO_SLOW);
+        assert_eq!(fast.try_next().unwrap(), Outbound::text("1"));
+        assert_eq!(fast.try_next().unwrap(), Outbound::text("2"));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! ```text
 //! request  batch:  0x01 kind(0x01 text | 0x02 binary) count:u32be (len:u8 id)* frame…
 //!          close:  0x02 id…
+//!          group:  0x04 kind len:u8 group len:u8 except(0: none) frame…
 //! answer   batch:  0x01 sent:u32be count:u32be (why:u8(0x01 gone | 0x02 overflow) len:u8 id)*
 //!          close:  0x02 held:u8(0 | 1)
 //!          refused: 0x03 reason… (UTF-8)
+//!          group:  0x04 reached:u32be push-url… (UTF-8; only a node that reached someone answers)
 //! ```
 //!
 //! Every count is checked against the bytes that follow, and against [`MAX_BATCH_IDS`],
@@ -17,12 +19,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use lifecycle::{BatchOutcome, Delivery};
 use store_core::MAX_ID_LEN;
 
-use crate::hub::Outbound;
+use crate::hub::{MAX_GROUP_LEN, Outbound};
 use crate::push_api::batch::MAX_BATCH_IDS;
 
 const BATCH: u8 = 0x01;
 const CLOSE: u8 = 0x02;
 const REFUSED: u8 = 0x03;
+const GROUP: u8 = 0x04;
 const TEXT: u8 = 0x01;
 const BINARY: u8 = 0x02;
 const GONE: u8 = 0x01;
@@ -38,6 +41,12 @@ pub(crate) enum Request {
     Batch { ids: Vec<String>, frame: Outbound },
     /// Close connection `id`.
     Close { id: String },
+    /// Queue `frame` for every member of `group` on this node but `except`.
+    Group {
+        group: String,
+        except: Option<String>,
+        frame: Outbound,
+    },
 }
 
 /// A message this node cannot read: answered with the reason, never acted on.
@@ -55,10 +64,7 @@ pub(crate) fn batch(ids: &[&str], frame: &Outbound) -> Bytes {
     let ids_len: usize = ids.iter().map(|id| id_size(id)).sum();
     let mut out = BytesMut::with_capacity(BATCH_HEADER + ids_len + frame.len());
     out.put_u8(BATCH);
-    out.put_u8(match frame {
-        Outbound::Text(_) => TEXT,
-        Outbound::Binary(_) => BINARY,
-    });
+    out.put_u8(kind(frame));
     out.put_u32(ids.len() as u32);
     for id in ids {
         out.put_u8(id.len() as u8);
@@ -66,6 +72,46 @@ pub(crate) fn batch(ids: &[&str], frame: &Outbound) -> Bytes {
     }
     out.put_slice(frame.as_bytes());
     out.freeze()
+}
+
+/// The bytes of a group message before its frame.
+pub(crate) fn group_header_len(group: &str, except: Option<&str>) -> usize {
+    4 + group.len() + except.map_or(0, str::len)
+}
+
+/// A group message; the caller checked the group is at most [`MAX_GROUP_LEN`] bytes and
+/// `except` at most [`MAX_ID_LEN`].
+pub(crate) fn group(group: &str, except: Option<&str>, frame: &Outbound) -> Bytes {
+    let except = except.unwrap_or("");
+    let mut out = BytesMut::with_capacity(group_header_len(group, Some(except)) + frame.len());
+    out.put_u8(GROUP);
+    out.put_u8(kind(frame));
+    out.put_u8(group.len() as u8);
+    out.put_slice(group.as_bytes());
+    out.put_u8(except.len() as u8);
+    out.put_slice(except.as_bytes());
+    out.put_slice(frame.as_bytes());
+    out.freeze()
+}
+
+fn kind(frame: &Outbound) -> u8 {
+    match frame {
+        Outbound::Text(_) => TEXT,
+        Outbound::Binary(_) => BINARY,
+    }
+}
+
+/// The frame of `kind` in `bytes` (shared, not copied).
+fn read_frame(kind: u8, bytes: Bytes) -> Result<Outbound, Malformed> {
+    match kind {
+        TEXT => {
+            Ok(Outbound::Text(bytes.try_into().map_err(|_| {
+                Malformed("a text frame that is not UTF-8")
+            })?))
+        }
+        BINARY => Ok(Outbound::Binary(bytes)),
+        _ => Err(Malformed("an unknown frame kind")),
+    }
 }
 
 /// A close request.
@@ -90,17 +136,27 @@ pub(crate) fn read_request(message: &Bytes) -> Result<Request, Malformed> {
                 return Err(Malformed("a batch names more ids than it may or holds"));
             }
             let (ids, at) = read_ids(message, BATCH_HEADER, count)?;
-            let frame = message.slice(at..);
-            let frame = match header[1] {
-                TEXT => Outbound::Text(
-                    frame
-                        .try_into()
-                        .map_err(|_| Malformed("a text frame that is not UTF-8"))?,
-                ),
-                BINARY => Outbound::Binary(frame),
-                _ => return Err(Malformed("an unknown frame kind")),
-            };
+            let frame = read_frame(header[1], message.slice(at..))?;
             Ok(Request::Batch { ids, frame })
+        }
+        Some(&GROUP) => {
+            let kind = *message
+                .get(1)
+                .ok_or(Malformed("a group message without its kind"))?;
+            let (group, at) = read_field(message, 2)?;
+            if group.is_empty() || group.len() > MAX_GROUP_LEN {
+                return Err(Malformed("an empty or overlong group"));
+            }
+            let (except, at) = read_field(message, at)?;
+            let except = match except {
+                "" => None,
+                id => Some(read_id(id.as_bytes())?.to_owned()),
+            };
+            Ok(Request::Group {
+                group: group.to_owned(),
+                except,
+                frame: read_frame(kind, message.slice(at..))?,
+            })
         }
         Some(&CLOSE) => Ok(Request::Close {
             id: read_id(&message[1..])?.to_owned(),
@@ -125,6 +181,16 @@ fn read_ids(
         at += 1 + len;
     }
     Ok((ids, at))
+}
+
+/// A length-prefixed UTF-8 field at `at` (may be empty); it and where the next starts.
+fn read_field(message: &[u8], at: usize) -> Result<(&str, usize), Malformed> {
+    let len = *message.get(at).ok_or(Malformed("a field past the end"))? as usize;
+    let bytes = message
+        .get(at + 1..at + 1 + len)
+        .ok_or(Malformed("a field past the end"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| Malformed("a field that is not UTF-8"))?;
+    Ok((text, at + 1 + len))
 }
 
 fn read_id(bytes: &[u8]) -> Result<&str, Malformed> {
@@ -158,6 +224,15 @@ pub(crate) fn close_answer(held: bool) -> Bytes {
     Bytes::from(vec![CLOSE, u8::from(held)])
 }
 
+/// A group message's answer: how many members this node reached, and its push URL.
+pub(crate) fn group_answer(reached: u64, node: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(5 + node.len());
+    out.put_u8(GROUP);
+    out.put_u32(u32::try_from(reached).unwrap_or(u32::MAX));
+    out.put_slice(node.as_bytes());
+    out.freeze()
+}
+
 /// A refusal, with why.
 pub(crate) fn refused(reason: &str) -> Bytes {
     let mut out = BytesMut::with_capacity(1 + reason.len());
@@ -175,6 +250,8 @@ pub(crate) enum Answer {
     Closed(bool),
     /// The node refused the request, with why.
     Refused(String),
+    /// A node reached this many members of a group; its push URL.
+    Group { reached: u64, node: String },
 }
 
 /// Reads an answer.
@@ -208,6 +285,18 @@ pub(crate) fn read_answer(message: &[u8]) -> Result<Answer, Malformed> {
             Some(1) => Ok(Answer::Closed(true)),
             _ => Err(Malformed("a close answer without its flag")),
         },
+        Some(&GROUP) => {
+            let reached = message
+                .get(1..5)
+                .ok_or(Malformed("a group answer shorter than its header"))?;
+            let reached = u32::from_be_bytes([reached[0], reached[1], reached[2], reached[3]]);
+            let node = std::str::from_utf8(&message[5..])
+                .map_err(|_| Malformed("a node that is not UTF-8"))?;
+            Ok(Answer::Group {
+                reached: u64::from(reached),
+                node: node.to_owned(),
+            })
+        }
         Some(&REFUSED) => Ok(Answer::Refused(
             String::from_utf8_lossy(&message[1..]).into_owned(),
         )),
@@ -243,6 +332,42 @@ mod tests {
             read_request(&close("c1")).unwrap(),
             Request::Close { id: "c1".into() }
         );
+    }
+
+    #[test]
+    fn a_group_message_and_its_answer_read_back_as_written() {
+        let text = Outbound::text("héllo");
+        assert_eq!(
+            read_request(&group("lobby", Some("c1"), &text)).unwrap(),
+            Request::Group {
+                group: "lobby".into(),
+                except: Some("c1".into()),
+                frame: text
+            }
+        );
+        let binary = Outbound::binary(vec![0u8, 255]);
+        let message = group("r", None, &binary);
+        assert_eq!(message.len(), group_header_len("r", None) + 2);
+        assert_eq!(
+            read_request(&message).unwrap(),
+            Request::Group {
+                group: "r".into(),
+                except: None,
+                frame: binary
+            }
+        );
+        assert_eq!(
+            read_answer(&group_answer(42, "http://10.0.0.2:8081")).unwrap(),
+            Answer::Group {
+                reached: 42,
+                node: "http://10.0.0.2:8081".into()
+            }
+        );
+        // No group, a group past the end, an except past the end.
+        assert!(read_request(&Bytes::from_static(&[GROUP, TEXT, 0, 0])).is_err());
+        assert!(read_request(&Bytes::from_static(&[GROUP, TEXT, 9, b'a'])).is_err());
+        assert!(read_request(&Bytes::from_static(&[GROUP, TEXT, 1, b'a', 5, b'b'])).is_err());
+        assert!(read_answer(&[GROUP, 0, 0]).is_err());
     }
 
     #[test]

@@ -11,6 +11,14 @@
 //!
 //! Nothing is lost silently: every call ends delivered, refused or failed with an error,
 //! and is counted (`wsgw_node_link_calls_total`).
+//!
+//! With groups (`--node-link-groups`), every node also serves the group subjects
+//! (`wsgw.group.<group, hex>`): a group broadcast is one message for all nodes, each offers
+//! the frame to its own members and answers how many it reached (a node with none stays
+//! silent). The sender waits for answers until the members it expects were reached, a
+//! bounded while ([`GROUP_WAIT`]); members it did not hear about are the caller's to reach
+//! another way (a batch per node over the per-node subjects or HTTP). While the link is
+//! down a group broadcast does nothing and says so ([`PushError::NoGroups`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,12 +28,12 @@ use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event, RequestErrorKind, Subscriber};
 use async_trait::async_trait;
 use futures::StreamExt;
-use lifecycle::{BatchOutcome, Delivery, Payload, PushError, Pusher};
+use lifecycle::{BatchOutcome, Delivery, Payload, Published, PushError, Pusher};
 use store_core::MAX_ID_LEN;
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Answer, Request};
-use crate::hub::{Hub, Kick, Outbound};
+use crate::hub::{Hub, Kick, MAX_GROUP_LEN, Outbound};
 use crate::ids::distinct_capped;
 use crate::metrics;
 use crate::push_api::batch::MAX_BATCH_IDS;
@@ -51,6 +59,16 @@ const PING_INTERVAL: Duration = Duration::from_secs(3);
 /// The subject every node's subject starts with.
 const SUBJECT_PREFIX: &str = "wsgw.node.";
 
+/// The subject every group's subject starts with.
+const GROUP_PREFIX: &str = "wsgw.group.";
+
+/// How long a group broadcast waits for the other nodes' answers: a node that answers
+/// later still delivered, but the caller has reached its members another way by then.
+pub const GROUP_WAIT: Duration = Duration::from_millis(500);
+
+/// Answers one group broadcast reads at most (one per node; more is a peer gone wrong).
+const MAX_GROUP_ANSWERS: usize = 1024;
+
 /// Why a link could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -70,11 +88,19 @@ pub enum LinkError {
 /// The NATS subject of the node whose push URL is `push_url`: the URL hex-encoded, as a
 /// URL holds characters (`.`, `*`, `>`) a subject token may not.
 pub fn subject_of(push_url: &str) -> String {
+    hex_subject(SUBJECT_PREFIX, push_url.trim_end_matches('/'))
+}
+
+/// The NATS subject of group `group` (hex-encoded, as a node's).
+pub fn group_subject(group: &str) -> String {
+    hex_subject(GROUP_PREFIX, group)
+}
+
+fn hex_subject(prefix: &str, token: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let url = push_url.trim_end_matches('/');
-    let mut subject = String::with_capacity(SUBJECT_PREFIX.len() + 2 * url.len());
-    subject.push_str(SUBJECT_PREFIX);
-    for byte in url.bytes() {
+    let mut subject = String::with_capacity(prefix.len() + 2 * token.len());
+    subject.push_str(prefix);
+    for byte in token.bytes() {
         subject.push(char::from(HEX[usize::from(byte >> 4)]));
         subject.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
@@ -101,6 +127,9 @@ pub struct NatsLink {
     fallback: Arc<dyn Pusher>,
     /// The URL without credentials, for errors and logs.
     url: String,
+    /// Whether this node serves and sends group broadcasts (every node of a deployment
+    /// must, or a broadcast misses the members of those that do not).
+    groups: bool,
     /// Serves other nodes' requests; ended with the link.
     serving: JoinHandle<()>,
 }
@@ -109,6 +138,7 @@ impl fmt::Debug for NatsLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NatsLink")
             .field("url", &self.url)
+            .field("groups", &self.groups)
             .field("fallback", &self.fallback)
             .finish_non_exhaustive()
     }
@@ -122,14 +152,15 @@ impl Drop for NatsLink {
 
 impl NatsLink {
     /// Connects to NATS at `url` and serves the requests for `own_push_url` (this node's
-    /// advertised push URL) from `hub`, frames up to `max_frame` bytes; calls NATS cannot
-    /// carry go through `fallback`.
+    /// advertised push URL) from `hub`, frames up to `max_frame` bytes, and the group
+    /// subjects when `groups`; calls NATS cannot carry go through `fallback`.
     pub async fn connect(
         url: &str,
         own_push_url: &str,
         hub: Arc<Hub>,
         max_frame: usize,
         fallback: Arc<dyn Pusher>,
+        groups: bool,
     ) -> Result<Self, LinkError> {
         if !url.starts_with("nats://") {
             return Err(LinkError::BadUrl(format!(
@@ -149,6 +180,9 @@ impl NatsLink {
             .request_timeout(Some(REQUEST_TIMEOUT))
             .subscription_capacity(INBOX_CAPACITY)
             .ping_interval(PING_INTERVAL)
+            // A node's own group broadcasts are not served back to it: its hub already
+            // offered them to its members.
+            .no_echo()
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis(100 * attempts as u64).min(MAX_RECONNECT_DELAY)
             })
@@ -182,6 +216,16 @@ impl NatsLink {
             .subscribe(subject.clone())
             .await
             .map_err(|err| failed(err.to_string()))?;
+        let group_inbox = if groups {
+            Some(
+                client
+                    .subscribe(format!("{GROUP_PREFIX}*"))
+                    .await
+                    .map_err(|err| failed(err.to_string()))?,
+            )
+        } else {
+            None
+        };
         // The subscription is on the server before the first broadcast can look for it.
         client
             .flush()
@@ -189,12 +233,18 @@ impl NatsLink {
             .map_err(|err| failed(err.to_string()))?;
         metrics::zero_node_link();
         metrics::node_link_connected(true);
-        tracing::info!(url = %shown, subject = %subject, "node link over NATS");
-        let serving = tokio::spawn(serve(client.clone(), inbox, hub, max_frame));
+        tracing::info!(url = %shown, subject = %subject, groups, "node link over NATS");
+        let node = Served {
+            hub,
+            max_frame,
+            push_url: own_push_url.trim_end_matches('/').to_owned(),
+        };
+        let serving = tokio::spawn(serve(client.clone(), inbox, group_inbox, node));
         Ok(NatsLink {
             client,
             fallback,
             url: shown,
+            groups,
             serving,
         })
     }
@@ -302,7 +352,7 @@ impl Pusher for NatsLink {
                     outcome.undelivered.extend(part.undelivered);
                 }
                 Answer::Refused(why) => return Err(refusal(push_url, &why)),
-                Answer::Closed(_) => return Err(mismatch(push_url)),
+                Answer::Closed(_) | Answer::Group { .. } => return Err(mismatch(push_url)),
             }
         }
         Ok(outcome)
@@ -312,10 +362,81 @@ impl Pusher for NatsLink {
         match self.request(push_url, codec::close(id)).await {
             Some(Ok(Answer::Closed(held))) => Ok(held),
             Some(Ok(Answer::Refused(why))) => Err(refusal(push_url, &why)),
-            Some(Ok(Answer::Batch(_))) => Err(mismatch(push_url)),
+            Some(Ok(Answer::Batch(_) | Answer::Group { .. })) => Err(mismatch(push_url)),
             Some(Err(err)) => Err(err),
             None => self.fallback.close(push_url, id).await,
         }
+    }
+
+    async fn publish(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Published, PushError> {
+        if !self.groups {
+            return Err(PushError::NoGroups);
+        }
+        if self.client.connection_state() != State::Connected {
+            metrics::node_link_connected(false);
+            metrics::node_link_call("fallback_disconnected");
+            return Err(PushError::NoGroups);
+        }
+        let frame = Outbound::from(payload.clone());
+        let too_long = group.is_empty()
+            || group.len() > MAX_GROUP_LEN
+            || except.is_some_and(|id| id.is_empty() || id.len() > MAX_ID_LEN);
+        let size = codec::group_header_len(group, except) + frame.len();
+        if too_long || size > self.client.max_payload() {
+            metrics::node_link_call("fallback_too_large");
+            return Err(PushError::NoGroups);
+        }
+        let failed = |err: String| {
+            metrics::node_link_call("failed");
+            PushError::Unreachable {
+                url: format!("{} (group {group})", self.url),
+                message: err,
+            }
+        };
+        // The answers' inbox is subscribed before the broadcast goes (one connection keeps
+        // its order), and let go when this call ends.
+        let inbox = self.client.new_inbox();
+        let mut answers = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        self.client
+            .publish_with_reply(
+                group_subject(group),
+                inbox,
+                codec::group(group, except, &frame),
+            )
+            .await
+            .map_err(|err| failed(err.to_string()))?;
+        let mut published = Published::default();
+        let deadline = tokio::time::Instant::now() + GROUP_WAIT;
+        while published.reached < expected && published.nodes.len() < MAX_GROUP_ANSWERS {
+            let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await else {
+                break;
+            };
+            match codec::read_answer(&answer.payload) {
+                Ok(Answer::Group { reached, node }) => {
+                    published.reached += reached;
+                    published.nodes.push(node);
+                }
+                other => {
+                    tracing::warn!(group, answer = ?other, "node link: a group answer that is not one")
+                }
+            }
+        }
+        metrics::node_link_call(if published.reached >= expected {
+            "group"
+        } else {
+            "group_short"
+        });
+        Ok(published)
     }
 }
 
@@ -356,17 +477,33 @@ fn mismatch(push_url: &str) -> PushError {
     }
 }
 
-/// Serves other nodes' requests from `hub`, one at a time (each is a few microseconds of
-/// queueing frames), until the subscription ends.
-async fn serve(client: Client, mut inbox: Subscriber, hub: Arc<Hub>, max_frame: usize) {
-    while let Some(message) = inbox.next().await {
+/// What a node serves other nodes' requests from.
+struct Served {
+    /// Its connections.
+    hub: Arc<Hub>,
+    /// Its frame limit.
+    max_frame: usize,
+    /// Its push URL, as group answers name it.
+    push_url: String,
+}
+
+/// Serves other nodes' requests (and, with groups, the group broadcasts) one at a time
+/// (each is a few microseconds of queueing frames), until the subscriptions end.
+async fn serve(client: Client, inbox: Subscriber, groups: Option<Subscriber>, node: Served) {
+    let mut messages = match groups {
+        Some(groups) => futures::stream::select(inbox, groups).boxed(),
+        None => inbox.boxed(),
+    };
+    while let Some(message) = messages.next().await {
         // A request always names where its answer goes; anything else is not a request,
         // and is not acted on.
         let Some(reply) = message.reply else {
             metrics::node_link_served("refused");
             continue;
         };
-        let answer = answer(&hub, max_frame, &message.payload);
+        let Some(answer) = answer(&node, &message.payload) else {
+            continue;
+        };
         // Bounded as a request is: a link going down cannot hold this loop.
         match tokio::time::timeout(REQUEST_TIMEOUT, client.publish(reply, answer)).await {
             Ok(Ok(())) => {}
@@ -376,9 +513,11 @@ async fn serve(client: Client, mut inbox: Subscriber, hub: Arc<Hub>, max_frame: 
     }
 }
 
-/// What this node does with `message` from another, and its answer.
-fn answer(hub: &Hub, max_frame: usize, message: &bytes::Bytes) -> bytes::Bytes {
-    match codec::read_request(message) {
+/// What this node does with `message` from another, and its answer (none to a group
+/// broadcast that reached no member here).
+fn answer(node: &Served, message: &bytes::Bytes) -> Option<bytes::Bytes> {
+    let (hub, max_frame) = (&node.hub, node.max_frame);
+    Some(match codec::read_request(message) {
         Err(why) => {
             metrics::node_link_served("refused");
             codec::refused(why.0)
@@ -391,7 +530,7 @@ fn answer(hub: &Hub, max_frame: usize, message: &bytes::Bytes) -> bytes::Bytes {
             // As the push API: a repeated id gets one frame (the codec capped the count).
             let Ok(ids) = distinct_capped(ids.iter().map(String::as_str), MAX_BATCH_IDS) else {
                 metrics::node_link_served("refused");
-                return codec::refused("too many ids");
+                return Some(codec::refused("too many ids"));
             };
             let mut outcome = BatchOutcome::default();
             hub.send_many(ids, &frame, &mut outcome);
@@ -402,7 +541,23 @@ fn answer(hub: &Hub, max_frame: usize, message: &bytes::Bytes) -> bytes::Bytes {
             metrics::node_link_served("close");
             codec::close_answer(hub.kick(&id, Kick::by_function()))
         }
-    }
+        Ok(Request::Group { frame, .. }) if frame.len() > max_frame => {
+            metrics::node_link_served("refused");
+            codec::refused("the frame is over this node's limit")
+        }
+        Ok(Request::Group {
+            group,
+            except,
+            frame,
+        }) => {
+            metrics::node_link_served("group");
+            let reached = hub.publish(&group, except.as_deref(), &frame);
+            if reached == 0 {
+                return None;
+            }
+            codec::group_answer(reached, &node.push_url)
+        }
+    })
 }
 
 #[cfg(test)]

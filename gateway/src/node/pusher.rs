@@ -1,15 +1,17 @@
 //! [`NodePusher`]: how an app linked into a node pushes. A batch addressed to this node's
 //! own push URL goes straight to its hub — no HTTP round trip, no JSON of thousands of ids,
 //! one shared payload for every recipient; batches for other nodes go through their
-//! push-back API as before.
+//! push-back API as before. Groups are this node's hub's: a join is made where the
+//! connection is held, and a group broadcast reaches this node's members from the hub and
+//! other nodes' through the link, when it has groups (NATS's group subjects).
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lifecycle::{BatchOutcome, Payload, PushError, Pusher};
+use lifecycle::{BatchOutcome, Payload, Published, PushError, Pusher};
 
-use crate::hub::{Hub, Kick, Outbound};
+use crate::hub::{Hub, Joined, Kick, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION, Outbound};
 
 /// The push client of an app linked into a node.
 pub struct NodePusher {
@@ -85,6 +87,65 @@ impl Pusher for NodePusher {
         }
         Ok(self.hub.kick(id, Kick::by_function()))
     }
+
+    async fn join(&self, push_url: &str, group: &str, id: &str) -> Result<bool, PushError> {
+        if !self.is_here(push_url) {
+            return self.remote.join(push_url, group, id).await;
+        }
+        match self.hub.join(group, id) {
+            Joined::Yes => Ok(true),
+            Joined::NotHeld => Ok(false),
+            Joined::TooMany => Err(PushError::JoinRefused {
+                reason: format!("a connection is in {MAX_GROUPS_PER_CONNECTION} groups at most"),
+            }),
+            Joined::BadName => Err(PushError::JoinRefused {
+                reason: format!("a group's name has 1..={MAX_GROUP_LEN} bytes"),
+            }),
+        }
+    }
+
+    async fn publish(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Published, PushError> {
+        if payload.len() > self.max_frame {
+            return Err(PushError::TooLarge {
+                limit: self.max_frame,
+            });
+        }
+        let reached = self
+            .hub
+            .publish(group, except, &Outbound::from(payload.clone()));
+        let mut published = Published {
+            reached,
+            nodes: Vec::new(),
+        };
+        if reached > 0 {
+            published.nodes.push(self.own_url.clone());
+        }
+        if reached >= expected {
+            return Ok(published);
+        }
+        // The rest are on other nodes: through the link when it has groups. When it has
+        // none, or failed, the caller reaches the others another way: this node's members
+        // are not offered the frame twice.
+        match self
+            .remote
+            .publish(group, except, payload, expected - reached)
+            .await
+        {
+            Ok(there) => {
+                published.reached += there.reached;
+                published.nodes.extend(there.nodes);
+            }
+            Err(PushError::NoGroups) => {}
+            Err(err) => tracing::warn!(%err, group, "group broadcast to other nodes failed"),
+        }
+        Ok(published)
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +175,22 @@ mod tests {
             self.0.lock().unwrap().push(format!("close {url} {id}"));
             Ok(true)
         }
+        async fn publish(
+            &self,
+            group: &str,
+            _: Option<&str>,
+            _: &Payload,
+            expected: u64,
+        ) -> Result<Published, PushError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("publish {group} {expected}"));
+            Ok(Published {
+                reached: 2,
+                nodes: vec!["http://10.0.0.2:8081".into()],
+            })
+        }
     }
 
     fn ids(ids: &[&str]) -> Vec<String> {
@@ -122,6 +199,66 @@ mod tests {
 
     fn text(text: &str) -> Payload {
         Payload::Text(text.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_group_broadcast_asks_other_nodes_only_for_the_members_not_here() {
+        let hub = Arc::new(Hub::default());
+        let held = |id: &str| {
+            Arc::new(ConnectionInfo {
+                id: id.into(),
+                ..ConnectionInfo::default()
+            })
+        };
+        let mut a = hub.insert(held("a"), crate::hub::QueueBound::frames(8));
+        let mut b = hub.insert(held("b"), crate::hub::QueueBound::frames(8));
+        let remote = Arc::new(Remote::default());
+        let pusher = NodePusher::new(hub.clone(), "http://127.0.0.1:1", 16, remote.clone());
+        assert!(
+            pusher
+                .join("http://127.0.0.1:1/", "room", "a")
+                .await
+                .unwrap()
+        );
+        assert!(
+            pusher
+                .join("http://127.0.0.1:1", "room", "b")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !pusher
+                .join("http://127.0.0.1:1", "room", "gone")
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            pusher.join("http://127.0.0.1:1", "", "a").await,
+            Err(PushError::JoinRefused { .. })
+        ));
+
+        // Everyone expected is here: no other node is asked.
+        let here = pusher
+            .publish("room", Some("a"), &text("hi"), 1)
+            .await
+            .unwrap();
+        assert_eq!(here.reached, 1);
+        assert_eq!(here.nodes, vec!["http://127.0.0.1:1".to_owned()]);
+        assert!(a.try_next().is_none());
+        assert_eq!(b.try_next().unwrap(), Outbound::text("hi"));
+        assert!(remote.0.lock().unwrap().is_empty());
+
+        // Three more are expected: the link is asked for them, and its answer added.
+        let all = pusher.publish("room", None, &text("yo"), 5).await.unwrap();
+        assert_eq!(all.reached, 4);
+        assert_eq!(all.nodes.len(), 2);
+        assert_eq!(*remote.0.lock().unwrap(), vec!["publish room 3"]);
+        assert!(matches!(
+            pusher
+                .publish("room", None, &text(&"x".repeat(17)), 1)
+                .await,
+            Err(PushError::TooLarge { limit: 16 })
+        ));
     }
 
     #[tokio::test]
