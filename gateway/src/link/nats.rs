@@ -400,23 +400,24 @@ impl Pusher for NatsLink {
             }
         };
         // The answers' inbox is subscribed before the broadcast goes (one connection keeps
-        // its order), and let go when this call ends.
+        // its order), and let go when this call ends. The whole call, sending included
+        // (the client's queue may be full as a link goes down), is bounded by the wait.
+        let deadline = tokio::time::Instant::now() + GROUP_WAIT;
+        let late = || failed(format!("not sent within {GROUP_WAIT:?}"));
         let inbox = self.client.new_inbox();
-        let mut answers = self
-            .client
-            .subscribe(inbox.clone())
+        let mut answers = tokio::time::timeout_at(deadline, self.client.subscribe(inbox.clone()))
             .await
+            .map_err(|_| late())?
             .map_err(|err| failed(err.to_string()))?;
-        self.client
-            .publish_with_reply(
-                group_subject(group),
-                inbox,
-                codec::group(group, except, &frame),
-            )
+        let message = codec::group(group, except, &frame);
+        let sent = self
+            .client
+            .publish_with_reply(group_subject(group), inbox, message);
+        tokio::time::timeout_at(deadline, sent)
             .await
+            .map_err(|_| late())?
             .map_err(|err| failed(err.to_string()))?;
         let mut published = Published::default();
-        let deadline = tokio::time::Instant::now() + GROUP_WAIT;
         while published.reached < expected && published.nodes.len() < MAX_GROUP_ANSWERS {
             let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await else {
                 break;
