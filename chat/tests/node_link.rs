@@ -183,6 +183,9 @@ async fn room_lines_cross_on_group_subjects_and_never_go_missing_around_them() {
         "to a node without groups"
     );
     assert!(metric(&a, GROUP_SHORT).await >= 1.0);
+    // B answered: it was not sent the line again by id.
+    crosses(&mut sender, &mut plain, "once").await;
+    assert_eq!(next_of(&mut remote, "chat").await["text"], "once");
 }
 
 #[test]
