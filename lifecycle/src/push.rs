@@ -113,8 +113,8 @@ pub enum PushError {
 pub struct Published {
     /// Members it was offered to, on every node that answered.
     pub reached: u64,
-    /// The push URLs of the nodes that reached members (this one included when it did);
-    /// members on any other node were not reached.
+    /// The push URLs of the nodes that said they reached members (this one included when
+    /// it did), within the broadcast's wait.
     pub nodes: Vec<String>,
 }
 
@@ -194,18 +194,28 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     /// longer holds it.
     async fn close(&self, push_url: &str, id: &str) -> Result<bool, PushError>;
 
-    /// Puts connection `id`, held by the node at `push_url`, in group `group` until it
-    /// closes; `Ok(false)` when the node does not hold it. [`PushError::NoGroups`] from a
-    /// pusher without groups.
-    async fn join(&self, push_url: &str, group: &str, id: &str) -> Result<bool, PushError> {
-        let _ = (push_url, group, id);
+    /// Puts connection `id`, held by the node at `push_url`, in group `group` for `lease`
+    /// (joining again renews it; the membership ends sooner if the connection closes), as
+    /// a store record is leased: a caller joins with the lease it registers the record
+    /// with, and joins again when it renews it, so a group never counts a member whose
+    /// record has ended. `Ok(false)` when the node does not hold the connection.
+    /// [`PushError::NoGroups`] from a pusher without groups.
+    async fn join(
+        &self,
+        push_url: &str,
+        group: &str,
+        id: &str,
+        lease: Duration,
+    ) -> Result<bool, PushError> {
+        let _ = (push_url, group, id, lease);
         Err(PushError::NoGroups)
     }
 
     /// Offers `payload` to every member of `group` but `except`, on every node this pusher
     /// reaches with one call, and waits (a bounded while) for their answers until
     /// `expected` members were reached. What it reached is in [`Published`]: members on a
-    /// node it does not name were not, and the caller reaches them another way.
+    /// node it does not name were not reached as far as it knows (a node whose answer
+    /// came after the wait did reach its own), and the caller reaches them another way.
     /// [`PushError::NoGroups`], having done nothing, from a pusher without groups.
     async fn publish(
         &self,

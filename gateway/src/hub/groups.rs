@@ -1,7 +1,9 @@
 //! Node-local groups: named sets of this node's connections (a chat room's members here),
 //! so a broadcast to a room reaches them without a list of ids, a lookup per id, or a walk
-//! of the store. Membership ends with the connection: the hub drops it when it forgets the
-//! connection.
+//! of the store. A membership has a lease, as a store record has: it lapses unless joined
+//! again before it ends (a caller renewing a record renews the membership with it), so a
+//! group counts no member whose record is gone while its socket stays open; and it ends
+//! with the connection: the hub drops it when it forgets the connection.
 //!
 //! Bounds: a connection is in at most [`MAX_GROUPS_PER_CONNECTION`] groups, and a group's
 //! name is at most [`MAX_GROUP_LEN`] bytes, so what one connection can make the node hold
@@ -10,6 +12,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::Conn;
 
@@ -34,7 +37,16 @@ pub enum Joined {
 
 /// A group's members, by their mailbox's address (stable while the connection is held, and
 /// no copy of the id per membership).
-pub(super) type Members = HashMap<usize, Conn>;
+pub(super) type Members = HashMap<usize, Member>;
+
+/// One membership.
+#[derive(Debug)]
+pub(super) struct Member {
+    /// How to reach the connection.
+    pub(super) conn: Conn,
+    /// When the membership lapses unless joined again: broadcasts skip it from then on.
+    pub(super) until: Instant,
+}
 
 /// Every group with a member on this node.
 #[derive(Debug, Default)]
@@ -44,17 +56,26 @@ pub(super) struct Groups {
 }
 
 impl Groups {
-    /// Adds `conn` to `name`; `memberships` is the connection's own list of its groups.
+    /// Adds `conn` to `name` until `until` (a member already in it: its lease moved to
+    /// `until`); `memberships` is the connection's own list of its groups.
     pub(super) fn join(
         &mut self,
         name: &str,
         conn: &Conn,
         memberships: &mut Vec<Arc<str>>,
+        until: Instant,
     ) -> Joined {
         if name.is_empty() || name.len() > MAX_GROUP_LEN {
             return Joined::BadName;
         }
         if memberships.iter().any(|group| &**group == name) {
+            if let Some(member) = self
+                .by_name
+                .get_mut(name)
+                .and_then(|members| members.get_mut(&conn.key()))
+            {
+                member.until = until;
+            }
             return Joined::Yes;
         }
         if memberships.len() >= MAX_GROUPS_PER_CONNECTION {
@@ -65,10 +86,13 @@ impl Groups {
             Some((key, _)) => key.clone(),
             None => Arc::from(name),
         };
-        self.by_name
-            .entry(key.clone())
-            .or_default()
-            .insert(conn.key(), conn.clone());
+        self.by_name.entry(key.clone()).or_default().insert(
+            conn.key(),
+            Member {
+                conn: conn.clone(),
+                until,
+            },
+        );
         // Most connections are in one group: room for exactly that many.
         memberships.reserve_exact(1);
         memberships.push(key);

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
@@ -24,6 +25,9 @@ use mailbox::{Mailbox, Offered};
 
 use crate::config::Limits;
 use crate::metrics;
+
+/// How much sooner than its lease a group membership lapses (see [`Hub::join`]).
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// A frame on its way down to a client. The payload is shared: a broadcast queues the same
 /// bytes for every recipient (a clone is a reference count), and the socket writes them
@@ -403,12 +407,17 @@ impl Hub {
         true
     }
 
-    /// Puts connection `id` in group `group` (see [`Joined`] for why it may not be).
-    pub fn join(&self, group: &str, id: &str) -> Joined {
+    /// Puts connection `id` in group `group` for `lease`, or moves the end of its
+    /// membership there (see [`Joined`] for why it may not be). The membership lapses a
+    /// little before the lease would (a second, or half a short lease): a caller that
+    /// renews a store record with the same lease renews the membership after the record,
+    /// and the group must never count a member whose record has ended.
+    pub fn join(&self, group: &str, id: &str, lease: Duration) -> Joined {
+        let until = Instant::now() + lease.saturating_sub(LEASE_MARGIN.min(lease / 2));
         let mut inner = self.lock();
         let Inner { conns, groups } = &mut *inner;
         match conns.get_mut(id) {
-            Some(entry) => groups.join(group, &entry.conn, &mut entry.groups),
+            Some(entry) => groups.join(group, &entry.conn, &mut entry.groups, until),
             None => Joined::NotHeld,
         }
     }
@@ -428,10 +437,11 @@ impl Hub {
         self.lock().groups.len()
     }
 
-    /// Queues one shared `frame` for every member of `group` but `except`, under one lock
-    /// and with no id looked up per member; returns how many members it was offered to
-    /// (whether queued, found too slow and closed, or already leaving). Members whose queue was full are closed as
-    /// too slow after the lock is released, as in [`Hub::send_many`].
+    /// Queues one shared `frame` for every member of `group` but `except` whose membership
+    /// has not lapsed, under one lock and with no id looked up per member; returns how many
+    /// members it reached: queued, or found too slow and closed (not one whose session
+    /// already ended, nor one that takes no pushes). Members whose queue was full are
+    /// closed as too slow after the lock is released, as in [`Hub::send_many`].
     pub fn publish(&self, group: &str, except: Option<&str>, frame: &Outbound) -> u64 {
         let mut slow = Vec::new();
         let mut tally = [0u64; 3];
@@ -441,10 +451,12 @@ impl Hub {
                 return 0;
             };
             let skipped = except.and_then(|id| inner.conn(id)).map(Conn::key);
-            for (key, conn) in members {
-                if Some(*key) == skipped {
+            let now = Instant::now();
+            for (key, member) in members {
+                if Some(*key) == skipped || member.until <= now {
                     continue;
                 }
+                let conn = &member.conn;
                 let (delivery, overflowed) = offer(conn, frame.clone());
                 if overflowed {
                     slow.push(conn.clone());
@@ -456,7 +468,7 @@ impl Hub {
         for conn in &slow {
             kick_too_slow(conn);
         }
-        tally.iter().sum()
+        tally[0] + tally[2]
     }
 
     /// Queues a frame for `id`. A full queue closes the connection (backpressure: one slow
@@ -580,6 +592,9 @@ fn kick(conn: &Conn, why: Kick) {
 mod tests {
     use super::*;
 
+    /// A membership's lease in these tests (none lapses while they run).
+    const LEASE: Duration = Duration::from_secs(60);
+
     fn info(id: &str) -> Arc<ConnectionInfo> {
         Arc::new(ConnectionInfo {
             id: id.into(),
@@ -647,15 +662,15 @@ mod tests {
         let mut a = hub.insert(info("a"), QueueBound::frames(4));
         let mut b = hub.insert(info("b"), QueueBound::frames(4));
         let mut c = hub.insert(info("c"), QueueBound::frames(4));
-        assert_eq!(hub.join("room", "a"), Joined::Yes);
-        assert_eq!(hub.join("room", "b"), Joined::Yes);
+        assert_eq!(hub.join("room", "a", LEASE), Joined::Yes);
+        assert_eq!(hub.join("room", "b", LEASE), Joined::Yes);
         assert_eq!(
-            hub.join("room", "b"),
+            hub.join("room", "b", LEASE),
             Joined::Yes,
             "joining twice is one membership"
         );
-        assert_eq!(hub.join("other", "c"), Joined::Yes);
-        assert_eq!(hub.join("room", "nobody"), Joined::NotHeld);
+        assert_eq!(hub.join("other", "c", LEASE), Joined::Yes);
+        assert_eq!(hub.join("room", "nobody", LEASE), Joined::NotHeld);
         assert_eq!(hub.groups(), 2);
 
         let frame = Outbound::text("hi");
@@ -683,12 +698,12 @@ mod tests {
         let hub = Hub::default();
         let _a = hub.insert(info("a"), QueueBound::frames(4));
         for n in 0..MAX_GROUPS_PER_CONNECTION {
-            assert_eq!(hub.join(&format!("g{n}"), "a"), Joined::Yes);
+            assert_eq!(hub.join(&format!("g{n}"), "a", LEASE), Joined::Yes);
         }
-        assert_eq!(hub.join("one-more", "a"), Joined::TooMany);
-        assert_eq!(hub.join("", "a"), Joined::BadName);
+        assert_eq!(hub.join("one-more", "a", LEASE), Joined::TooMany);
+        assert_eq!(hub.join("", "a", LEASE), Joined::BadName);
         assert_eq!(
-            hub.join(&"x".repeat(MAX_GROUP_LEN + 1), "a"),
+            hub.join(&"x".repeat(MAX_GROUP_LEN + 1), "a", LEASE),
             Joined::BadName
         );
         assert_eq!(hub.groups(), MAX_GROUPS_PER_CONNECTION);
@@ -697,16 +712,32 @@ mod tests {
         let old = hub
             .insert_client_named(info("dev"), QueueBound::frames(4), replaced.clone())
             .unwrap();
-        assert_eq!(hub.join("devices", "dev"), Joined::Yes);
+        assert_eq!(hub.join("devices", "dev", LEASE), Joined::Yes);
         let mut new = hub
             .insert_client_named(info("dev"), QueueBound::frames(4), replaced)
             .unwrap();
         // The new connection under the id is in no group until it joins one.
         assert_eq!(hub.publish("devices", None, &Outbound::text("x")), 0);
         assert!(old.kicked().is_some());
-        assert_eq!(hub.join("devices", "dev"), Joined::Yes);
+        assert_eq!(hub.join("devices", "dev", LEASE), Joined::Yes);
         assert_eq!(hub.publish("devices", None, &Outbound::text("y")), 1);
         assert_eq!(new.try_next().unwrap(), Outbound::text("y"));
+    }
+
+    #[test]
+    fn a_lapsed_or_paused_member_is_neither_sent_to_nor_counted() {
+        let hub = Hub::default();
+        let mut a = hub.insert(info("a"), QueueBound::frames(4));
+        let b = hub.insert(info("b"), QueueBound::frames(4));
+        assert_eq!(hub.join("room", "a", Duration::ZERO), Joined::Yes);
+        assert_eq!(hub.join("room", "b", LEASE), Joined::Yes);
+        b.held.takes_pushes.store(false, Ordering::Relaxed);
+        assert_eq!(hub.publish("room", None, &Outbound::text("x")), 0);
+        assert!(a.try_next().is_none(), "a lapsed membership is skipped");
+        // Joining again renews it.
+        assert_eq!(hub.join("room", "a", LEASE), Joined::Yes);
+        assert_eq!(hub.publish("room", None, &Outbound::text("y")), 1);
+        assert_eq!(a.try_next().unwrap(), Outbound::text("y"));
     }
 
     #[test]
@@ -714,8 +745,8 @@ mod tests {
         let hub = Hub::default();
         let slow = hub.insert(info("slow"), QueueBound::frames(1));
         let mut fast = hub.insert(info("fast"), QueueBound::frames(4));
-        hub.join("room", "slow");
-        hub.join("room", "fast");
+        hub.join("room", "slow", LEASE);
+        hub.join("room", "fast", LEASE);
         assert_eq!(hub.publish("room", None, &Outbound::text("1")), 2);
         assert_eq!(hub.publish("room", None, &Outbound::text("2")), 2);
         assert_eq!(slow.kicked().unwrap().code, crate::close_code::TOO_SLOW);

@@ -17,7 +17,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use lifecycle::{BatchOutcome, Delivery};
-use store_core::MAX_ID_LEN;
+use store_core::{MAX_ENDPOINT_LEN, MAX_ID_LEN};
 
 use crate::hub::{MAX_GROUP_LEN, Outbound};
 use crate::push_api::batch::MAX_BATCH_IDS;
@@ -289,6 +289,9 @@ pub(crate) fn read_answer(message: &[u8]) -> Result<Answer, Malformed> {
             let reached = message
                 .get(1..5)
                 .ok_or(Malformed("a group answer shorter than its header"))?;
+            if message.len() - 5 > MAX_ENDPOINT_LEN {
+                return Err(Malformed("a group answer's node is longer than a push URL"));
+            }
             let reached = u32::from_be_bytes([reached[0], reached[1], reached[2], reached[3]]);
             let node = std::str::from_utf8(&message[5..])
                 .map_err(|_| Malformed("a node that is not UTF-8"))?;

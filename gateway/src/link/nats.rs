@@ -418,17 +418,19 @@ impl Pusher for NatsLink {
             .map_err(|_| late())?
             .map_err(|err| failed(err.to_string()))?;
         let mut published = Published::default();
-        while published.reached < expected && published.nodes.len() < MAX_GROUP_ANSWERS {
+        let mut read = 0;
+        while published.reached < expected && read < MAX_GROUP_ANSWERS {
             let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await else {
                 break;
             };
+            read += 1;
             match codec::read_answer(&answer.payload) {
                 Ok(Answer::Group { reached, node }) => {
                     published.reached += reached;
                     published.nodes.push(node);
                 }
                 other => {
-                    tracing::warn!(group, answer = ?other, "node link: a group answer that is not one")
+                    tracing::debug!(group, answer = ?other, "node link: a group answer that is not one")
                 }
             }
         }

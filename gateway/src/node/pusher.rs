@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use lifecycle::{BatchOutcome, Payload, Published, PushError, Pusher};
@@ -88,11 +89,17 @@ impl Pusher for NodePusher {
         Ok(self.hub.kick(id, Kick::by_function()))
     }
 
-    async fn join(&self, push_url: &str, group: &str, id: &str) -> Result<bool, PushError> {
+    async fn join(
+        &self,
+        push_url: &str,
+        group: &str,
+        id: &str,
+        lease: Duration,
+    ) -> Result<bool, PushError> {
         if !self.is_here(push_url) {
-            return self.remote.join(push_url, group, id).await;
+            return self.remote.join(push_url, group, id, lease).await;
         }
-        match self.hub.join(group, id) {
+        match self.hub.join(group, id, lease) {
             Joined::Yes => Ok(true),
             Joined::NotHeld => Ok(false),
             Joined::TooMany => Err(PushError::JoinRefused {
@@ -193,6 +200,8 @@ mod tests {
         }
     }
 
+    const LEASE: Duration = Duration::from_secs(60);
+
     fn ids(ids: &[&str]) -> Vec<String> {
         ids.iter().map(|id| (*id).to_owned()).collect()
     }
@@ -216,24 +225,24 @@ mod tests {
         let pusher = NodePusher::new(hub.clone(), "http://127.0.0.1:1", 16, remote.clone());
         assert!(
             pusher
-                .join("http://127.0.0.1:1/", "room", "a")
+                .join("http://127.0.0.1:1/", "room", "a", LEASE)
                 .await
                 .unwrap()
         );
         assert!(
             pusher
-                .join("http://127.0.0.1:1", "room", "b")
+                .join("http://127.0.0.1:1", "room", "b", LEASE)
                 .await
                 .unwrap()
         );
         assert!(
             !pusher
-                .join("http://127.0.0.1:1", "room", "gone")
+                .join("http://127.0.0.1:1", "room", "gone", LEASE)
                 .await
                 .unwrap()
         );
         assert!(matches!(
-            pusher.join("http://127.0.0.1:1", "", "a").await,
+            pusher.join("http://127.0.0.1:1", "", "a", LEASE).await,
             Err(PushError::JoinRefused { .. })
         ));
 

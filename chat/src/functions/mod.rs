@@ -10,8 +10,13 @@
 //! room's group on register, and a chat line goes to the group: one call, no walk of the
 //! room and no id per recipient. The store still says who is online: its count of the
 //! room is the number of members the line must reach; when the group broadcast reached
-//! fewer (members on nodes it does not reach, or joining), a walk of the room finds the
-//! rest, by node, and they get the line by their ids, as without groups.
+//! fewer (members on nodes it does not reach), a walk of the room finds the rest, by
+//! node, and the nodes that did not answer get the line by ids, as without groups. A
+//! membership is leased with the record and renewed with it on each heartbeat (it lapses
+//! a second before the record would), so a group never counts a member the store does
+//! not; a connection whose node will not put it in the group is not let in. A line sent
+//! while a member is joining (between its record and its membership) may miss it, as a
+//! walk made just before its record was written would.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -111,7 +116,7 @@ impl App for ChatFunctions {
         };
         let outcome = match &event.kind {
             EventKind::Connect => self.register(&id, event).await,
-            EventKind::Message { .. } => self.transport(&id, event.payload.as_ref()).await,
+            EventKind::Message { .. } => self.transport(&id, event).await,
             EventKind::Disconnect { .. } => self.cleanup(&id).await,
         };
         outcome.map_err(store_failure)
@@ -176,7 +181,11 @@ impl ChatFunctions {
             ttl: self.lease,
         };
         self.store.register(id, &registration).await?;
-        self.join_group(&endpoint, &room, id).await;
+        if !self.join_group(&endpoint, &room, id).await {
+            // Its node's broadcasts would pass it by: it is not let in.
+            self.store.remove(id).await?;
+            return Ok(Reply::status(503));
+        }
         let name = anonymous_name(id.as_str());
         let notice = Notice::Joined {
             id: id.as_str().to_owned(),
@@ -214,9 +223,9 @@ impl ChatFunctions {
     async fn transport(
         &self,
         id: &ConnectionId,
-        payload: Option<&Payload>,
+        event: &LifecycleEvent,
     ) -> Result<Reply, StoreError> {
-        let message = match payload {
+        let message = match event.payload.as_ref() {
             Some(Payload::Text(text)) => ClientMessage::parse(text),
             Some(Payload::Binary(_)) | None => {
                 return self
@@ -227,7 +236,10 @@ impl ChatFunctions {
         let text = match message {
             ClientMessage::Heartbeat => {
                 return match self.store.renew(id, self.lease).await {
-                    Ok(_) => Ok(Reply::ok()),
+                    Ok(_) => {
+                        self.renew_group(id, event).await;
+                        Ok(Reply::ok())
+                    }
                     // The lease ran out (or the record was cleaned): this connection is no
                     // longer online.
                     Err(err) if err.kind() == ErrorKind::NotFound => Ok(lease_lost()),
@@ -288,20 +300,48 @@ impl ChatFunctions {
         Ok(Reply::ok())
     }
 
-    /// Puts a registered connection in its room's group, where the pusher keeps groups (a
-    /// failure is logged: its lines then reach it by walk and id).
-    async fn join_group(&self, node: &Endpoint, room: &RoomName, id: &ConnectionId) {
+    /// Puts a registered connection in its room's group for its lease, where the pusher
+    /// keeps groups; false when the pusher has groups and would not put it in (a member
+    /// left out would miss every line its node's group gets).
+    async fn join_group(&self, node: &Endpoint, room: &RoomName, id: &ConnectionId) -> bool {
         if !self.groups.load(Ordering::Relaxed) {
+            return true;
+        }
+        let joined = self
+            .pusher
+            .join(node.as_str(), room.as_str(), id.as_str(), self.lease)
+            .await;
+        match joined {
+            Ok(true) => true,
+            Ok(false) => false,
+            // Every line goes by walk and ids from now on: a pusher without groups has
+            // none for anyone.
+            Err(PushError::NoGroups) => {
+                self.groups.store(false, Ordering::Relaxed);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, id = id.as_str(), "could not join the room's group");
+                false
+            }
+        }
+    }
+
+    /// Renews a connection's membership of its room's group with its record (a heartbeat
+    /// renewed the record's lease); the room and node come from its handshake, as on
+    /// register. It fails only for a connection its node no longer holds.
+    async fn renew_group(&self, id: &ConnectionId, event: &LifecycleEvent) {
+        let connection = &event.connection;
+        let room = connection.query("room").unwrap_or(DEFAULT_ROOM);
+        if !self.groups.load(Ordering::Relaxed) || connection.push_url.is_empty() {
             return;
         }
-        match self
+        let renewed = self
             .pusher
-            .join(node.as_str(), room.as_str(), id.as_str())
-            .await
-        {
-            Ok(_) => {}
-            Err(PushError::NoGroups) => self.groups.store(false, Ordering::Relaxed),
-            Err(err) => tracing::warn!(%err, id = id.as_str(), "could not join the room's group"),
+            .join(&connection.push_url, room, id.as_str(), self.lease)
+            .await;
+        if let Err(err) = renewed {
+            tracing::debug!(%err, id = id.as_str(), "group membership not renewed");
         }
     }
 
@@ -506,3 +546,6 @@ impl ChatFunctions {
         Ok(online)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! The chat's functions over the in-memory store and a pusher that keeps groups the way a
+//! node does: what goes by group, what by walk and ids, and who is let in.
+
+use std::sync::Mutex;
+
+use lifecycle::{BatchOutcome, ConnectionInfo, Published};
+use store_core::MemoryStore;
+
+use super::*;
+
+/// This node's push URL in the tests; the other node's.
+const HERE: &str = "http://10.0.0.1:8081";
+const THERE: &str = "http://10.0.0.2:8081";
+
+/// Records every call; its group broadcast reaches `reach` members on `nodes`.
+#[derive(Debug, Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    /// What a group broadcast answers.
+    reach: Mutex<Published>,
+    /// Joins are refused.
+    refuse_joins: bool,
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl Pusher for Recorder {
+    async fn batch(
+        &self,
+        push_url: &str,
+        ids: &[String],
+        _: &Payload,
+    ) -> Result<BatchOutcome, PushError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        let call = format!("batch {push_url} {}", ids.join(","));
+        self.calls.lock().unwrap().push(call);
+        Ok(BatchOutcome {
+            sent: ids.len(),
+            undelivered: Vec::new(),
+        })
+    }
+
+    async fn close(&self, _: &str, _: &str) -> Result<bool, PushError> {
+        Ok(true)
+    }
+
+    async fn join(
+        &self,
+        _: &str,
+        group: &str,
+        id: &str,
+        lease: Duration,
+    ) -> Result<bool, PushError> {
+        let call = format!("join {group} {id} {}s", lease.as_secs());
+        self.calls.lock().unwrap().push(call);
+        if self.refuse_joins {
+            return Err(PushError::JoinRefused {
+                reason: "full".into(),
+            });
+        }
+        Ok(true)
+    }
+
+    async fn publish(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        _: &Payload,
+        expected: u64,
+    ) -> Result<Published, PushError> {
+        let call = format!("publish {group} -{} {expected}", except.unwrap_or(""));
+        self.calls.lock().unwrap().push(call);
+        Ok(self.reach.lock().unwrap().clone())
+    }
+}
+
+fn event(id: &str, kind: EventKind, payload: Option<&str>) -> LifecycleEvent {
+    LifecycleEvent {
+        kind,
+        connection: Arc::new(ConnectionInfo {
+            id: id.into(),
+            push_url: HERE.into(),
+            query: vec![("room".into(), "r".into())],
+            ..ConnectionInfo::default()
+        }),
+        request_id: "req".into(),
+        at_ms: 0,
+        payload: payload.map(|text| Payload::Text(text.into())),
+    }
+}
+
+fn message(id: &str, text: &str) -> LifecycleEvent {
+    let route = "$default".to_owned();
+    event(id, EventKind::Message { route }, Some(text))
+}
+
+/// A chat over a fresh store, with `me` registered here and `others` registered on the
+/// other node directly in the store.
+async fn chat(pusher: Arc<Recorder>, me: &str, others: &[&str]) -> ChatFunctions {
+    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let chat = ChatFunctions::new(store.clone(), pusher.clone(), Duration::from_secs(60))
+        .with_presence_window(Duration::ZERO);
+    let reply = chat.handle(&event(me, EventKind::Connect, None)).await;
+    assert_eq!(reply.unwrap().status, 200);
+    for id in others {
+        let registration = Registration {
+            room: RoomName::new("r").unwrap(),
+            endpoint: Endpoint::new(THERE).unwrap(),
+            metadata: Metadata::new(),
+            ttl: Duration::from_secs(60),
+        };
+        let id = ConnectionId::new(*id).unwrap();
+        store.register(&id, &registration).await.unwrap();
+    }
+    pusher.calls();
+    chat
+}
+
+#[tokio::test]
+async fn a_line_that_its_group_broadcast_brought_to_everyone_needs_no_walk() {
+    let pusher = Arc::new(Recorder::default());
+    *pusher.reach.lock().unwrap() = Published {
+        reached: 2,
+        nodes: vec![THERE.into()],
+    };
+    let chat = chat(pusher.clone(), "me", &["a", "b"]).await;
+    chat.handle(&message("me", r#"{"text":"hi"}"#))
+        .await
+        .unwrap();
+    assert_eq!(pusher.calls(), vec!["publish r -me 2"]);
+}
+
+#[tokio::test]
+async fn a_line_its_group_broadcast_fell_short_of_goes_by_ids_to_nodes_that_did_not_answer() {
+    let pusher = Arc::new(Recorder::default());
+    let chat = chat(pusher.clone(), "me", &["a", "b"]).await;
+    // Nobody answered: the other node gets it by ids.
+    chat.handle(&message("me", r#"{"text":"hi"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        pusher.calls(),
+        vec!["publish r -me 2", &format!("batch {THERE} a,b")]
+    );
+    // The other node answered, short of the count (a third member is on a node that did
+    // not): that node is not sent it again.
+    *pusher.reach.lock().unwrap() = Published {
+        reached: 1,
+        nodes: vec![format!("{THERE}/")],
+    };
+    chat.handle(&message("me", r#"{"text":"again"}"#))
+        .await
+        .unwrap();
+    assert_eq!(pusher.calls(), vec!["publish r -me 2"]);
+}
+
+#[tokio::test]
+async fn a_heartbeat_renews_the_membership_with_the_record() {
+    let pusher = Arc::new(Recorder::default());
+    let chat = chat(pusher.clone(), "me", &[]).await;
+    let reply = chat
+        .handle(&message("me", r#"{"type":"heartbeat"}"#))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(pusher.calls(), vec!["join r me 60s"]);
+}
+
+#[tokio::test]
+async fn a_connection_its_node_will_not_put_in_the_group_is_not_let_in() {
+    let pusher = Arc::new(Recorder {
+        refuse_joins: true,
+        ..Recorder::default()
+    });
+    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let chat = ChatFunctions::new(store.clone(), pusher.clone(), Duration::from_secs(60));
+    let reply = chat
+        .handle(&event("me", EventKind::Connect, None))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 503);
+    let id = ConnectionId::new("me").unwrap();
+    assert!(store.get(&id).await.unwrap().is_none(), "its record stays");
+}
+
+#[tokio::test]
+async fn a_pusher_without_groups_leaves_every_line_to_the_walk() {
+    #[derive(Debug, Default)]
+    struct Plain(Recorder);
+    #[async_trait]
+    impl Pusher for Plain {
+        async fn batch(
+            &self,
+            push_url: &str,
+            ids: &[String],
+            payload: &Payload,
+        ) -> Result<BatchOutcome, PushError> {
+            self.0.batch(push_url, ids, payload).await
+        }
+        async fn close(&self, _: &str, _: &str) -> Result<bool, PushError> {
+            Ok(true)
+        }
+    }
+    let plain = Arc::new(Plain::default());
+    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let chat = ChatFunctions::new(store.clone(), plain.clone(), Duration::from_secs(60))
+        .with_presence_window(Duration::ZERO);
+    for id in ["me", "you"] {
+        let reply = chat.handle(&event(id, EventKind::Connect, None)).await;
+        assert_eq!(reply.unwrap().status, 200);
+    }
+    plain.0.calls();
+    chat.handle(&message("me", r#"{"text":"hi"}"#))
+        .await
+        .unwrap();
+    assert_eq!(plain.0.calls(), vec![format!("batch {HERE} you")]);
+}
