@@ -170,6 +170,62 @@ async fn a_client_gone_without_close_frame_leaves_the_online_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_keep_an_answering_client_and_close_a_silent_one() {
+    use futures::StreamExt;
+    let limits = Limits {
+        ping_interval: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let node = start(limits, None).await;
+    // A WebSocket library answers each ping as it reads: read for a while, it stays.
+    let mut live = connect_room(node.app, "pings").await;
+    next_of(&mut live, "welcome").await;
+    let reader = tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+        let mut pings = 0;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(until, live.next()).await {
+            match message {
+                Message::Ping(_) => pings += 1,
+                Message::Close(frame) => panic!("an answering client was closed: {frame:?}"),
+                _ => {}
+            }
+        }
+        (live, pings)
+    });
+    // A client that reads and never answers is pinged twice, then closed (1001).
+    let mut silent = common::raw::Raw::connect(node.app, "/ws?room=pings", None).await;
+    let mut pings = 0;
+    let (code, reason) = loop {
+        let (head, payload) = silent
+            .read_frame()
+            .await
+            .expect("the socket ended without a close frame");
+        match head & 0x0f {
+            0x9 => pings += 1,
+            0x8 => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                break (code, String::from_utf8_lossy(&payload[2..]).into_owned());
+            }
+            _ => {}
+        }
+    };
+    assert_eq!((code, pings), (1001, 2), "{reason}");
+    assert!(reason.contains("no pong"), "{reason}");
+    let (mut live, live_pings) = reader.await.unwrap();
+    assert!(
+        live_pings >= 5,
+        "{live_pings} pings in 1.5 s at one per 0.2 s"
+    );
+    live.send(Message::Binary(vec![1].into())).await.unwrap();
+    assert!(
+        next_of(&mut live, "error").await["message"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_documented_answers() {
     let limits = Limits {
         max_message_bytes: 1024,

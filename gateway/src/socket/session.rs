@@ -16,6 +16,10 @@ use crate::close_code;
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
 
+/// The shortest keep-alive ping interval a session uses (a zero one would ping on every
+/// pass of its loop).
+const MIN_PING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Runs one upgraded connection until something ends it, then cleans up.
 ///
 /// A plain function returning an `async move` block rather than an `async fn`: an async
@@ -180,15 +184,18 @@ pub fn pump<'a>(
         // the timer moved on to the earliest one left. A write that starts moves it earlier
         // only when it was set later than the write's deadline: about once a deadline on a busy
         // connection, not once a write.
+        // The keep-alive ping is one more deadline of the same timer (a timer of its own
+        // kept a boxed one more in every idle connection).
+        let ping_every = limits.ping_interval.max(MIN_PING_INTERVAL);
+        let mut ping_due = started + ping_every;
         let age_due = started + limits.max_connection_age;
-        let watchdog = tokio::time::sleep_until(age_due.min(started + limits.idle_timeout));
+        let watchdog =
+            tokio::time::sleep_until(age_due.min(started + limits.idle_timeout).min(ping_due));
         // Registered once, for the same reason.
         let kicks = handle.kicks();
         let kicked = kicks.notified();
         tokio::pin!(watchdog, kicked);
         let mut last_in = started;
-        let mut ping = tokio::time::interval(limits.ping_interval);
-        ping.reset();
         let mut unanswered_pings = 0u32;
         let mut rate = RateLimit::new(limits.messages_per_second);
         // A message with no room yet: nothing more is read until it is taken.
@@ -261,20 +268,6 @@ pub fn pump<'a>(
                         return ending;
                     }
                 }
-                _ = ping.tick() => {
-                    // A write still pending is watched by its own deadline; while nothing
-                    // is read, no pong can be seen.
-                    if socket.is_flushing() || waiting.is_some() {
-                        continue;
-                    }
-                    if unanswered_pings >= 2 {
-                        return Ending::ours(close_code::GOING_AWAY, "no pong: connection lost");
-                    }
-                    unanswered_pings += 1;
-                    if let Err(ending) = socket.feed(Message::Ping(Default::default()), || None).await {
-                        return ending;
-                    }
-                }
                 () = &mut watchdog => {
                     let now = tokio::time::Instant::now();
                     let idle_due = last_in + limits.idle_timeout;
@@ -288,17 +281,31 @@ pub fn pump<'a>(
                     if write_due.is_some_and(|due| due <= now) {
                         return Ending::too_slow();
                     }
+                    if ping_due <= now {
+                        ping_due = now + ping_every;
+                        // A write still pending is watched by its own deadline; while
+                        // nothing is read, no pong can be seen.
+                        if !socket.is_flushing() && waiting.is_none() {
+                            if unanswered_pings >= 2 {
+                                return Ending::ours(close_code::GOING_AWAY, "no pong: connection lost");
+                            }
+                            unanswered_pings += 1;
+                            if let Err(ending) = socket.feed(Message::Ping(Default::default()), || None).await {
+                                return ending;
+                            }
+                        }
+                    }
                     let next = write_due.map_or(idle_due, |due| due.min(idle_due));
-                    watchdog.as_mut().reset(next.min(age_due));
+                    watchdog.as_mut().reset(next.min(age_due).min(ping_due));
                 }
                 () = &mut kicked => {
                     let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
                     return Ending::ours(kick.code, kick.reason);
                 }
                 // A fresh `changed()` each pass locks the shutdown signal's shared waiter
-                // list (in and out): registered once it would save that, but it kept 16
-                // more bytes in every idle connection's task, past the size class the test
-                // below guards.
+                // list (in and out): registered once it would save that, but its future
+                // would live in every idle connection's task (96 bytes, past the size
+                // class the test below guards).
                 _ = shutdown.changed() => {
                     return Ending::ours(close_code::GOING_AWAY, "server shutting down");
                 }
