@@ -268,9 +268,18 @@ async fn json_logs_name_the_connection_on_each_of_its_lines() {
     let mut node = start(&["--store", &db, "--log-format", "json"], Stdio::from(log));
     let mut ws = join(&room_url(node.app, "logs")).await;
     ws.close(None).await.unwrap();
+    // The node's answering Close, then the end of the socket: the session is over.
+    let ended = tokio::time::timeout(common::ws::WAIT, async {
+        while let Some(Ok(_)) = futures::StreamExt::next(&mut ws).await {}
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the node did not end the socket after its Close"
+    );
     // Stop it (SIGTERM, by PID) so that everything is written.
     node.signal("-TERM");
-    let _ = node.child.wait();
+    let status = node.child.wait();
     let text = std::fs::read_to_string(&log_path).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -280,7 +289,7 @@ async fn json_logs_name_the_connection_on_each_of_its_lines() {
     let closed = lines
         .iter()
         .find(|l| l["fields"]["message"] == "closed")
-        .unwrap_or_else(|| panic!("no `closed` line in:\n{text}"));
+        .unwrap_or_else(|| panic!("no `closed` line (the node ended: {status:?}) in:\n{text}"));
     let id = closed["span"]["id"]
         .as_str()
         .expect("the connection's span names its id");
