@@ -104,3 +104,86 @@ async fn a_fast_sender_is_pushed_back_not_closed_and_every_message_is_invoked() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `$connect` carries the whole handshake; `$disconnect` carries the four headers AWS sends
+/// (the API's host, the client's address, two empty ones), not the handshake's again: the
+/// node keeps no more of a handshake than that for as long as the connection lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_carries_aws_four_headers_and_connect_the_whole_handshake() {
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let record = axum::routing::post(move |body: String| {
+        let events = events.clone();
+        async move {
+            let _ = events.send(serde_json::from_str(&body).unwrap());
+            r#"{"statusCode":200}"#
+        }
+    });
+    let functions = axum::Router::new()
+        .route("/connect", record.clone())
+        .route("/disconnect", record.clone())
+        .route("/message", record);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, functions).await });
+
+    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = app.local_addr().unwrap();
+    let mode = FunctionMode::Http {
+        routes: HttpRoutes::lifecycle(
+            &format!("{base}/connect"),
+            &format!("{base}/message"),
+            &format!("{base}/disconnect"),
+        ),
+        dialect: wire::by_name("aws").unwrap(),
+        route_responses: false,
+    };
+    let config = GatewayConfig::new(push.local_addr().unwrap(), mode);
+    let gateway = Arc::new(Gateway::new(config).unwrap());
+    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{app_addr}/ws?room=r1")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("cookie", "session=s3cr3t".parse().unwrap());
+    headers.insert("x-custom", "one".parse().unwrap());
+    let (mut ws, _) = common::ws::try_connect(request).await.unwrap();
+    let wait = Duration::from_secs(10);
+    let connect = tokio::time::timeout(wait, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connect["requestContext"]["eventType"], "CONNECT");
+    assert_eq!(connect["headers"]["Cookie"], "session=s3cr3t");
+    assert_eq!(connect["headers"]["X-Custom"], "one");
+    assert_eq!(connect["queryStringParameters"]["room"], "r1");
+
+    ws.send(Message::text("hi")).await.unwrap();
+    let message = tokio::time::timeout(wait, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message["requestContext"]["eventType"], "MESSAGE");
+    assert!(message.get("headers").is_none(), "{message}");
+    ws.close(None).await.unwrap();
+
+    let gone = tokio::time::timeout(wait, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone["requestContext"]["eventType"], "DISCONNECT");
+    let four = serde_json::json!({
+        "Host": app_addr.to_string(),
+        "x-api-key": "",
+        "X-Forwarded-For": "127.0.0.1",
+        "x-restapi": "",
+    });
+    assert_eq!(gone["headers"], four);
+    assert_eq!(
+        gone["multiValueHeaders"]["Host"],
+        serde_json::json!([app_addr.to_string()])
+    );
+    assert!(gone.get("queryStringParameters").is_none(), "{gone}");
+}

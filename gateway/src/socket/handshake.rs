@@ -138,7 +138,10 @@ async fn accept(
     ws: WebSocketUpgrade,
     shutdown: watch::Receiver<bool>,
 ) -> Response {
-    let handle = core.hub.insert(info.clone(), QueueBound::of(&core.limits));
+    // Register sees the whole handshake; the hub and the session keep only what later
+    // events carry, for as long as the connection lasts.
+    let held = Arc::new(info.held());
+    let handle = core.hub.insert(held.clone(), QueueBound::of(&core.limits));
     let register = spawn_register(&core, &info, request_id, core.sessions.enter());
     let Ok((outcome, alive)) = register.await else {
         // The register task panicked: nothing is known about the connection.
@@ -157,7 +160,8 @@ async fn accept(
         }
     };
     metrics::handshake("accepted");
-    let pending = Pending::new(core.clone(), info, alive);
+    drop(info);
+    let pending = Pending::new(core.clone(), held, alive);
     let mut ws = super::ws::sized(ws, &core.limits);
     if let Some(chosen) = reply.subprotocol {
         // A function may answer the client's whole list (Tencent's sample echoes it): the

@@ -79,7 +79,9 @@ pub(super) fn upgrade(channel: Arc<Aliyun>, core: Arc<Core>, request: UpgradeReq
         ws,
         shutdown,
     } = request;
-    let base = connection_info(&core, peer, &uri, &headers);
+    // A device's events carry its calls' headers, never the handshake's: keep what a
+    // connection keeps once its handshake is answered.
+    let base = connection_info(&core, peer, &uri, &headers).held();
     let alive = core.sessions.enter();
     // Its `id` becomes the device's once it binds.
     let span = span_of(&base);

@@ -33,6 +33,22 @@ fn identity(connection: &ConnectionInfo) -> Value {
     })
 }
 
+/// The headers of a `$disconnect` event: AWS sends these four, spelled so, whatever the
+/// handshake carried (the API's host, the client's address, two empty ones), so a node
+/// keeps no more of the handshake than the host for it.
+fn disconnect_headers(connection: &ConnectionInfo, node: &NodeInfo) -> Vec<(String, String)> {
+    let host = connection.header("host").unwrap_or(&node.domain);
+    [
+        ("Host", host),
+        ("x-api-key", ""),
+        ("X-Forwarded-For", connection.source_ip.as_str()),
+        ("x-restapi", ""),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
+}
+
 /// The event JSON for `event`.
 pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
     let connection = &event.connection;
@@ -84,7 +100,8 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
             status_code,
             reason,
         } => {
-            let (headers, multi_headers) = single_and_multi(&connection.headers, header_case);
+            let (headers, multi_headers) =
+                single_and_multi(&disconnect_headers(connection, node), str::to_owned);
             body["headers"] = headers;
             body["multiValueHeaders"] = multi_headers;
             context["disconnectStatusCode"] = json!(status_code);
@@ -103,6 +120,7 @@ pub fn encode(event: &LifecycleEvent, node: &NodeInfo) -> Value {
 mod tests {
     use super::*;
     use crate::wire::sample::event;
+    use std::sync::Arc;
 
     #[test]
     fn connect_message_and_disconnect_as_lambda_gets_them() {
@@ -142,6 +160,30 @@ mod tests {
         };
         let disconnect = encode(&event(gone, None), &node);
         assert_eq!(disconnect["requestContext"]["disconnectStatusCode"], 1001);
+        let four =
+            json!({"Host": "h", "x-api-key": "", "X-Forwarded-For": "127.0.0.1", "x-restapi": ""});
+        assert_eq!(
+            disconnect["headers"], four,
+            "AWS's four, not the handshake's"
+        );
+        assert_eq!(
+            disconnect["multiValueHeaders"]["X-Forwarded-For"],
+            json!(["127.0.0.1"])
+        );
+        assert!(disconnect.get("queryStringParameters").is_none());
+        let mut hostless = event(
+            EventKind::Disconnect {
+                status_code: 1006,
+                reason: String::new(),
+            },
+            None,
+        );
+        Arc::make_mut(&mut hostless.connection).headers.clear();
+        let hostless = encode(&hostless, &node);
+        assert_eq!(
+            hostless["headers"]["Host"], "127.0.0.1:8081",
+            "the API's domain"
+        );
         assert_eq!(
             disconnect["requestContext"]["disconnectReason"],
             "Going away"
