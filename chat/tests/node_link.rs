@@ -236,3 +236,80 @@ fn a_nats_server_that_is_not_there_stops_the_start_with_a_clear_error() {
         "the password was shown: {stderr}"
     );
 }
+
+/// Whether some node serves `group`'s subject: NATS answers a request no subscriber would
+/// get with "no responders" at once, and a serving node answers anything. `None` while a
+/// subscription is being let go (NATS still routes to it, and no one answers).
+async fn served(probe: &async_nats::Client, group: &str) -> Option<bool> {
+    let subject = gateway::link::group_subject(group);
+    match probe.request(subject, "not a request".into()).await {
+        Ok(_) => Some(true),
+        Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => Some(false),
+        Err(err) if err.kind() == async_nats::RequestErrorKind::TimedOut => None,
+        Err(err) => panic!("asking who serves {group}: {err}"),
+    }
+}
+
+/// Waits until `group`'s subject is served (or not), at most 15 s.
+async fn until_served(probe: &async_nats::Client, group: &str, wanted: bool) {
+    let started = Instant::now();
+    while served(probe, group).await != Some(wanted) {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{group} served: not {wanted} after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_subscribes_to_the_subjects_of_the_groups_it_holds_and_no_other() {
+    use gateway::{Hub, QueueBound};
+    use lifecycle::ConnectionInfo;
+    use std::sync::Arc;
+
+    let nats = PrivateNats::start();
+    let hub = Arc::new(Hub::default());
+    let fallback = Arc::new(lifecycle::HttpPusher::new(None).unwrap());
+    let node = "http://127.0.0.1:9";
+    let link =
+        gateway::link::NatsLink::connect(&nats.url(), node, hub.clone(), 1024, fallback, true)
+            .await
+            .unwrap();
+    let probe = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_millis(500)))
+        .connect(nats.url())
+        .await
+        .unwrap();
+    let info = |id: &str| {
+        Arc::new(ConnectionInfo {
+            id: id.into(),
+            ..ConnectionInfo::default()
+        })
+    };
+    let lease = Duration::from_secs(60);
+
+    // A group held before the link looked, and one joined after.
+    let _a = hub.insert(info("a"), QueueBound::frames(8));
+    let _b = hub.insert(info("b"), QueueBound::frames(8));
+    assert_eq!(hub.join("r1", "a", lease), gateway::hub::Joined::Yes);
+    until_served(&probe, "r1", true).await;
+    assert_eq!(hub.join("r2", "b", lease), gateway::hub::Joined::Yes);
+    assert_eq!(hub.join("r1", "b", lease), gateway::hub::Joined::Yes);
+    until_served(&probe, "r2", true).await;
+    // No room this node holds no member of is served here.
+    assert_eq!(served(&probe, "r3").await, Some(false), "no member here");
+    // A group is let go with its last member, whether it left or its connection ended.
+    assert!(hub.leave("r2", "b"));
+    until_served(&probe, "r2", false).await;
+    hub.remove("a");
+    assert_eq!(served(&probe, "r1").await, Some(true), "b is still in r1");
+    hub.remove("b");
+    until_served(&probe, "r1", false).await;
+    // Back again, served again.
+    let _c = hub.insert(info("c"), QueueBound::frames(8));
+    assert_eq!(hub.join("r1", "c", lease), gateway::hub::Joined::Yes);
+    until_served(&probe, "r1", true).await;
+    drop(link);
+    until_served(&probe, "r1", false).await;
+}

@@ -17,6 +17,7 @@
 //! | `wsgw_sweeps_total`, `wsgw_swept_records_total`, `wsgw_sweep_seconds` | `outcome` | see `store_core::Sweeper` |
 //! | `wsgw_node_link_connected` (gauge) | | 1 while the NATS node link is connected, 0 while it is not (calls go over HTTP) |
 //! | `wsgw_node_link_calls_total` | `outcome` | calls to other nodes over NATS: ok, failed, or over HTTP instead (fallback_disconnected, fallback_no_responders, fallback_too_large); group broadcasts: group (every member expected was reached), group_short (some were left to the caller) |
+//! | `wsgw_node_link_groups` (gauge) | | with group subjects: the groups whose subject this node is subscribed to (those it holds members of) |
 //! | `wsgw_node_link_served_total` | `request` | other nodes' requests over NATS served: batch, close, group, refused |
 //!
 //! Every label takes a bounded set of values: no connection id, room or URL is ever a label
@@ -289,6 +290,11 @@ pub fn zero_node_link() {
         "wsgw_node_link_connected",
         "1 while the NATS node link is connected, 0 while calls go over HTTP"
     );
+    metrics::describe_gauge!(
+        "wsgw_node_link_groups",
+        "Group subjects the NATS node link is subscribed to (the groups held here)"
+    );
+    metrics::gauge!("wsgw_node_link_groups").set(0.0);
     metrics::describe_counter!(
         "wsgw_node_link_served_total",
         "Requests from other nodes over the NATS node link, by kind"
@@ -304,6 +310,11 @@ pub fn zero_node_link() {
 /// Whether the NATS node link is connected now.
 pub fn node_link_connected(connected: bool) {
     metrics::gauge!("wsgw_node_link_connected").set(if connected { 1.0 } else { 0.0 });
+}
+
+/// The node link is subscribed to `groups` group subjects.
+pub fn node_link_groups(groups: usize) {
+    metrics::gauge!("wsgw_node_link_groups").set(groups as f64);
 }
 
 /// A call to another node over NATS ended with `outcome` (one of `LINK_OUTCOMES`).

@@ -8,13 +8,44 @@
 //! Bounds: a connection is in at most [`MAX_GROUPS_PER_CONNECTION`] groups, and a group's
 //! name is at most [`MAX_GROUP_LEN`] bytes, so what one connection can make the node hold
 //! is bounded whatever a function asks.
+//!
+//! Watched (a node link subscribing only to the groups this node holds), the groups note
+//! which names gained their first member or lost their last, up to
+//! [`MAX_PENDING_CHANGES`] names between two looks; past that the watcher is told to look
+//! at every group instead.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::Notify;
+
 use super::Conn;
+
+/// Group names noted as changed between two looks of the watcher; past it the watcher
+/// reads every group's name instead, so a storm of rooms cannot grow the note.
+pub const MAX_PENDING_CHANGES: usize = 4096;
+
+/// What changed in the set of groups held here since the watcher last looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupChanges {
+    /// These names opened or closed (or both): each with whether it is held now.
+    Some(Vec<(Arc<str>, bool)>),
+    /// Too many changed to note: every group held now, the watcher's whole set.
+    All(Vec<Arc<str>>),
+}
+
+/// The names that changed since the watcher last looked, and how to wake it.
+#[derive(Debug)]
+struct Watch {
+    /// Woken (one permit, so a burst of changes is one look) when a name is noted.
+    notify: Arc<Notify>,
+    /// Opened or closed since the last look (whether held now is read at the look).
+    changed: HashSet<Arc<str>>,
+    /// More than [`MAX_PENDING_CHANGES`] changed: the next look reads every group.
+    overflowed: bool,
+}
 
 /// Groups one connection may be in at once.
 pub const MAX_GROUPS_PER_CONNECTION: usize = 16;
@@ -53,9 +84,68 @@ pub(super) struct Member {
 pub(super) struct Groups {
     /// By name; a group is dropped with its last member.
     by_name: HashMap<Arc<str>, Members>,
+    /// Who is told when a group opens or closes; none unless a node link asked, so a node
+    /// without one notes nothing.
+    watch: Option<Watch>,
 }
 
 impl Groups {
+    /// Starts noting which groups open and close; the returned `Notify` is woken when one
+    /// does (a second watcher replaces the first).
+    pub(super) fn watch(&mut self) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.watch = Some(Watch {
+            notify: notify.clone(),
+            changed: HashSet::new(),
+            // The first look reads every group already here.
+            overflowed: true,
+        });
+        notify.notify_one();
+        notify
+    }
+
+    /// What changed since the last call (nothing when not watched).
+    pub(super) fn changes(&mut self) -> GroupChanges {
+        let Some(watch) = &mut self.watch else {
+            return GroupChanges::Some(Vec::new());
+        };
+        if std::mem::take(&mut watch.overflowed) {
+            watch.changed.clear();
+            return GroupChanges::All(self.names());
+        }
+        let changed = std::mem::take(&mut watch.changed);
+        GroupChanges::Some(
+            changed
+                .into_iter()
+                .map(|name| {
+                    let held = self.by_name.contains_key(&name);
+                    (name, held)
+                })
+                .collect(),
+        )
+    }
+
+    /// The name of every group.
+    pub(super) fn names(&self) -> Vec<Arc<str>> {
+        self.by_name.keys().cloned().collect()
+    }
+
+    /// Notes that `name` opened or closed, for the watcher if there is one.
+    fn note(&mut self, name: &Arc<str>) {
+        let Some(watch) = &mut self.watch else {
+            return;
+        };
+        if !watch.overflowed {
+            if watch.changed.len() < MAX_PENDING_CHANGES {
+                watch.changed.insert(name.clone());
+            } else {
+                watch.changed.clear();
+                watch.overflowed = true;
+            }
+        }
+        watch.notify.notify_one();
+    }
+
     /// Adds `conn` to `name` until `until` (a member already in it: its lease moved to
     /// `until`); `memberships` is the connection's own list of its groups.
     pub(super) fn join(
@@ -84,7 +174,11 @@ impl Groups {
         // One shared name for the group and every membership in it.
         let key = match self.by_name.get_key_value(name) {
             Some((key, _)) => key.clone(),
-            None => Arc::from(name),
+            None => {
+                let key = Arc::from(name);
+                self.note(&key);
+                key
+            }
         };
         self.by_name.entry(key.clone()).or_default().insert(
             conn.key(),
@@ -126,6 +220,7 @@ impl Groups {
             members.get_mut().remove(&conn.key());
             if members.get().is_empty() {
                 members.remove();
+                self.note(group);
             }
         }
     }

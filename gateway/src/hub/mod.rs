@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use groups::Groups;
-pub use groups::{Joined, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION};
+pub use groups::{
+    GroupChanges, Joined, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION, MAX_PENDING_CHANGES,
+};
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use mailbox::{Mailbox, Offered};
 
@@ -432,6 +434,24 @@ impl Hub {
         }
     }
 
+    /// Starts noting which groups gain their first member here or lose their last (for a
+    /// node link that subscribes only to the groups this node holds): the `Notify` is
+    /// woken when one does, and [`Hub::group_changes`] says which. The first look gives
+    /// every group already held.
+    pub fn watch_groups(&self) -> Arc<tokio::sync::Notify> {
+        self.lock().groups.watch()
+    }
+
+    /// The name of every group held here.
+    pub fn group_names(&self) -> Vec<Arc<str>> {
+        self.lock().groups.names()
+    }
+
+    /// What changed in the groups held here since the last call.
+    pub fn group_changes(&self) -> GroupChanges {
+        self.lock().groups.changes()
+    }
+
     /// Groups with a member on this node.
     pub fn groups(&self) -> usize {
         self.lock().groups.len()
@@ -691,6 +711,77 @@ mod tests {
         assert!(hub.remove_held(&c.held));
         assert_eq!(hub.groups(), 0);
         drop((a.try_next(), b.try_next(), c.try_next()));
+    }
+
+    #[tokio::test]
+    async fn a_watcher_hears_which_groups_open_and_close_and_every_group_past_the_bound() {
+        let hub = Hub::default();
+        let _a = hub.insert(info("a"), QueueBound::frames(4));
+        let _b = hub.insert(info("b"), QueueBound::frames(4));
+        // Unwatched, nothing is noted.
+        assert_eq!(hub.join("before", "a", LEASE), Joined::Yes);
+        assert_eq!(hub.group_changes(), GroupChanges::Some(Vec::new()));
+
+        let changed = hub.watch_groups();
+        // The first look is every group already held.
+        changed.notified().await;
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::All(vec!["before".into()])
+        );
+        assert_eq!(hub.group_changes(), GroupChanges::Some(Vec::new()));
+
+        // A second member, or a renewal, changes nothing; a first member opens a group.
+        assert_eq!(hub.join("before", "b", LEASE), Joined::Yes);
+        assert_eq!(hub.join("before", "a", LEASE), Joined::Yes);
+        assert_eq!(hub.group_changes(), GroupChanges::Some(Vec::new()));
+        assert_eq!(hub.join("room", "a", LEASE), Joined::Yes);
+        changed.notified().await;
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::Some(vec![("room".into(), true)])
+        );
+        // The last member leaving (or forgotten) closes it.
+        assert!(hub.leave("room", "a"));
+        changed.notified().await;
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::Some(vec![("room".into(), false)])
+        );
+        hub.remove("a");
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::Some(Vec::new()),
+            "b is in it"
+        );
+        hub.remove("b");
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::Some(vec![("before".into(), false)])
+        );
+        // Opened and closed between two looks: noted once, as it is now.
+        let _c = hub.insert(info("c"), QueueBound::frames(4));
+        assert_eq!(hub.join("brief", "c", LEASE), Joined::Yes);
+        assert!(hub.leave("brief", "c"));
+        assert_eq!(
+            hub.group_changes(),
+            GroupChanges::Some(vec![("brief".into(), false)])
+        );
+
+        // Past the bound, the note is dropped and the next look is every group held.
+        let conns: Vec<Handle> = (0..=MAX_PENDING_CHANGES / MAX_GROUPS_PER_CONNECTION)
+            .map(|n| hub.insert(info(&format!("m{n}")), QueueBound::frames(1)))
+            .collect();
+        for n in 0..=MAX_PENDING_CHANGES {
+            let id = format!("m{}", n / MAX_GROUPS_PER_CONNECTION);
+            assert_eq!(hub.join(&format!("g{n}"), &id, LEASE), Joined::Yes);
+        }
+        let GroupChanges::All(names) = hub.group_changes() else {
+            panic!("over the bound, every group is given");
+        };
+        assert_eq!(names.len(), MAX_PENDING_CHANGES + 1);
+        assert_eq!(hub.group_changes(), GroupChanges::Some(Vec::new()));
+        drop(conns);
     }
 
     #[test]

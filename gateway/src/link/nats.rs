@@ -13,13 +13,17 @@
 //! and is counted (`wsgw_node_link_calls_total`).
 //!
 //! With groups (`--node-link-groups`), every node also serves the group subjects
-//! (`wsgw.group.<group, hex>`): a group broadcast is one message for all nodes, each offers
+//! (`wsgw.group.<group, hex>`) of the groups it holds members of, and only those: it
+//! subscribes to a group's subject when the group gains its first member here and lets it
+//! go with the last, so a broadcast reaches the nodes of its room and no other. Each offers
 //! the frame to its own members and answers how many it reached (a node with none stays
-//! silent). The sender waits for answers until the members it expects were reached, a
+//! silent). A member that joined before its node's subscription reached NATS is missed by
+//! the count, and reached by the caller another way, as any member not heard about. The sender waits for answers until the members it expects were reached, a
 //! bounded while ([`GROUP_WAIT`]); members it did not hear about are the caller's to reach
 //! another way (a batch per node over the per-node subjects or HTTP). While the link is
 //! down a group broadcast does nothing and says so ([`PushError::NoGroups`]).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,10 +34,10 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use lifecycle::{BatchOutcome, Delivery, Payload, Published, PushError, Pusher};
 use store_core::MAX_ID_LEN;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use super::codec::{self, Answer, Request};
-use crate::hub::{Hub, Kick, MAX_GROUP_LEN, Outbound};
+use crate::hub::{GroupChanges, Hub, Kick, MAX_GROUP_LEN, Outbound};
 use crate::ids::distinct_capped;
 use crate::metrics;
 use crate::push_api::batch::MAX_BATCH_IDS;
@@ -65,6 +69,10 @@ const GROUP_PREFIX: &str = "wsgw.group.";
 /// How long a group broadcast waits for the other nodes' answers: a node that answers
 /// later still delivered, but the caller has reached its members another way by then.
 pub const GROUP_WAIT: Duration = Duration::from_millis(500);
+
+/// The longest a node goes without comparing its group subscriptions with the groups it
+/// holds (it compares on every change too); a subscription that failed is tried again then.
+const GROUP_RESYNC: Duration = Duration::from_secs(10);
 
 /// Answers one group broadcast reads at most (one per node; more is a peer gone wrong).
 const MAX_GROUP_ANSWERS: usize = 1024;
@@ -132,6 +140,9 @@ pub struct NatsLink {
     groups: bool,
     /// Serves other nodes' requests; ended with the link.
     serving: JoinHandle<()>,
+    /// With groups: keeps the node subscribed to the subjects of the groups it holds, and
+    /// serves them; ended (with every group's subscription) with the link.
+    following: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for NatsLink {
@@ -147,6 +158,9 @@ impl fmt::Debug for NatsLink {
 impl Drop for NatsLink {
     fn drop(&mut self) {
         self.serving.abort();
+        if let Some(following) = &self.following {
+            following.abort();
+        }
     }
 }
 
@@ -216,16 +230,6 @@ impl NatsLink {
             .subscribe(subject.clone())
             .await
             .map_err(|err| failed(err.to_string()))?;
-        let group_inbox = if groups {
-            Some(
-                client
-                    .subscribe(format!("{GROUP_PREFIX}*"))
-                    .await
-                    .map_err(|err| failed(err.to_string()))?,
-            )
-        } else {
-            None
-        };
         // The subscription is on the server before the first broadcast can look for it.
         client
             .flush()
@@ -234,18 +238,20 @@ impl NatsLink {
         metrics::zero_node_link();
         metrics::node_link_connected(true);
         tracing::info!(url = %shown, subject = %subject, groups, "node link over NATS");
-        let node = Served {
+        let node = Arc::new(Served {
             hub,
             max_frame,
             push_url: own_push_url.trim_end_matches('/').to_owned(),
-        };
-        let serving = tokio::spawn(serve(client.clone(), inbox, group_inbox, node));
+        });
+        let serving = tokio::spawn(serve(client.clone(), inbox, node.clone()));
+        let following = groups.then(|| tokio::spawn(follow_groups(client.clone(), node)));
         Ok(NatsLink {
             client,
             fallback,
             url: shown,
             groups,
             serving,
+            following,
         })
     }
 
@@ -490,14 +496,10 @@ struct Served {
     push_url: String,
 }
 
-/// Serves other nodes' requests (and, with groups, the group broadcasts) one at a time
-/// (each is a few microseconds of queueing frames), until the subscriptions end.
-async fn serve(client: Client, inbox: Subscriber, groups: Option<Subscriber>, node: Served) {
-    let mut messages = match groups {
-        Some(groups) => futures::stream::select(inbox, groups).boxed(),
-        None => inbox.boxed(),
-    };
-    while let Some(message) = messages.next().await {
+/// Serves the requests of one subscription (this node's subject, or one group's) one at a
+/// time (each is a few microseconds of queueing frames), until the subscription ends.
+async fn serve(client: Client, mut inbox: Subscriber, node: Arc<Served>) {
+    while let Some(message) = inbox.next().await {
         // A request always names where its answer goes; anything else is not a request,
         // and is not acted on.
         let Some(reply) = message.reply else {
@@ -512,6 +514,74 @@ async fn serve(client: Client, inbox: Subscriber, groups: Option<Subscriber>, no
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(%err, "node link: an answer could not be sent"),
             Err(_) => tracing::warn!("node link: an answer could not be sent in time"),
+        }
+    }
+}
+
+/// Keeps this node subscribed to the subjects of the groups it holds members of, and of no
+/// other: one subscription (and one task serving it) a group, taken when the hub says a
+/// group opened, let go when it closed, and compared with the whole set every
+/// [`GROUP_RESYNC`] (a subscription that failed is tried again then). NATS keeps the
+/// subscriptions across a reconnection.
+async fn follow_groups(client: Client, node: Arc<Served>) {
+    let changed = node.hub.watch_groups();
+    let mut subscribed: HashMap<Arc<str>, AbortHandle> = HashMap::new();
+    // Dropped with this task, and every group's task with it.
+    let mut serving = JoinSet::new();
+    let mut missed = false;
+    loop {
+        let changes = if std::mem::take(&mut missed) {
+            GroupChanges::All(node.hub.group_names())
+        } else {
+            let _ = tokio::time::timeout(GROUP_RESYNC, changed.notified()).await;
+            node.hub.group_changes()
+        };
+        while serving.try_join_next().is_some() {}
+        let changes = match changes {
+            GroupChanges::Some(changes) => changes,
+            GroupChanges::All(held) => {
+                let held: HashSet<Arc<str>> = held.into_iter().collect();
+                let gone = subscribed
+                    .keys()
+                    .filter(|name| !held.contains(*name))
+                    .cloned();
+                let gone: Vec<(Arc<str>, bool)> = gone.map(|name| (name, false)).collect();
+                gone.into_iter()
+                    .chain(held.into_iter().map(|name| (name, true)))
+                    .collect()
+            }
+        };
+        for (name, held) in changes {
+            if !held {
+                if let Some(task) = subscribed.remove(&name) {
+                    // Its subscriber is dropped with it, which unsubscribes.
+                    task.abort();
+                }
+                continue;
+            }
+            if subscribed.contains_key(&name) {
+                continue;
+            }
+            let subject = group_subject(&name);
+            match tokio::time::timeout(REQUEST_TIMEOUT, client.subscribe(subject)).await {
+                Ok(Ok(inbox)) => {
+                    let task = serving.spawn(serve(client.clone(), inbox, node.clone()));
+                    subscribed.insert(name, task);
+                }
+                failed => {
+                    let why = match failed {
+                        Ok(Err(err)) => err.to_string(),
+                        _ => format!("no answer within {REQUEST_TIMEOUT:?}"),
+                    };
+                    tracing::warn!(group = %name, %why, "node link: a group's subject could not be subscribed; tried again within {GROUP_RESYNC:?}");
+                    missed = true;
+                }
+            }
+        }
+        metrics::node_link_groups(subscribed.len());
+        if missed {
+            // Not at once: whatever failed would fail again.
+            tokio::time::sleep(GROUP_RESYNC).await;
         }
     }
 }
