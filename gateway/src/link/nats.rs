@@ -530,10 +530,14 @@ async fn follow_groups(client: Client, node: Arc<Served>) {
     let mut serving = JoinSet::new();
     let mut missed = false;
     loop {
-        let changes = if std::mem::take(&mut missed) {
+        // A full look after a failure (once its pause is over) and after a quiet while.
+        let full = std::mem::take(&mut missed)
+            || tokio::time::timeout(GROUP_RESYNC, changed.notified())
+                .await
+                .is_err();
+        let changes = if full {
             GroupChanges::All(node.hub.group_names())
         } else {
-            let _ = tokio::time::timeout(GROUP_RESYNC, changed.notified()).await;
             node.hub.group_changes()
         };
         while serving.try_join_next().is_some() {}
@@ -574,7 +578,9 @@ async fn follow_groups(client: Client, node: Arc<Served>) {
                         _ => format!("no answer within {REQUEST_TIMEOUT:?}"),
                     };
                     tracing::warn!(group = %name, %why, "node link: a group's subject could not be subscribed; tried again within {GROUP_RESYNC:?}");
+                    // The rest would wait as long: the full look after the pause does them.
                     missed = true;
+                    break;
                 }
             }
         }
