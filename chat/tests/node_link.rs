@@ -307,9 +307,41 @@ async fn a_node_subscribes_to_the_subjects_of_the_groups_it_holds_and_no_other()
     hub.remove("b");
     until_served(&probe, "r1", false).await;
     // Back again, served again.
-    let _c = hub.insert(info("c"), QueueBound::frames(8));
+    let mut c = hub.insert(info("c"), QueueBound::frames(8));
     assert_eq!(hub.join("r1", "c", lease), gateway::hub::Joined::Yes);
     until_served(&probe, "r1", true).await;
+
+    // Another node's broadcast reaches the room's node; one to a room no other node
+    // serves ends at NATS's "no responders", without the wait for answers.
+    use lifecycle::{Payload, Pusher};
+    let sender = gateway::link::NatsLink::connect(
+        &nats.url(),
+        "http://127.0.0.1:10",
+        Arc::new(Hub::default()),
+        1024,
+        Arc::new(lifecycle::HttpPusher::new(None).unwrap()),
+        true,
+    )
+    .await
+    .unwrap();
+    let line = Payload::Text("hello r1".into());
+    let published = sender.publish("r1", None, &line, 1).await.unwrap();
+    assert_eq!(
+        (published.reached, published.nodes),
+        (1, vec![node.to_owned()])
+    );
+    assert_eq!(
+        c.try_next().map(|frame| frame.len()),
+        Some("hello r1".len())
+    );
+    let started = Instant::now();
+    let published = sender.publish("r3", None, &line, 1).await.unwrap();
+    assert_eq!(published.reached, 0);
+    assert!(
+        started.elapsed() < gateway::link::GROUP_WAIT,
+        "waited {:?} for a room no node serves",
+        started.elapsed()
+    );
     drop(link);
     until_served(&probe, "r1", false).await;
 }

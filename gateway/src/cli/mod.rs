@@ -147,7 +147,7 @@ pub struct NodeArgs {
           value_parser = parse_node_link)]
     pub node_link: NodeLink,
     /// With a NATS node link: broadcasts to a group (a chat room) are one message on the
-    /// group's subject, which every node serves from its own members, instead of a
+    /// group's subject, which each node holding members of it serves, instead of a
     /// request with the recipients' ids per node. Every node of the deployment should run
     /// with it: a broadcast waits a while (0.5 s) for a node without it, then reaches
     /// that node's members by their ids.

@@ -12,7 +12,7 @@
 mod codec;
 mod nats;
 
-pub use nats::{LinkError, NatsLink, group_subject, subject_of};
+pub use nats::{GROUP_WAIT, LinkError, NatsLink, group_subject, subject_of};
 
 /// How nodes reach one another.
 #[derive(Debug, Clone, PartialEq, Eq)]

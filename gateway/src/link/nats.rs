@@ -17,11 +17,12 @@
 //! subscribes to a group's subject when the group gains its first member here and lets it
 //! go with the last, so a broadcast reaches the nodes of its room and no other. Each offers
 //! the frame to its own members and answers how many it reached (a node with none stays
-//! silent). A member that joined before its node's subscription reached NATS is missed by
-//! the count, and reached by the caller another way, as any member not heard about. The sender waits for answers until the members it expects were reached, a
-//! bounded while ([`GROUP_WAIT`]); members it did not hear about are the caller's to reach
-//! another way (a batch per node over the per-node subjects or HTTP). While the link is
-//! down a group broadcast does nothing and says so ([`PushError::NoGroups`]).
+//! silent). The sender waits for answers until the members it expects were reached, a
+//! bounded while ([`GROUP_WAIT`]), or until NATS says no node serves the subject; members
+//! it did not hear about are the caller's to reach another way (a batch per node over the
+//! per-node subjects or HTTP), among them a member whose node's subscription is still on
+//! its way to NATS. While the link is down a group broadcast does nothing and says so
+//! ([`PushError::NoGroups`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -48,8 +49,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the first connection may take before the node refuses to start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Requests from other nodes waiting to be served; past it NATS drops them for this
-/// subscriber (their senders time out), so a flood cannot grow this node's memory.
+/// Requests from other nodes waiting to be served, a subscription (the node's own subject,
+/// and each group's it holds); past it NATS drops them for that subscriber (their senders
+/// time out or walk), so what waits is bounded by the subscriptions, and those by the
+/// groups this node's own connections are in.
 const INBOX_CAPACITY: usize = 1024;
 
 /// The longest pause between reconnection attempts: a restarted NATS server is used again
@@ -430,6 +433,11 @@ impl Pusher for NatsLink {
                 break;
             };
             read += 1;
+            // NATS's own answer when no other node serves the subject (every member was
+            // here, or none is on a node of the link): no one else will answer.
+            if answer.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                break;
+            }
             match codec::read_answer(&answer.payload) {
                 Ok(Answer::Group { reached, node }) => {
                     published.reached += reached;
@@ -520,27 +528,30 @@ async fn serve(client: Client, mut inbox: Subscriber, node: Arc<Served>) {
 
 /// Keeps this node subscribed to the subjects of the groups it holds members of, and of no
 /// other: one subscription (and one task serving it) a group, taken when the hub says a
-/// group opened, let go when it closed, and compared with the whole set every
-/// [`GROUP_RESYNC`] (a subscription that failed is tried again then). NATS keeps the
-/// subscriptions across a reconnection.
+/// group opened, let go when it closed, and compared with the whole set at least every
+/// [`GROUP_RESYNC`] (a subscription that failed, or whose task ended, is taken again then).
+/// NATS keeps the subscriptions across a reconnection.
 async fn follow_groups(client: Client, node: Arc<Served>) {
     let changed = node.hub.watch_groups();
     let mut subscribed: HashMap<Arc<str>, AbortHandle> = HashMap::new();
     // Dropped with this task, and every group's task with it.
     let mut serving = JoinSet::new();
     let mut missed = false;
+    let mut last_full = tokio::time::Instant::now();
     loop {
-        // A full look after a failure (once its pause is over) and after a quiet while.
-        let full = std::mem::take(&mut missed)
-            || tokio::time::timeout(GROUP_RESYNC, changed.notified())
-                .await
-                .is_err();
+        if !std::mem::take(&mut missed) {
+            let _ = tokio::time::timeout_at(last_full + GROUP_RESYNC, changed.notified()).await;
+        }
+        let full = tokio::time::Instant::now() >= last_full + GROUP_RESYNC;
         let changes = if full {
+            last_full = tokio::time::Instant::now();
             GroupChanges::All(node.hub.group_names())
         } else {
             node.hub.group_changes()
         };
         while serving.try_join_next().is_some() {}
+        // A group whose subscription ended by itself is subscribed again by a full look.
+        subscribed.retain(|_, task| !task.is_finished());
         let changes = match changes {
             GroupChanges::Some(changes) => changes,
             GroupChanges::All(held) => {

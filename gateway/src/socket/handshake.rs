@@ -64,7 +64,8 @@ fn spawn_register(
         if let Err((outcome, alive)) = tx.send((outcome, alive)) {
             core.hub.remove(&info.id);
             if owes_cleanup(&outcome) {
-                cleanup(&core, &info, 1006, "the client left during register").await;
+                let held = Arc::new(info.held());
+                cleanup(&core, &held, 1006, "the client left during register").await;
             }
             drop(alive);
         }
@@ -153,7 +154,7 @@ async fn accept(
         outcome => {
             core.hub.remove(&info.id);
             if owes_cleanup(&outcome) {
-                cleanup(&core, &info, 1006, "register timed out").await;
+                cleanup(&core, &held, 1006, "register timed out").await;
             }
             drop(alive);
             return refusal(&info, outcome);

@@ -35,7 +35,9 @@ fn identity(connection: &ConnectionInfo) -> Value {
 
 /// The headers of a `$disconnect` event: AWS sends these four, spelled so, whatever the
 /// handshake carried (the API's host, the client's address, two empty ones), so a node
-/// keeps no more of the handshake than the host for it.
+/// keeps no more of the handshake than the host for it. Captures of AWS's events differ
+/// on `X-Forwarded-For`: the recent ones give the client's address, older ones an empty
+/// value; we give the address.
 fn disconnect_headers(connection: &ConnectionInfo, node: &NodeInfo) -> Vec<(String, String)> {
     let host = connection.header("host").unwrap_or(&node.domain);
     [
