@@ -27,6 +27,32 @@ struct Counted {
     most: AtomicUsize,
 }
 
+/// Serves `functions` (routes `/connect`, `/message`, `/disconnect`) and a node of the AWS
+/// dialect invoking them as HTTP functions under `limits`; the node's WebSocket address.
+async fn aws_node(functions: axum::Router, limits: Limits) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, functions).await });
+
+    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = app.local_addr().unwrap();
+    let mode = FunctionMode::Http {
+        routes: HttpRoutes::lifecycle(
+            &format!("{base}/connect"),
+            &format!("{base}/message"),
+            &format!("{base}/disconnect"),
+        ),
+        dialect: wire::by_name("aws").unwrap(),
+        route_responses: false,
+    };
+    let mut config = GatewayConfig::new(push.local_addr().unwrap(), mode);
+    config.limits = limits;
+    let gateway = Arc::new(Gateway::new(config).unwrap());
+    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+    app_addr
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_sender_is_pushed_back_not_closed_and_every_message_is_invoked() {
     const MESSAGES: usize = 120;
@@ -50,31 +76,13 @@ async fn a_fast_sender_is_pushed_back_not_closed_and_every_message_is_invoked() 
         .route("/connect", ok.clone())
         .route("/disconnect", ok)
         .route("/message", message);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, functions).await });
-
-    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr = app.local_addr().unwrap();
-    let mode = FunctionMode::Http {
-        routes: HttpRoutes::lifecycle(
-            &format!("{base}/connect"),
-            &format!("{base}/message"),
-            &format!("{base}/disconnect"),
-        ),
-        dialect: wire::by_name("aws").unwrap(),
-        route_responses: false,
-    };
-    let mut config = GatewayConfig::new(push.local_addr().unwrap(), mode);
-    config.limits = Limits {
+    let limits = Limits {
         // The rate limit is the hostile-client guard, not what this is about.
         messages_per_second: 10_000,
         max_inflight_per_connection: INFLIGHT,
         ..Limits::default()
     };
-    let gateway = Arc::new(Gateway::new(config).unwrap());
-    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+    let app_addr = aws_node(functions, limits).await;
 
     let mut ws = connect(&format!("ws://{app_addr}/ws")).await;
     for i in 0..MESSAGES {
@@ -122,25 +130,7 @@ async fn disconnect_carries_aws_four_headers_and_connect_the_whole_handshake() {
         .route("/connect", record.clone())
         .route("/disconnect", record.clone())
         .route("/message", record);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, functions).await });
-
-    let app = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let push = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_addr = app.local_addr().unwrap();
-    let mode = FunctionMode::Http {
-        routes: HttpRoutes::lifecycle(
-            &format!("{base}/connect"),
-            &format!("{base}/message"),
-            &format!("{base}/disconnect"),
-        ),
-        dialect: wire::by_name("aws").unwrap(),
-        route_responses: false,
-    };
-    let config = GatewayConfig::new(push.local_addr().unwrap(), mode);
-    let gateway = Arc::new(Gateway::new(config).unwrap());
-    tokio::spawn(gateway::run(gateway, app, push, std::future::pending()));
+    let app_addr = aws_node(functions, Limits::default()).await;
 
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{app_addr}/ws?room=r1")
