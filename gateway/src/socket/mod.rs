@@ -8,7 +8,8 @@
 //!   channel's upgrade uses.
 //! - `ws.rs`: [`Socket`], one upgraded WebSocket: writes under a deadline, a bounded write
 //!   buffer, the close handshake and close codes as RFC 6455 says; [`Ending`].
-//! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's.
+//! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's;
+//!   [`own_task`], a session as a task of its own once upgraded.
 //! - `session.rs`: one connection from upgrade to cleanup; [`pump`], the loop moving frames
 //!   both ways, which channels reuse with their own [`Framing`]; [`linger`] after `CR`.
 //! - `pending.rs`: a connection between register's acceptance and its session.
@@ -38,7 +39,7 @@ use lifecycle::ConnectionInfo;
 use tokio::sync::watch;
 
 pub use cleanup::cleanup;
-pub use handshake::{refusal, upgrade};
+pub use handshake::{own_task, refusal, upgrade};
 pub use inbound::Inbound;
 pub use rate::RateLimit;
 pub use session::{Framing, PLAIN, Raw, SideChannel, linger, pump};

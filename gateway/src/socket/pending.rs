@@ -39,10 +39,10 @@ impl Pending {
         }
     }
 
-    /// Hands the connection to its session.
-    pub fn start(mut self) -> (Arc<Core>, Arc<ConnectionInfo>, SessionGuard) {
-        let alive = self.alive.take().expect("a pending connection starts once");
-        (self.core.clone(), self.info.clone(), alive)
+    /// Hands the connection to its session, which keeps `self` for its core and its facts
+    /// (copies of them would be kept beside it, in every idle connection's task).
+    pub fn start(&mut self) -> SessionGuard {
+        self.alive.take().expect("a pending connection starts once")
     }
 }
 

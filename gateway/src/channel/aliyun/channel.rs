@@ -89,7 +89,7 @@ pub(super) fn upgrade(channel: Arc<Aliyun>, core: Arc<Core>, request: UpgradeReq
         // Wrapped here: an argument moved out inside `run` would stay part of its task.
         let socket = Socket::new(socket, &core.limits);
         let node = Context { channel, core };
-        run(node, socket, base, shutdown, alive).instrument(span)
+        socket::own_task(run(node, socket, base, shutdown, alive).instrument(span))
     })
 }
 
