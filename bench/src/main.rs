@@ -496,6 +496,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
             node_link,
             node_link_groups,
         } => {
+            // Logs as a deployed node does (text to stderr, `RUST_LOG` or `info`): its spans
+            // and their fields are part of what a connection costs.
+            gateway::cli::init_logs("text");
             fanout::server::serve_gateway(GatewaySetup {
                 store_url: &store,
                 presence_window_ms,

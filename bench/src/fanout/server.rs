@@ -296,7 +296,9 @@ impl ServerProcess {
     /// Starts `exe` with `args` and waits for its `ready <addr> [<push> [<floor>]]` line.
     pub async fn start(exe: &Path, args: &[&str]) -> Result<ServerProcess, BoxError> {
         let mut command = Command::new(exe);
-        command.args(args).env("RUST_LOG", "warn");
+        // A node's default level: its connections' spans are kept as a deployed node
+        // keeps them (what a connection costs includes them).
+        command.args(args).env("RUST_LOG", "info");
         let line = |line: &str| line.strip_prefix("ready ").map(str::to_owned);
         let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
         Self::start_command(command, line, is_floor).await

@@ -4,14 +4,15 @@
 use axum::extract::ws::Message;
 use lifecycle::Payload;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
-use super::Core;
 use super::cleanup::cleanup;
 use super::inbound::Inbound;
 use super::pending::Pending;
 use super::rate::RateLimit;
 use super::transport::Transport;
 use super::ws::{Ending, Event, Goodbye, Socket};
+use super::{Core, span_of};
 use crate::close_code;
 use crate::hub::{Handle, Hub, Kick, Outbound};
 use crate::ids::now_ms;
@@ -48,7 +49,10 @@ pub(super) fn run(
             &PLAIN,
         )
         .await;
-        end(&pending, &mut socket, &handle, transport, ending).await;
+        // In the connection's span, opened for the end only: an idle connection keeps none.
+        end(&pending, &mut socket, &handle, transport, ending)
+            .instrument(span_of(&pending.info))
+            .await;
         drop(alive);
     }
 }
@@ -469,7 +473,7 @@ mod tests {
     use super::*;
 
     fn future_size<A, B, C, D, R>(_: fn(A, B, C, D) -> R) -> usize {
-        std::mem::size_of::<tracing::instrument::Instrumented<R>>()
+        std::mem::size_of::<R>()
     }
 
     /// What a tokio task keeps besides its future on x86_64: the header (32 bytes), the
@@ -477,8 +481,8 @@ mod tests {
     /// The whole is rounded up to 128 bytes (tokio aligns a task to a cache-line pair).
     const TASK_OVERHEAD: usize = 32 + 8 + 8 + 8 + 48;
 
-    /// Every idle connection keeps one session task (its future, instrumented with the
-    /// connection's span, in a task of its own): the task must stay within jemalloc's
+    /// Every idle connection keeps one session task (its future, in a task of its own,
+    /// with no span): the task must stay within jemalloc's
     /// 1,536-byte size class. It was in the 2,048 class while the session ran inside the
     /// upgrade's task and kept the select's output and its ending beside the pump. A field
     /// or timer added to the session shows up here first.

@@ -23,8 +23,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::Core;
 use super::inbound::Inbound;
+use super::{Core, span_of};
 use crate::hub::{Kick, Outbound};
 use crate::invoke::event;
 
@@ -95,7 +95,7 @@ impl Transport {
         let (queue, inbound) = mpsc::channel(QUEUE);
         let ended = Arc::new(AtomicBool::new(false));
         let (core, info) = (self.core.clone(), self.info.clone());
-        let task = tokio::spawn(in_order(core, info, inbound, ended.clone()).in_current_span());
+        let task = tokio::spawn(in_order(core, info, inbound, ended.clone()));
         Running::Ordered { queue, task, ended }
     }
 
@@ -134,6 +134,8 @@ impl Inbound for Transport {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     return Err(TrySendError::Full(payload));
                 };
+                // A span for the message's work only: the connection keeps none while idle.
+                let span = span_of(&self.info);
                 let (core, info, stopped) = (self.core.clone(), self.info.clone(), stopped.clone());
                 let one = async move {
                     if run_one(&core, &info, payload).await {
@@ -141,7 +143,7 @@ impl Inbound for Transport {
                     }
                     drop(permit);
                 };
-                tokio::spawn(one.in_current_span());
+                tokio::spawn(one.instrument(span));
                 Ok(())
             }
         }
@@ -179,7 +181,14 @@ async fn in_order(
     ended: Arc<AtomicBool>,
 ) {
     while let Some(payload) = inbound.recv().await {
-        if ended.load(Ordering::Relaxed) || run_one(&core, &info, payload).await {
+        if ended.load(Ordering::Relaxed) {
+            return;
+        }
+        // A span for the message's work only: the connection keeps none while idle.
+        if run_one(&core, &info, payload)
+            .instrument(span_of(&info))
+            .await
+        {
             return;
         }
     }

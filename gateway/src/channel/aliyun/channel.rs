@@ -89,6 +89,8 @@ pub(super) fn upgrade(channel: Arc<Aliyun>, core: Arc<Core>, request: UpgradeReq
         // Wrapped here: an argument moved out inside `run` would stay part of its task.
         let socket = Socket::new(socket, &core.limits);
         let node = Context { channel, core };
+        // Boxed: its ten fields would each keep a slot in the task for the device's life.
+        let base = Box::new(base);
         socket::own_task(run(node, socket, base, shutdown, alive).instrument(span))
     })
 }
@@ -159,7 +161,7 @@ async fn bind(
 fn run(
     node: Context,
     mut socket: Socket,
-    base: ConnectionInfo,
+    base: Box<ConnectionInfo>,
     mut shutdown: watch::Receiver<bool>,
     alive: SessionGuard,
 ) -> impl Future<Output = ()> {
@@ -177,7 +179,7 @@ fn run(
         };
         let info = Arc::new(ConnectionInfo {
             id: device.as_str().to_owned(),
-            ..base
+            ..*base
         });
         tracing::Span::current().record("id", info.id.as_str());
         // Checked before any older connection of the device is replaced.
