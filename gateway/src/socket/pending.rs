@@ -1,4 +1,4 @@
-//! A connection between register's acceptance and the start of its session.
+//! A connection from register's acceptance on: what its session starts from and keeps.
 
 use std::sync::Arc;
 
@@ -9,7 +9,8 @@ use super::cleanup::cleanup;
 use super::sessions::SessionGuard;
 use super::{Core, span_of};
 
-/// A connection whose register accepted it, until its session starts. Dropped without
+/// A connection whose register accepted it: until its session starts, and then the session's
+/// own core and facts for its life (kept once, not copied beside it). Dropped without
 /// starting (the upgrade failed), it leaves the hub and its cleanup runs, counted as a live
 /// session so a shutdown waits for it.
 pub(super) struct Pending {

@@ -133,10 +133,9 @@ impl Ending {
     fn write_failed(error: axum::Error) -> Self {
         match error.into_inner().downcast::<WsError>() {
             Ok(error) if matches!(*error, WsError::WriteBufferFull(_)) => Ending::too_slow(),
-            error => {
-                tracing::debug!(?error, "websocket write failed");
-                Ending::lost("write failed")
-            }
+            // Said in the reason, which the connection's `closed` line logs in its span.
+            Ok(error) => Ending::lost(format!("write failed: {error}")),
+            Err(error) => Ending::lost(format!("write failed: {error}")),
         }
     }
 }

@@ -177,9 +177,13 @@ fn run(
                 return;
             }
         };
-        let info = Arc::new(ConnectionInfo {
-            id: device.as_str().to_owned(),
-            ..*base
+        // The box is let go here (moved into this block), not kept to the task's end.
+        let info = Arc::new({
+            let base = base;
+            ConnectionInfo {
+                id: device.as_str().to_owned(),
+                ..*base
+            }
         });
         tracing::Span::current().record("id", info.id.as_str());
         // Checked before any older connection of the device is replaced.
