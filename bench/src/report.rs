@@ -956,12 +956,13 @@ fn push_table(md: &mut String, push: &PushReport) {
         let (g, f) = (&row.gateway, &row.floor);
         let _ = writeln!(
             md,
-            "| {} | {} | {:.1} · {:.1} | **{:.2}×** | {:.0} · {:.0} | {:.2} · {:.2} | {:.2} · {:.2} |",
+            "| {} | {} | {:.1} · {:.1} | **{}** | {:.0} · {:.0} | {:.2} · {:.2} | {:.2} · {:.2} |",
             row.auth,
             row.client,
             g.cpu_us_per_push,
             f.cpu_us_per_push,
-            row.cpu_ratio_to_floor,
+            row.cpu_ratio_to_floor
+                .map_or_else(|| "–".to_owned(), |ratio| format!("{ratio:.2}×")),
             g.pushes_per_sec,
             f.pushes_per_sec,
             g.per_call.p50_ms,

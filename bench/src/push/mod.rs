@@ -80,8 +80,10 @@ pub struct PushRow {
     pub gateway: PushSide,
     /// Through the bare handler.
     pub floor: PushSide,
-    /// The gateway's CPU per push over the floor's.
-    pub cpu_ratio_to_floor: f64,
+    /// The gateway's CPU per push over the floor's; `None` when the floor's CPU read zero
+    /// (a short run, under the clock's tick): no ratio, rather than an infinite one, which
+    /// JSON cannot hold.
+    pub cpu_ratio_to_floor: Option<f64>,
 }
 
 /// One side's figures, over all its rounds.
@@ -203,8 +205,30 @@ async fn measure(args: &PushArgs, auth: AuthKind) -> Result<PushRow, BoxError> {
     Ok(PushRow {
         auth: auth.name().to_owned(),
         client,
-        cpu_ratio_to_floor: gateway.cpu_us_per_push / floor.cpu_us_per_push,
+        cpu_ratio_to_floor: cpu_ratio(gateway.cpu_us_per_push, floor.cpu_us_per_push),
         gateway,
         floor,
     })
+}
+
+/// `gateway` over `floor`, when the floor's CPU read more than zero.
+fn cpu_ratio(gateway: f64, floor: f64) -> Option<f64> {
+    (floor > 0.0).then(|| gateway / floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A floor whose CPU read zero (the smoke test's short runs, under the clock's tick)
+    /// gives no ratio: an infinite one was written as `null`, and the report could not
+    /// read its own JSON back.
+    #[test]
+    fn a_floor_that_read_no_cpu_gives_no_ratio_and_its_json_reads_back() {
+        assert_eq!(cpu_ratio(125.0, 0.0), None);
+        assert_eq!(cpu_ratio(150.0, 100.0), Some(1.5));
+        let json = serde_json::json!({ "ratio": cpu_ratio(125.0, 0.0) }).to_string();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(back["ratio"].is_null());
+    }
 }
