@@ -1,6 +1,7 @@
 //! End to end: a real gateway on loopback ports, real WebSocket clients, the chat functions
 //! in-process, connections in SQLite (the embedded default).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::SinkExt;
@@ -495,6 +496,90 @@ async fn graceful_shutdown_closes_clients_and_cleans_the_store() {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// A register that waits to be let go, telling when it starts and which cleanups ran.
+#[derive(Debug)]
+struct HeldRegister {
+    /// Told when a register starts.
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    /// Lets the registers go.
+    release: Arc<tokio::sync::Notify>,
+    /// Told each cleanup's close code and reason.
+    cleaned: tokio::sync::mpsc::UnboundedSender<(u16, String)>,
+}
+
+#[async_trait::async_trait]
+impl lifecycle::App for HeldRegister {
+    async fn handle(
+        &self,
+        event: &lifecycle::LifecycleEvent,
+    ) -> Result<lifecycle::Reply, lifecycle::AppError> {
+        match &event.kind {
+            lifecycle::EventKind::Connect => {
+                let release = self.release.notified();
+                let _ = self.started.send(());
+                release.await;
+            }
+            lifecycle::EventKind::Disconnect {
+                status_code,
+                reason,
+            } => {
+                let _ = self.cleaned.send((*status_code, reason.clone()));
+            }
+            _ => {}
+        }
+        Ok(lifecycle::Reply::ok())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_under_way_when_shutdown_begins_is_closed_and_cleaned_up() {
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let (cleaned_tx, mut cleaned) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let app = HeldRegister {
+        started: started_tx,
+        release: release.clone(),
+        cleaned: cleaned_tx,
+    };
+    let mut node = start(
+        Limits::default(),
+        Some(FunctionMode::InProcess(Arc::new(app))),
+    )
+    .await;
+    let url = format!("ws://{}/ws", node.app);
+    let client = tokio::spawn(async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        close_frame(&mut ws).await
+    });
+    tokio::time::timeout(WAIT, started.recv())
+        .await
+        .expect("register never started");
+    node.stop();
+    // The listener is gone once the shutdown has begun.
+    tokio::time::timeout(WAIT, async {
+        while tokio::net::TcpStream::connect(node.app).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the node kept taking connections");
+    // Register accepts after the shutdown began: the connection is closed as the others
+    // were, and its cleanup runs before the node reports stopped.
+    release.notify_one();
+    let (code, reason) = tokio::time::timeout(WAIT, client).await.unwrap().unwrap();
+    assert_eq!(
+        (code, reason.as_str()),
+        (CloseCode::Away, "server shutting down")
+    );
+    tokio::time::timeout(WAIT, node.stopped())
+        .await
+        .expect("the node did not stop");
+    assert_eq!(
+        cleaned.try_recv().unwrap(),
+        (1001, "server shutting down".to_owned())
     );
 }
 

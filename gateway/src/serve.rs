@@ -5,14 +5,17 @@
 //! the handshake is bounded by the same time.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::header;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
 use crate::tls::Tls;
@@ -22,7 +25,8 @@ use crate::tls::Tls;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` until `stop` turns true; then HTTP connections finish
-/// their request in flight and close (upgraded sockets are their sessions' business). A
+/// their request in flight and close (upgraded sockets are their sessions' business; a
+/// WebSocket handshake in flight is let finish as one, see [`Upgrading`]). A
 /// connection that has not sent a whole request head within `head_timeout` of being ready
 /// for one (after accepting it, or after its last answer) is closed.
 pub async fn serve(
@@ -73,9 +77,24 @@ async fn connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let upgrading = Arc::new(Upgrading::default());
+    let handshakes = upgrading.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(request)
+        let handshake = request.headers().contains_key(header::UPGRADE);
+        if handshake {
+            handshakes.begin();
+        }
+        let answer = router.clone().oneshot(request);
+        let handshakes = handshakes.clone();
+        async move {
+            let answer = answer.await;
+            // Answered, but not upgraded: the connection is plain HTTP again.
+            if handshake && !answer.as_ref().is_ok_and(|a| a.status() == 101) {
+                handshakes.refused();
+            }
+            answer
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -87,12 +106,50 @@ async fn connection<S>(
     tokio::pin!(conn);
     let outcome = tokio::select! {
         outcome = conn.as_mut() => outcome,
-        _ = stop.changed() => {
+        _ = stop.changed() => 'stopping: {
+            // A handshake in flight finishes first (register runs, bounded by the function
+            // timeout): an upgrade ends the connection, a refusal leaves it plain HTTP.
+            loop {
+                let settled = upgrading.settled.notified();
+                if !upgrading.in_flight.load(Ordering::Acquire) {
+                    break;
+                }
+                tokio::select! {
+                    outcome = conn.as_mut() => break 'stopping outcome,
+                    () = settled => {}
+                }
+            }
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
     if let Err(err) = outcome {
         tracing::debug!(%peer, %err, "http connection ended");
+    }
+}
+
+/// Whether a WebSocket handshake is in flight on one HTTP connection. A shutdown lets it
+/// finish before shutting the connection down: hyper's graceful shutdown adds
+/// `Connection: close` to a response still to be written, which turns a 101 into an
+/// answer no WebSocket client accepts, after register has already accepted the
+/// connection. Upgraded, the session hears the shutdown as its kick, closes (1001) and
+/// runs cleanup.
+#[derive(Debug, Default)]
+struct Upgrading {
+    /// True from a handshake's request until it is refused (an upgrade ends the HTTP
+    /// connection, so it stays true then).
+    in_flight: AtomicBool,
+    /// Signalled when a handshake is refused.
+    settled: Notify,
+}
+
+impl Upgrading {
+    fn begin(&self) {
+        self.in_flight.store(true, Ordering::Release);
+    }
+
+    fn refused(&self) {
+        self.in_flight.store(false, Ordering::Release);
+        self.settled.notify_waiters();
     }
 }

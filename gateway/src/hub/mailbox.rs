@@ -156,9 +156,20 @@ impl Mailbox {
         drop(frames);
     }
 
-    /// Asks the session to close the connection with `why`.
+    /// Asks the session to close the connection with `why` (the latest reason is the one
+    /// it reads).
     pub(super) fn kick(&self, why: Kick) {
         *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+        self.kick.notify_one();
+    }
+
+    /// Asks the session to close the connection with `why` unless it was asked already:
+    /// the node's shutdown does not hide why a connection was closed before it.
+    pub(super) fn kick_unless_kicked(&self, why: Kick) {
+        self.reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(why);
         self.kick.notify_one();
     }
 

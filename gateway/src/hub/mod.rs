@@ -197,6 +197,10 @@ struct Inner {
     conns: HashMap<String, Entry>,
     /// Named sets of the connections above.
     groups: Groups,
+    /// Set once the node shuts down: every connection held then was kicked with it, and
+    /// every one inserted later is kicked with it at once (its session ends before it
+    /// starts), so no session needs a shutdown signal of its own beside its kick.
+    closing: Option<Kick>,
 }
 
 impl Inner {
@@ -321,10 +325,35 @@ impl Hub {
             if let Some(old) = inner.hold(conn) {
                 old.mailbox.close();
             }
+            if let Some(why) = &inner.closing {
+                handle.mailbox.kick(why.clone());
+            }
             inner.conns.len()
         };
         metrics::connections_open(open);
         handle
+    }
+
+    /// Kicks every connection with `why`, and from now on every connection inserted
+    /// too, as soon as it is (a handshake that was under way when the node began to shut
+    /// down). Idempotent: the first `why` stays.
+    pub fn shut_down(&self, why: Kick) {
+        let held: Vec<Conn> = {
+            let mut inner = self.lock();
+            if inner.closing.is_some() {
+                return;
+            }
+            inner.closing = Some(why.clone());
+            inner
+                .conns
+                .values()
+                .map(|entry| entry.conn.clone())
+                .collect()
+        };
+        // Kicked outside the lock: each wakes a session, which takes the lock to leave.
+        for conn in &held {
+            conn.mailbox.kick_unless_kicked(why.clone());
+        }
     }
 
     /// Adds a connection whose id the client chose (a channel's device id). One already
@@ -346,6 +375,9 @@ impl Hub {
                 return None;
             }
             let old = inner.hold(conn);
+            if let Some(why) = &inner.closing {
+                handle.mailbox.kick(why.clone());
+            }
             metrics::connections_open(inner.conns.len());
             old
         };
@@ -417,7 +449,7 @@ impl Hub {
     pub fn join(&self, group: &str, id: &str, lease: Duration) -> Joined {
         let until = Instant::now() + lease.saturating_sub(LEASE_MARGIN.min(lease / 2));
         let mut inner = self.lock();
-        let Inner { conns, groups } = &mut *inner;
+        let Inner { conns, groups, .. } = &mut *inner;
         match conns.get_mut(id) {
             Some(entry) => groups.join(group, &entry.conn, &mut entry.groups, until),
             None => Joined::NotHeld,
@@ -427,7 +459,7 @@ impl Hub {
     /// Takes connection `id` out of group `group`; false when it was not in it.
     pub fn leave(&self, group: &str, id: &str) -> bool {
         let mut inner = self.lock();
-        let Inner { conns, groups } = &mut *inner;
+        let Inner { conns, groups, .. } = &mut *inner;
         match conns.get_mut(id) {
             Some(entry) => groups.leave(group, &entry.conn, &mut entry.groups),
             None => false,
@@ -883,5 +915,43 @@ mod tests {
             .is_none()
         );
         assert!(plain.kicked().is_none() && hub.is_current(&plain.held));
+    }
+
+    #[tokio::test]
+    async fn a_shut_down_hub_kicks_every_connection_held_and_every_one_held_later() {
+        let hub = Hub::default();
+        let kicked_first = hub.insert(info("a"), QueueBound::frames(4));
+        hub.kick("a", Kick::by_function());
+        let idle = hub.insert(info("b"), QueueBound::frames(4));
+        let kicks = idle.kicks();
+        let notified = kicks.notified();
+        assert!(idle.kicked().is_none());
+        hub.shut_down(Kick::new(1001, "server shutting down"));
+        // The session registered for its kick before it came: it wakes.
+        tokio::time::timeout(Duration::from_secs(5), notified)
+            .await
+            .expect("the held connection's session was woken");
+        assert_eq!(idle.kicked().unwrap().code, 1001);
+        assert_eq!(
+            kicked_first.kicked().unwrap(),
+            Kick::by_function(),
+            "a kick before the shutdown keeps its reason"
+        );
+        // A handshake under way when the node began to shut down: kicked as it is held,
+        // and its session, registering later, still hears it.
+        let late = hub.insert(info("c"), QueueBound::frames(4));
+        let device = hub
+            .insert_client_named(info("dev"), QueueBound::frames(4), Kick::new(1000, "x"))
+            .unwrap();
+        for handle in [&late, &device] {
+            assert_eq!(handle.kicked().unwrap().code, 1001);
+            let kicks = handle.kicks();
+            tokio::time::timeout(Duration::from_secs(5), kicks.notified())
+                .await
+                .expect("a kick before the first poll is kept");
+        }
+        // Shutting down again changes nothing.
+        hub.shut_down(Kick::new(1000, "again"));
+        assert_eq!(late.kicked().unwrap().reason, "server shutting down");
     }
 }

@@ -27,8 +27,9 @@ use tokio::sync::watch;
 pub use pusher::NodePusher;
 
 use crate::channel::{ClientChannel, UpgradeRequest};
+use crate::close_code;
 use crate::config::{CredentialError, Limits, Naming, PushAuth};
-use crate::hub::Hub;
+use crate::hub::{Hub, Kick};
 use crate::invoke::authorizer::{Authorizer, AuthorizerConfig};
 use crate::invoke::{FunctionMode, Functions, NodeInfo};
 use crate::ops::{self, Probes};
@@ -439,6 +440,9 @@ pub async fn run(
     ));
     shutdown.await;
     let _ = stop_tx.send(true);
+    // After the listeners stop taking handshakes; one under way is kicked as it is held.
+    core.hub
+        .shut_down(Kick::new(close_code::GOING_AWAY, "server shutting down"));
     core.sessions.drained(Duration::from_secs(10)).await;
     // After the cleanups, which may have run on them.
     core.functions.shutdown().await;

@@ -20,7 +20,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use lifecycle::{ConnectionInfo, EventKind, Payload, Reply};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use super::cleanup::cleanup;
@@ -80,7 +80,8 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 
 /// `GET /ws` (or wherever a node serves plain WebSocket): register, then upgrade or refuse.
 pub async fn upgrade(
-    State((core, shutdown)): State<AppState>,
+    // The shutdown signal is not kept: the node's shutdown reaches a session as its kick.
+    State((core, _)): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
@@ -117,7 +118,7 @@ pub async fn upgrade(
             }
         }
     }
-    let answer = accept(core, Arc::new(info), request_id.clone(), ws, shutdown)
+    let answer = accept(core, Arc::new(info), request_id.clone(), ws)
         .instrument(span)
         .await;
     with_request_id(answer, &request_id)
@@ -137,7 +138,6 @@ async fn accept(
     info: Arc<ConnectionInfo>,
     request_id: String,
     ws: WebSocketUpgrade,
-    shutdown: watch::Receiver<bool>,
 ) -> Response {
     // Register sees the whole handshake; the hub and the session keep only what later
     // events carry, for as long as the connection lasts.
@@ -176,7 +176,7 @@ async fn accept(
     // connection measured at `info`), so each message's work and the cleanup open their own.
     ws.on_upgrade(move |socket| {
         let socket = Socket::new(socket, &pending.core.limits);
-        own_task(session::run(pending, socket, handle, shutdown))
+        own_task(session::run(pending, socket, handle))
     })
 }
 

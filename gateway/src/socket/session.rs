@@ -3,7 +3,7 @@
 
 use axum::extract::ws::Message;
 use lifecycle::Payload;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::cleanup::cleanup;
@@ -34,7 +34,6 @@ pub(super) fn run(
     mut pending: Pending,
     mut socket: Socket,
     mut handle: Handle,
-    mut shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> {
     async move {
         let alive = pending.start();
@@ -44,7 +43,6 @@ pub(super) fn run(
             &mut socket,
             &mut handle,
             &mut transport,
-            &mut shutdown,
             None,
             &PLAIN,
         )
@@ -180,9 +178,10 @@ async fn write_queued(
 /// limits) to `inbound` (without room, reading stops until it has some: the client is
 /// pushed back, not closed; `Closed`: a function closed the connection), pushed frames
 /// through `framing` (unless the side channel holds them), and the side channel's frames
-/// (a dialect's own answers) as they are. Nothing here waits on the client: a write in progress is one more thing
-/// the loop watches (its deadline beside kicks, timers and shutdown), and while it is in
-/// progress nothing more is fed (pushed frames wait in their bounded queue).
+/// (a dialect's own answers) as they are. Nothing here waits on the client: a write in
+/// progress is one more thing the loop watches (its deadline beside kicks and timers), and
+/// while it is in progress nothing more is fed (pushed frames wait in their bounded queue).
+/// The node's shutdown comes as a kick (see [`Hub::shut_down`]).
 ///
 /// A plain function returning an `async move` block, for the reason the session's `run` gives.
 #[allow(
@@ -194,7 +193,6 @@ pub fn pump<'a>(
     socket: &'a mut Socket,
     handle: &'a mut Handle,
     mut inbound: impl Inbound + 'a,
-    shutdown: &'a mut watch::Receiver<bool>,
     mut side: Option<&'a mut SideChannel>,
     framing: &'a Framing,
 ) -> impl Future<Output = Ending> + 'a {
@@ -215,7 +213,7 @@ pub fn pump<'a>(
         let age_due = started + limits.max_connection_age;
         let watchdog =
             tokio::time::sleep_until(age_due.min(started + limits.idle_timeout).min(ping_due));
-        // Registered once, for the same reason.
+        // Registered once, for the same reason. The node's shutdown comes this way too.
         let kicks = handle.kicks();
         let kicked = kicks.notified();
         tokio::pin!(watchdog, kicked);
@@ -326,13 +324,6 @@ pub fn pump<'a>(
                 () = &mut kicked => {
                     let kick = handle.kicked().unwrap_or_else(|| Kick::new(close_code::NORMAL, "closed by the server"));
                     return Ending::ours(kick.code, kick.reason);
-                }
-                // A fresh `changed()` each pass locks the shutdown signal's shared waiter
-                // list (in and out): registered once it would save that, but its future
-                // would live in every idle connection's task (96 bytes, more than the 56
-                // left below the size class the test below guards).
-                _ = shutdown.changed() => {
-                    return Ending::ours(close_code::GOING_AWAY, "server shutting down");
                 }
             };
             if let Err(ending) =
@@ -472,7 +463,7 @@ pub async fn linger(
 mod tests {
     use super::*;
 
-    fn future_size<A, B, C, D, R>(_: fn(A, B, C, D) -> R) -> usize {
+    fn future_size<A, B, C, R>(_: fn(A, B, C) -> R) -> usize {
         std::mem::size_of::<R>()
     }
 
@@ -489,7 +480,7 @@ mod tests {
     /// or timer added to the session shows up here first.
     #[test]
     fn an_idle_connections_task_stays_small() {
-        let size = future_size(run as fn(_, _, _, _) -> _);
+        let size = future_size(run as fn(_, _, _) -> _);
         assert!(
             size + TASK_OVERHEAD <= 1536,
             "a session's task is {} bytes",

@@ -106,7 +106,9 @@ async fn send(socket: &mut Socket, text: String) -> Result<(), Ending> {
 async fn bind(
     core: &Core,
     socket: &mut Socket,
-    shutdown: &mut watch::Receiver<bool>,
+    // Owned: once bound, the device hears the node's shutdown as its hub kick, and keeps
+    // no receiver for its life.
+    mut shutdown: watch::Receiver<bool>,
 ) -> Result<ConnectionId, Ending> {
     let limits = &core.limits;
     let deadline = tokio::time::Instant::now() + limits.idle_timeout;
@@ -162,13 +164,13 @@ fn run(
     node: Context,
     mut socket: Socket,
     base: Box<ConnectionInfo>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     alive: SessionGuard,
 ) -> impl Future<Output = ()> {
     async move {
         let _alive = alive;
         let core = &node.core;
-        let device = match bind(core, &mut socket, &mut shutdown).await {
+        let device = match bind(core, &mut socket, shutdown).await {
             Ok(device) => device,
             Err(ending) => {
                 crate::metrics::closed(ending.code);
@@ -249,7 +251,6 @@ fn run(
             &mut handle,
             // Moved in: when the pump returns, the queue closes and `serve` ends.
             inbound_tx,
-            &mut shutdown,
             Some(&mut side),
             &FRAMING,
         )
