@@ -111,6 +111,12 @@ enum Command {
         /// proxy events, pushes through the push API), instead of linked into the node.
         #[arg(long)]
         http_functions: bool,
+        /// Rounds of every server at each room size, one after another in turn (one node
+        /// only): each server's figures are from its round with the median CPU per delivery.
+        /// A batching server's CPU per delivery depends on how many frames each write
+        /// finds waiting, which moves from run to run on a shared VM.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=9))]
+        repeat: u64,
         /// Where to write the JSON result.
         #[arg(long, default_value = "bench/results/fanout.json")]
         out: PathBuf,
@@ -384,6 +390,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             nodes,
             settle_secs,
             http_functions,
+            repeat,
             node_link,
             node_link_groups,
             out,
@@ -397,6 +404,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 nodes,
                 settle_secs,
                 http_functions,
+                repeat: repeat as usize,
                 node_link,
                 node_link_groups,
                 exe: std::env::current_exe()?,

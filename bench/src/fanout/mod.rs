@@ -64,6 +64,9 @@ pub struct FanoutArgs {
     /// The chat's functions behind HTTP in a process of their own (the gateway's
     /// HTTP-function path), instead of linked into the node.
     pub http_functions: bool,
+    /// Rounds of every server at each size (one node only); each server's figures are
+    /// its median round by CPU per delivery.
+    pub repeat: usize,
     /// The nodes' link: NATS at this URL, else HTTP (their push API).
     pub node_link: Option<String>,
     /// Over NATS, chat lines go to their room's group subject (not ids per node).
@@ -89,6 +92,10 @@ pub struct FanoutReport {
     /// server beside it, AWS Lambda proxy events, pushes through the push API).
     #[serde(default = "linked")]
     pub functions: String,
+    /// Rounds each server ran at each size; its figures are from the round with its median
+    /// CPU per delivery (1 in results from before rounds were repeated).
+    #[serde(default = "one")]
+    pub repeat: usize,
     /// One row per room size.
     pub rows: Vec<FanoutRow>,
 }
@@ -170,130 +177,39 @@ pub struct Side {
 
 /// Runs the fan-out benchmark.
 pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
+    if args.repeat > 1 && args.nodes > 1 {
+        return Err("--repeat is for one node".into());
+    }
     let mut rows = Vec::new();
     for &n in &args.clients {
         if n < 2 {
             return Err("a room needs at least 2 clients (a sender and a receiver)".into());
         }
-        let data = tempfile::tempdir()?;
-        let store_url = match &args.store {
-            Some(url) => url.clone(),
-            None if args.nodes == 1 => {
-                format!("sqlite://{}", data.path().join("connections.db").display())
+        let mut rounds = Vec::new();
+        for round in 1..=args.repeat.max(1) {
+            if args.repeat > 1 {
+                eprintln!("fanout: {n} clients, round {round} of {}", args.repeat);
             }
-            None => return Err("several nodes need a shared store: pass --store".into()),
-        };
-        eprintln!("fanout: {n} clients, gateway ({} node(s))", args.nodes);
-        let window = args.presence_window_ms.to_string();
-        // The function server is not the gateway: its memory stays out of the figures.
-        let function_server = if args.http_functions {
-            let exe = args.exe.as_ref();
-            let args = [
-                "serve-functions",
-                "--store",
-                &store_url,
-                "--presence-window-ms",
-                &window,
-            ];
-            Some(ServerProcess::start(exe, &args).await?)
-        } else {
-            None
-        };
-        let functions_url = function_server
-            .as_ref()
-            .map(|server| format!("http://{}", server.addr));
-        let mut gateway_args = vec![
-            "serve-gateway",
-            "--store",
-            &store_url,
-            "--presence-window-ms",
-            &window,
-        ];
-        if let Some(url) = &functions_url {
-            gateway_args.extend(["--functions-url", url]);
+            rounds.push(one_round(n, args).await?);
         }
-        if let Some(url) = &args.node_link {
-            gateway_args.extend(["--node-link", url]);
-            if args.node_link_groups {
-                gateway_args.push("--node-link-groups");
-            }
-        }
-        let mut nodes = Vec::new();
-        for _ in 0..args.nodes.max(1) {
-            nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
-        }
-        let gateway = measure(nodes, function_server.as_slice(), n, args).await?;
-        // Several nodes: one alone on the same store (a room of its own), for the ratio.
-        let one_node = if args.nodes > 1 {
-            eprintln!("fanout: {n} clients, gateway (one node alone)");
-            let alone = ServerProcess::start(args.exe.as_ref(), &gateway_args).await?;
-            Some(measure(vec![alone], function_server.as_slice(), n, args).await?)
-        } else {
-            None
-        };
-        if let Some(server) = function_server {
-            server.stop().await;
-        }
-        eprintln!("fanout: {n} clients, floor");
-        let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
-        let floor = measure(vec![floor], &[], n, args).await?;
-        eprintln!("fanout: {n} clients, tuned floor");
-        let tuned = ServerProcess::start(args.exe.as_ref(), &["serve-floor", "--tuned"]).await?;
-        let tuned = measure(vec![tuned], &[], n, args).await?;
-        eprintln!("fanout: {n} clients, raw floor");
-        let raw = ServerProcess::start(args.exe.as_ref(), &["serve-floor-raw"]).await?;
-        let raw = measure(vec![raw], &[], n, args).await?;
-        let cpu = |side: &Side| side.cpu_us_per_delivery.unwrap_or(f64::NAN);
-        eprintln!(
-            "fanout: {n} clients (gateway / floor / tuned / raw): p50 ms {:.2} / {:.2} / {:.2} / \
-             {:.2}; deliveries/s {:.0} / {:.0} / {:.0} / {:.0}; CPU µs/delivery {:.2} / {:.2} / \
-             {:.2} / {:.2}; RSS/conn KiB {:.1} / {:.1} / {:.1} / {:.1}; join s {:.2} / {:.2} / \
-             {:.2} / {:.2}",
-            gateway.latency.p50_ms,
-            floor.latency.p50_ms,
-            tuned.latency.p50_ms,
-            raw.latency.p50_ms,
-            gateway.deliveries_per_sec,
-            floor.deliveries_per_sec,
-            tuned.deliveries_per_sec,
-            raw.deliveries_per_sec,
-            cpu(&gateway),
-            cpu(&floor),
-            cpu(&tuned),
-            cpu(&raw),
-            gateway.rss_per_connection_kib,
-            floor.rss_per_connection_kib,
-            tuned.rss_per_connection_kib,
-            raw.rss_per_connection_kib,
-            gateway.join_secs,
-            floor.join_secs,
-            tuned.join_secs,
-            raw.join_secs,
-        );
-        rows.push(FanoutRow {
-            clients: n,
-            gateway,
-            floor,
-            tuned_floor: Some(tuned),
-            floor_raw: Some(raw),
-            link: (args.nodes > 1).then(|| link_name(args).to_owned()),
-            ratio_to_one_node: one_node
-                .as_ref()
-                .map(|one| gateway.deliveries_per_sec / one.deliveries_per_sec.max(1e-6)),
-            one_node,
-        });
+        rows.push(median_row(rounds));
     }
     let sizes: Vec<String> = args.clients.iter().map(ToString::to_string).collect();
     Ok(FanoutReport {
         machine: Machine::current(),
         command: format!(
             "cargo run --release -p bench -- fanout --clients {} --messages {} --burst {} \
-             --presence-window-ms {} --settle-secs {}{}{}",
+             --presence-window-ms {} --settle-secs {}{}{}{}",
             sizes.join(","),
             args.messages,
             args.burst,
             args.presence_window_ms,
             args.settle_secs,
+            if args.repeat > 1 {
+                format!(" --repeat {}", args.repeat)
+            } else {
+                String::new()
+            },
             if args.http_functions {
                 " --http-functions"
             } else {
@@ -325,8 +241,146 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
             "linked"
         }
         .to_owned(),
+        repeat: args.repeat.max(1),
         rows,
     })
+}
+
+/// One round at `n` clients: the gateway (and, with several nodes, one node alone), then
+/// each floor, one after another.
+async fn one_round(n: usize, args: &FanoutArgs) -> Result<FanoutRow, BoxError> {
+    let data = tempfile::tempdir()?;
+    let store_url = match &args.store {
+        Some(url) => url.clone(),
+        None if args.nodes == 1 => {
+            format!("sqlite://{}", data.path().join("connections.db").display())
+        }
+        None => return Err("several nodes need a shared store: pass --store".into()),
+    };
+    eprintln!("fanout: {n} clients, gateway ({} node(s))", args.nodes);
+    let window = args.presence_window_ms.to_string();
+    // The function server is not the gateway: its memory stays out of the figures.
+    let function_server = if args.http_functions {
+        let exe = args.exe.as_ref();
+        let args = [
+            "serve-functions",
+            "--store",
+            &store_url,
+            "--presence-window-ms",
+            &window,
+        ];
+        Some(ServerProcess::start(exe, &args).await?)
+    } else {
+        None
+    };
+    let functions_url = function_server
+        .as_ref()
+        .map(|server| format!("http://{}", server.addr));
+    let mut gateway_args = vec![
+        "serve-gateway",
+        "--store",
+        &store_url,
+        "--presence-window-ms",
+        &window,
+    ];
+    if let Some(url) = &functions_url {
+        gateway_args.extend(["--functions-url", url]);
+    }
+    if let Some(url) = &args.node_link {
+        gateway_args.extend(["--node-link", url]);
+        if args.node_link_groups {
+            gateway_args.push("--node-link-groups");
+        }
+    }
+    let mut nodes = Vec::new();
+    for _ in 0..args.nodes.max(1) {
+        nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
+    }
+    let gateway = measure(nodes, function_server.as_slice(), n, args).await?;
+    // Several nodes: one alone on the same store (a room of its own), for the ratio.
+    let one_node = if args.nodes > 1 {
+        eprintln!("fanout: {n} clients, gateway (one node alone)");
+        let alone = ServerProcess::start(args.exe.as_ref(), &gateway_args).await?;
+        Some(measure(vec![alone], function_server.as_slice(), n, args).await?)
+    } else {
+        None
+    };
+    if let Some(server) = function_server {
+        server.stop().await;
+    }
+    eprintln!("fanout: {n} clients, floor");
+    let floor = ServerProcess::start(args.exe.as_ref(), &["serve-floor"]).await?;
+    let floor = measure(vec![floor], &[], n, args).await?;
+    eprintln!("fanout: {n} clients, tuned floor");
+    let tuned = ServerProcess::start(args.exe.as_ref(), &["serve-floor", "--tuned"]).await?;
+    let tuned = measure(vec![tuned], &[], n, args).await?;
+    eprintln!("fanout: {n} clients, raw floor");
+    let raw = ServerProcess::start(args.exe.as_ref(), &["serve-floor-raw"]).await?;
+    let raw = measure(vec![raw], &[], n, args).await?;
+    let cpu = |side: &Side| side.cpu_us_per_delivery.unwrap_or(f64::NAN);
+    eprintln!(
+        "fanout: {n} clients (gateway / floor / tuned / raw): p50 ms {:.2} / {:.2} / {:.2} / \
+         {:.2}; deliveries/s {:.0} / {:.0} / {:.0} / {:.0}; CPU µs/delivery {:.2} / {:.2} / \
+         {:.2} / {:.2}; RSS/conn KiB {:.1} / {:.1} / {:.1} / {:.1}; join s {:.2} / {:.2} / \
+         {:.2} / {:.2}",
+        gateway.latency.p50_ms,
+        floor.latency.p50_ms,
+        tuned.latency.p50_ms,
+        raw.latency.p50_ms,
+        gateway.deliveries_per_sec,
+        floor.deliveries_per_sec,
+        tuned.deliveries_per_sec,
+        raw.deliveries_per_sec,
+        cpu(&gateway),
+        cpu(&floor),
+        cpu(&tuned),
+        cpu(&raw),
+        gateway.rss_per_connection_kib,
+        floor.rss_per_connection_kib,
+        tuned.rss_per_connection_kib,
+        raw.rss_per_connection_kib,
+        gateway.join_secs,
+        floor.join_secs,
+        tuned.join_secs,
+        raw.join_secs,
+    );
+    Ok(FanoutRow {
+        clients: n,
+        gateway,
+        floor,
+        tuned_floor: Some(tuned),
+        floor_raw: Some(raw),
+        link: (args.nodes > 1).then(|| link_name(args).to_owned()),
+        ratio_to_one_node: one_node
+            .as_ref()
+            .map(|one| gateway.deliveries_per_sec / one.deliveries_per_sec.max(1e-6)),
+        one_node,
+    })
+}
+
+/// Each server's round with the median CPU per delivery among `rounds` (the lower middle
+/// of an even count), so one disturbed round does not make a ratio. With one round, that
+/// round.
+fn median_row(rounds: Vec<FanoutRow>) -> FanoutRow {
+    fn median(mut sides: Vec<Side>) -> Side {
+        let cpu = |side: &Side| side.cpu_us_per_delivery.unwrap_or(f64::INFINITY);
+        sides.sort_by(|a, b| cpu(a).total_cmp(&cpu(b)));
+        sides[(sides.len() - 1) / 2]
+    }
+    let pick = |side: fn(&FanoutRow) -> Option<Side>| -> Option<Side> {
+        let sides: Vec<Side> = rounds.iter().filter_map(side).collect();
+        (!sides.is_empty()).then(|| median(sides))
+    };
+    let gateway = pick(|row| Some(row.gateway));
+    let floor = pick(|row| Some(row.floor));
+    let tuned_floor = pick(|row| row.tuned_floor);
+    let floor_raw = pick(|row| row.floor_raw);
+    let mut row = rounds.into_iter().next().expect("at least one round");
+    row.gateway = gateway.unwrap_or(row.gateway);
+    row.floor = floor.unwrap_or(row.floor);
+    row.tuned_floor = tuned_floor;
+    row.floor_raw = floor_raw;
+    row
 }
 
 /// `http`, `nats` or `nats-groups`: how the nodes reach one another.
@@ -505,4 +559,54 @@ pub async fn measure_with(
         rss_connected_mib: Some(rss_all_connected as f64 / 1024.0 / 1024.0),
         join_secs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(cpu: f64) -> Side {
+        Side {
+            latency: crate::stats::Summary::of(&[Duration::from_millis(1)]),
+            deliveries_per_sec: 1000.0 / cpu,
+            cpu_us_per_delivery: Some(cpu),
+            rss_per_connection_kib: 1.0,
+            rss_settled_per_connection_kib: None,
+            settle_secs: 0,
+            rss_base_mib: 1.0,
+            rss_connected_mib: None,
+            join_secs: 0.0,
+        }
+    }
+
+    fn row(gateway: f64, floor: f64, raw: Option<f64>) -> FanoutRow {
+        FanoutRow {
+            clients: 10,
+            gateway: side(gateway),
+            floor: side(floor),
+            tuned_floor: None,
+            floor_raw: raw.map(side),
+            link: None,
+            one_node: None,
+            ratio_to_one_node: None,
+        }
+    }
+
+    #[test]
+    fn each_server_keeps_its_own_median_round() {
+        let rounds = vec![
+            row(3.0, 10.0, Some(0.9)),
+            row(1.0, 30.0, Some(0.3)),
+            row(2.0, 20.0, Some(0.6)),
+        ];
+        let median = median_row(rounds);
+        assert_eq!(median.gateway, side(2.0));
+        assert_eq!(median.floor, side(20.0));
+        assert_eq!(median.floor_raw, Some(side(0.6)));
+        assert_eq!(median.tuned_floor, None);
+        // Of two, the lower; of one, that one.
+        let two = median_row(vec![row(5.0, 1.0, None), row(4.0, 2.0, None)]);
+        assert_eq!((two.gateway, two.floor), (side(4.0), side(1.0)));
+        assert_eq!(median_row(vec![row(7.0, 8.0, None)]), row(7.0, 8.0, None));
+    }
 }
