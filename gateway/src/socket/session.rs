@@ -1,6 +1,8 @@
 //! One WebSocket connection, from upgrade to cleanup: limits, pings, timeouts, messages
 //! handed to [`Transport`], and the close.
 
+use std::task::{Context, Poll};
+
 use axum::extract::ws::Message;
 use lifecycle::Payload;
 use tokio::sync::mpsc;
@@ -153,8 +155,9 @@ const FRAMES_PER_FLUSH: usize = 64;
 /// socket's write buffer grows to the most ever gathered in it and never shrinks, so
 /// gathering 64 frames for a slow reader would leave every connection holding 64 frames'
 /// worth for good.
-async fn write_queued(
+fn write_queued(
     socket: &mut Socket,
+    cx: &mut Context<'_>,
     first: Outbound,
     handle: &mut Handle,
     framing: &Framing,
@@ -171,7 +174,7 @@ async fn write_queued(
         frames += 1;
         Some((framing.pushed)(frame))
     };
-    socket.feed((framing.pushed)(first), more).await
+    socket.feed_now(cx, (framing.pushed)(first), more)
 }
 
 /// Moves frames both ways until the connection should end: client frames (within the
@@ -265,7 +268,9 @@ pub fn pump<'a>(
                     }
                     Write::Nothing
                 }
-                () = inbound.room(), if !reading => {
+                // Boxed when awaited (only while a message waits for room, which is rare):
+                // inline, its 150 bytes would be in every idle connection's task.
+                () = async { Box::pin(inbound.room()).await }, if !reading => {
                     // Time spent waiting for room is not the client's idleness.
                     last_in = tokio::time::Instant::now();
                     if let Some(payload) = waiting.take()
@@ -346,11 +351,9 @@ enum Write {
 }
 
 /// Writes `write`. A future of its own, moved into once, so that nothing of the choice
-/// outlives the write in the pump's task.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an async fn keeps its arguments twice"
-)]
+/// outlives the write in the pump's task; and a `poll_fn` of a few words, not an async
+/// fn's state machine (its slot in every idle connection's task is as large as the
+/// largest future the pump awaits).
 fn perform<'a>(
     socket: &'a mut Socket,
     handle: &'a mut Handle,
@@ -358,13 +361,15 @@ fn perform<'a>(
     gather: usize,
     write: Write,
 ) -> impl Future<Output = Result<(), Ending>> + 'a {
-    async move {
-        match write {
-            Write::Nothing => Ok(()),
-            Write::Pushed(frame) => write_queued(socket, frame, handle, framing, gather).await,
-            Write::Frame(message) => socket.feed(message, || None).await,
-        }
-    }
+    let mut write = Some(write);
+    // Ready at its first poll: a write never waits here (see `Socket::feed_now`).
+    std::future::poll_fn(move |cx| {
+        Poll::Ready(match write.take() {
+            None | Some(Write::Nothing) => Ok(()),
+            Some(Write::Pushed(frame)) => write_queued(socket, cx, frame, handle, framing, gather),
+            Some(Write::Frame(message)) => socket.feed_now(cx, message, || None),
+        })
+    })
 }
 
 /// Hands `payload` to `inbound`; without room it waits in `waiting`. `Err` when nothing
@@ -470,19 +475,20 @@ mod tests {
     /// What a tokio task keeps besides its future on x86_64: the header (32 bytes), the
     /// scheduler's handle, the task's id and the stage's tag (8 each), the trailer (48).
     /// The whole is rounded up to 128 bytes (tokio aligns a task to a cache-line pair);
-    /// 1,536 is a multiple of 128, so a task within it stays within it once rounded.
+    /// 1,280 is a multiple of 128, so a task within it stays within it once rounded.
     const TASK_OVERHEAD: usize = 32 + 8 + 8 + 8 + 48;
 
     /// Every idle connection keeps one session task (its future, in a task of its own,
-    /// with no span): the task must stay within jemalloc's
-    /// 1,536-byte size class. It was in the 2,048 class while the session ran inside the
-    /// upgrade's task and kept the select's output and its ending beside the pump. A field
-    /// or timer added to the session shows up here first.
+    /// with no span): the task must stay within jemalloc's 1,280-byte size class. It was
+    /// in the 2,048 class while the session ran inside the upgrade's task and kept the
+    /// select's output and its ending beside the pump; in the 1,536 class while the pump
+    /// awaited its writes through async fns and kept the inbound queue's `room()` future
+    /// inline. A field or timer added to the session shows up here first.
     #[test]
     fn an_idle_connections_task_stays_small() {
         let size = future_size(run as fn(_, _, _) -> _);
         assert!(
-            size + TASK_OVERHEAD <= 1536,
+            size + TASK_OVERHEAD <= 1280,
             "a session's task is {} bytes",
             size + TASK_OVERHEAD
         );

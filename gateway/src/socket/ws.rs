@@ -21,7 +21,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -248,36 +248,47 @@ impl Socket {
     pub async fn feed(
         &mut self,
         first: Message,
-        mut more: impl FnMut() -> Option<Message>,
+        more: impl FnMut() -> Option<Message>,
     ) -> Result<(), Ending> {
-        let mut first = Some(first);
-        poll_fn(|cx| {
-            let mut ws = Pin::new(&mut self.ws);
-            let mut next = first.take();
-            while let Some(message) = next {
-                if let Err(error) = ws.as_mut().start_send(message) {
-                    return Poll::Ready(Err(Ending::write_failed(error)));
-                }
-                self.flushing_since.get_or_insert_with(Instant::now);
-                match ws.as_mut().poll_ready(cx) {
-                    Poll::Ready(Ok(())) => next = more(),
-                    Poll::Ready(Err(error)) => {
-                        return Poll::Ready(Err(Ending::write_failed(error)));
-                    }
-                    // Full: the rest waits in its queue.
-                    Poll::Pending => break,
-                }
-            }
-            // The write starts now rather than on the session's next pass: most writes
-            // finish here, and the pass that would only have flushed is saved.
-            match ws.as_mut().poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.flushing_since = None,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(Ending::write_failed(error))),
-                Poll::Pending => {}
-            }
-            Poll::Ready(Ok(()))
+        let (mut first, mut more) = (Some(first), more);
+        poll_fn(|cx| match first.take() {
+            Some(first) => Poll::Ready(self.feed_now(cx, first, &mut more)),
+            None => Poll::Ready(Ok(())),
         })
         .await
+    }
+
+    /// [`Socket::feed`] within a poll: it never waits (what the socket does not take now
+    /// waits in its queue, a flush left pending is watched by [`Socket::next`]), so a
+    /// session's loop can write from a future of a few words rather than an async fn's.
+    pub fn feed_now(
+        &mut self,
+        cx: &mut Context<'_>,
+        first: Message,
+        mut more: impl FnMut() -> Option<Message>,
+    ) -> Result<(), Ending> {
+        let mut ws = Pin::new(&mut self.ws);
+        let mut next = Some(first);
+        while let Some(message) = next {
+            ws.as_mut()
+                .start_send(message)
+                .map_err(Ending::write_failed)?;
+            self.flushing_since.get_or_insert_with(Instant::now);
+            match ws.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => next = more(),
+                Poll::Ready(Err(error)) => return Err(Ending::write_failed(error)),
+                // Full: the rest waits in its queue.
+                Poll::Pending => break,
+            }
+        }
+        // The write starts now rather than on the session's next pass: most writes
+        // finish here, and the pass that would only have flushed is saved.
+        match ws.as_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => self.flushing_since = None,
+            Poll::Ready(Err(error)) => return Err(Ending::write_failed(error)),
+            Poll::Pending => {}
+        }
+        Ok(())
     }
 
     /// Sends `message` and waits until it is on the wire, within the write deadline (for
