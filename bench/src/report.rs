@@ -321,15 +321,17 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              online. The *floor* is a bare tokio-tungstenite broadcast \
              server (one `broadcast` channel, no functions, no store), driven by the same \
              clients, with the library's defaults and one flush per frame; the *tuned floor* \
-             is the same server with the gateway's 4 KiB socket buffers and one flush per \
-             batch of queued frames; the *raw floor* encodes each frame once and writes \
+             is the same server with the gateway's socket buffers (1 KiB each by default) \
+             and one flush per batch of queued frames; the *raw floor* encodes each frame once and writes \
              every frame queued for a socket with one write (no WebSocket library, no \
              per-connection framing state): as close to the machine's limit as a tokio \
              server gets. CPU µs/delivery = the server process's user + system CPU time \
              during the burst ÷ its deliveries (with functions over HTTP, the function \
              server's too): unlike deliveries/s, it does not count the clients, which \
-             share the machine's cores with the server. Ratios are gateway / floor, and \
-             for CPU gateway / raw floor.\n\n{}",
+             share the machine's cores with the server; the floors forward the client's \
+             30-byte frame, the gateway sends the chat's 87-byte line. With `--repeat N`, \
+             each server's figures are its round with the median CPU per delivery. Ratios \
+             are gateway / floor, and for CPU gateway / raw floor.\n\n{}",
             fanout.store,
             provenance(fanout)
         );
