@@ -109,6 +109,8 @@ async fn connection<S>(
         _ = stop.changed() => 'stopping: {
             // A handshake in flight finishes first (register runs, bounded by the function
             // timeout): an upgrade ends the connection, a refusal leaves it plain HTTP.
+            // No handshake begins from here on: pipelined requests cannot keep it open.
+            upgrading.stopping.store(true, Ordering::Release);
             loop {
                 let settled = upgrading.settled.notified();
                 if !upgrading.in_flight.load(Ordering::Acquire) {
@@ -139,13 +141,18 @@ struct Upgrading {
     /// True from a handshake's request until it is refused (an upgrade ends the HTTP
     /// connection, so it stays true then).
     in_flight: AtomicBool,
+    /// True once the server stops: a handshake that begins later (a pipelined request)
+    /// is not waited for, and is answered `Connection: close` like any other request.
+    stopping: AtomicBool,
     /// Signalled when a handshake is refused.
     settled: Notify,
 }
 
 impl Upgrading {
     fn begin(&self) {
-        self.in_flight.store(true, Ordering::Release);
+        if !self.stopping.load(Ordering::Acquire) {
+            self.in_flight.store(true, Ordering::Release);
+        }
     }
 
     fn refused(&self) {

@@ -39,7 +39,8 @@ pub struct UpgradeRequest {
     pub headers: HeaderMap,
     /// The upgrade itself.
     pub ws: WebSocketUpgrade,
-    /// Turns true when the node shuts down: the connection closes (1001).
+    /// Turns true when the node shuts down: watched until the device binds (the
+    /// connection closes, 1001); a bound device hears the shutdown as its hub kick.
     pub shutdown: watch::Receiver<bool>,
 }
 

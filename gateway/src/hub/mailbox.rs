@@ -65,8 +65,9 @@ pub(super) struct Mailbox {
     bound: QueueBound,
     /// Wakes the session to close the connection.
     kick: Notify,
-    /// Why it was kicked (read by the session after the notify).
-    reason: Mutex<Option<Kick>>,
+    /// Why it was kicked (read by the session after the notify), and whether that is
+    /// final (the node's shutdown, or a kick before it: later kicks do not change it).
+    reason: Mutex<(Option<Kick>, bool)>,
 }
 
 impl Mailbox {
@@ -76,7 +77,7 @@ impl Mailbox {
             queue: Mutex::new(Queue::default()),
             bound,
             kick: Notify::new(),
-            reason: Mutex::new(None),
+            reason: Mutex::new((None, false)),
         }
     }
 
@@ -157,19 +158,25 @@ impl Mailbox {
     }
 
     /// Asks the session to close the connection with `why` (the latest reason is the one
-    /// it reads).
+    /// it reads, unless the node's shutdown settled it).
     pub(super) fn kick(&self, why: Kick) {
-        *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+        let mut reason = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
+        if !reason.1 {
+            reason.0 = Some(why);
+        }
+        drop(reason);
         self.kick.notify_one();
     }
 
-    /// Asks the session to close the connection with `why` unless it was asked already:
-    /// the node's shutdown does not hide why a connection was closed before it.
-    pub(super) fn kick_unless_kicked(&self, why: Kick) {
-        self.reason
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(why);
+    /// Asks the session to close the connection for the node's shutdown, and settles the
+    /// reason: a kick before it keeps its own (the shutdown does not hide why a connection
+    /// was closed), and none after it (a full queue, a function's close while the
+    /// connections drain) changes it.
+    pub(super) fn kick_for_shutdown(&self, why: Kick) {
+        let mut reason = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
+        reason.0.get_or_insert(why);
+        reason.1 = true;
+        drop(reason);
         self.kick.notify_one();
     }
 
@@ -178,6 +185,7 @@ impl Mailbox {
         self.reason
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .0
             .clone()
     }
 

@@ -198,8 +198,9 @@ struct Inner {
     /// Named sets of the connections above.
     groups: Groups,
     /// Set once the node shuts down: every connection held then was kicked with it, and
-    /// every one inserted later is kicked with it at once (its session ends before it
-    /// starts), so no session needs a shutdown signal of its own beside its kick.
+    /// every one inserted later is kicked with it as it is inserted (its session closes it
+    /// at its first pass), so no session needs a shutdown signal of its own beside its
+    /// kick.
     closing: Option<Kick>,
 }
 
@@ -326,7 +327,7 @@ impl Hub {
                 old.mailbox.close();
             }
             if let Some(why) = &inner.closing {
-                handle.mailbox.kick(why.clone());
+                handle.mailbox.kick_for_shutdown(why.clone());
             }
             inner.conns.len()
         };
@@ -352,7 +353,7 @@ impl Hub {
         };
         // Kicked outside the lock: each wakes a session, which takes the lock to leave.
         for conn in &held {
-            conn.mailbox.kick_unless_kicked(why.clone());
+            conn.mailbox.kick_for_shutdown(why.clone());
         }
     }
 
@@ -376,7 +377,7 @@ impl Hub {
             }
             let old = inner.hold(conn);
             if let Some(why) = &inner.closing {
-                handle.mailbox.kick(why.clone());
+                handle.mailbox.kick_for_shutdown(why.clone());
             }
             metrics::connections_open(inner.conns.len());
             old
@@ -953,5 +954,9 @@ mod tests {
         // Shutting down again changes nothing.
         hub.shut_down(Kick::new(1000, "again"));
         assert_eq!(late.kicked().unwrap().reason, "server shutting down");
+        // Nor does a kick while the connections drain (a full queue, a function's close):
+        // the session reads why it was woken.
+        hub.kick("b", Kick::by_function());
+        assert_eq!(idle.kicked().unwrap().code, 1001);
     }
 }

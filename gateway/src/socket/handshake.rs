@@ -90,6 +90,9 @@ pub async fn upgrade(
     if let Some(full) = refuse_if_full(&core) {
         return full;
     }
+    // Counted from here, the authorizer included: a shutdown waits for a handshake under
+    // way before it stops the functions that handshake calls.
+    let alive = core.sessions.enter();
     let mut info = connection_info(&core, peer, &uri, &headers);
     let span = span_of(&info);
     let request_id = crate::ids::request_id();
@@ -118,7 +121,7 @@ pub async fn upgrade(
             }
         }
     }
-    let answer = accept(core, Arc::new(info), request_id.clone(), ws)
+    let answer = accept(core, Arc::new(info), request_id.clone(), ws, alive)
         .instrument(span)
         .await;
     with_request_id(answer, &request_id)
@@ -138,12 +141,13 @@ async fn accept(
     info: Arc<ConnectionInfo>,
     request_id: String,
     ws: WebSocketUpgrade,
+    alive: SessionGuard,
 ) -> Response {
     // Register sees the whole handshake; the hub and the session keep only what later
     // events carry, for as long as the connection lasts.
     let held = Arc::new(info.held());
     let handle = core.hub.insert(held.clone(), QueueBound::of(&core.limits));
-    let register = spawn_register(&core, &info, request_id, core.sessions.enter());
+    let register = spawn_register(&core, &info, request_id, alive);
     let Ok((outcome, alive)) = register.await else {
         // The register task panicked: nothing is known about the connection.
         core.hub.remove(&info.id);

@@ -77,9 +77,9 @@ pub struct Core {
     pub api_id: Arc<str>,
 }
 
-/// The app listener's state: the node's core, and the shutdown signal a handshake that is
-/// not yet held in the hub watches (a channel's, until its device binds); a held
-/// connection hears the shutdown as its kick ([`crate::hub::Hub::shut_down`]).
+/// The app listener's state: the node's core, and the shutdown signal a channel's
+/// connection watches until its device binds and is held in the hub; a held connection
+/// hears the shutdown as its kick ([`crate::hub::Hub::shut_down`]).
 pub type AppState = (Arc<Core>, watch::Receiver<bool>);
 
 /// The span every log line about a connection is in: its id, and the room it asked for
