@@ -212,8 +212,12 @@ impl Inner {
         Some(entry.conn)
     }
 
-    /// Holds `conn` under its id; the connection it replaced, if any, forgotten.
+    /// Holds `conn` under its id (kicked at once if the node is shutting down); the
+    /// connection it replaced, if any, forgotten.
     fn hold(&mut self, conn: Conn) -> Option<Conn> {
+        if let Some(why) = &self.closing {
+            conn.mailbox.kick_for_shutdown(why.clone());
+        }
         let replaced = self.forget(&conn.held.info.id);
         let entry = Entry {
             conn,
@@ -326,9 +330,6 @@ impl Hub {
             if let Some(old) = inner.hold(conn) {
                 old.mailbox.close();
             }
-            if let Some(why) = &inner.closing {
-                handle.mailbox.kick_for_shutdown(why.clone());
-            }
             inner.conns.len()
         };
         metrics::connections_open(open);
@@ -376,9 +377,6 @@ impl Hub {
                 return None;
             }
             let old = inner.hold(conn);
-            if let Some(why) = &inner.closing {
-                handle.mailbox.kick_for_shutdown(why.clone());
-            }
             metrics::connections_open(inner.conns.len());
             old
         };
