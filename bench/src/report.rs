@@ -321,8 +321,8 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              online. The *floor* is a bare tokio-tungstenite broadcast \
              server (one `broadcast` channel, no functions, no store), driven by the same \
              clients, with the library's defaults and one flush per frame; the *tuned floor* \
-             is the same server with the gateway's socket buffers (1 KiB each by default) \
-             and one flush per batch of queued frames; the *raw floor* encodes each frame once and writes \
+             is the same server with the gateway's read buffer (1 KiB) and its gather size \
+             (16 KiB) as the write buffer, and one flush per batch of queued frames; the *raw floor* encodes each frame once and writes \
              every frame queued for a socket with one write (no WebSocket library, no \
              per-connection framing state): as close to the machine's limit as a tokio \
              server gets. CPU µs/delivery = the server process's user + system CPU time \

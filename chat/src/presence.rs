@@ -129,9 +129,9 @@ impl Batch {
 pub const MAX_PLAIN: usize = 8;
 
 /// Most names of each kind a `presence` frame lists (and a room's queue keeps); the
-/// others are counted. A storm's frame stays about 1 KiB: every member's socket keeps a
-/// write buffer as large as the largest frame it ever held, so a frame naming 1,000
-/// joiners (about 20 KiB) would stay in the memory of every connection in the room.
+/// others are counted. A storm's frame stays about 1 KiB: a frame naming 1,000 joiners
+/// (about 20 KiB) would go to every member of the room, each flush of the storm, and wait
+/// in the queue of each member that reads slowly.
 pub const MAX_NAMED: usize = 50;
 
 impl PendingNotices {

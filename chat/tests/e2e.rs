@@ -267,7 +267,7 @@ async fn bad_frames_get_documented_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_size_messages_pass_the_small_default_socket_buffers() {
-    // 1 KiB socket buffers by default; the 128 KiB message limit still holds both ways.
+    // A 1 KiB read buffer by default; the 128 KiB message limit still holds both ways.
     let limits = Limits::default();
     assert!(limits.read_buffer_bytes < limits.max_message_bytes / 16);
     let max = limits.max_message_bytes;
@@ -665,4 +665,58 @@ async fn a_push_token_guards_the_push_api_and_chat_still_works() {
     next_of(&mut b, "welcome").await;
     say(&mut a, "with token").await;
     assert_eq!(next_of(&mut b, "chat").await["text"], "with token");
+}
+
+/// Sends `request` as it is on a fresh connection to `addr`; the answer's head.
+async fn raw_answer(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(WAIT, tcp.read(&mut byte)).await;
+        match read.expect("no answer") {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_answers_as_rfc_6455_says() {
+    let node = start(Limits::default(), None).await;
+    let handshake = |method: &str, version: &str, extra: &str| {
+        format!(
+            "{method} /ws?room=rfc HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n"
+        )
+    };
+    // The RFC's own sample key (§1.3) and the accept key it gives for it; the client's
+    // offered subprotocols get none chosen (the chat's register names none).
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat\r\n";
+    let answer = raw_answer(node.app, &handshake("GET", "13", key)).await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"),
+        "{answer}"
+    );
+    assert!(lower.contains("upgrade: websocket\r\n"), "{answer}");
+    assert!(!lower.contains("sec-websocket-protocol"), "{answer}");
+
+    // Not upgrades: a clear 4xx each, and no session.
+    let no_key = raw_answer(node.app, &handshake("GET", "13", "")).await;
+    assert!(no_key.starts_with("HTTP/1.1 400"), "{no_key}");
+    let old_version = raw_answer(node.app, &handshake("GET", "8", key)).await;
+    assert!(old_version.starts_with("HTTP/1.1 400"), "{old_version}");
+    let posted = raw_answer(
+        node.app,
+        &handshake("POST", "13", &format!("{key}Content-Length: 0\r\n")),
+    )
+    .await;
+    assert!(posted.starts_with("HTTP/1.1 405"), "{posted}");
+    let plain = raw_answer(node.app, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
 }

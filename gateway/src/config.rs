@@ -37,12 +37,11 @@ pub struct Limits {
     /// 1 KiB holds a few chat-sized frames; a 128 KiB message takes 128 reads (the rate
     /// limit bounds how often a client can ask for that).
     pub read_buffer_bytes: usize,
-    /// Bytes of outgoing frames gathered before a socket write (every frame is flushed
-    /// once queued frames run out, so this only batches bursts). The WebSocket library's
-    /// write buffer grows to the most ever gathered and never shrinks, so every connection
-    /// that once fell behind keeps this much: 1 KiB gathers about ten chat lines a write
-    /// (most of what batching saves: without it a broadcast cost 1.5 times the CPU), and
-    /// an idle connection keeps about 2 KiB less than with 4.
+    /// Bytes of outgoing frames gathered into one socket write, at most (every frame is
+    /// written once queued frames run out, so this only batches bursts; 64 frames are the
+    /// other bound). Frames are written from their shared payloads, with one vectored
+    /// write, and nothing is kept once written: gathering more costs no memory per
+    /// connection, only the references to what it gathered while it is written.
     pub write_buffer_bytes: usize,
     /// How long a client may take to send a whole request head (a handshake, a push call)
     /// once its connection is ready for one; then it is closed (slowloris). A push call's
@@ -77,7 +76,7 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(20),
             function_timeout: Duration::from_secs(5),
             read_buffer_bytes: 1024,
-            write_buffer_bytes: 1024,
+            write_buffer_bytes: 16 * 1024,
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             pre_auth_body_bytes: 32 * 1024 * 1024,

@@ -25,7 +25,8 @@ use server::ServerProcess;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The tuned floor's socket settings: the gateway's default buffer sizes.
+/// The tuned floor's socket settings: the gateway's read buffer, and its gather size as
+/// the write buffer (the most the gateway writes at once).
 pub fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     let limits = gateway::Limits::default();
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ws::Message;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +25,7 @@ use axum::routing::post;
 use futures::future::BoxFuture;
 use gateway::channel::{ClientChannel, UpgradeRequest};
 use gateway::hub::Outbound;
-use gateway::socket::{self, Core, Ending, Event, Socket};
+use gateway::socket::{self, Core, Ending, Event, Message, Socket};
 use gateway::{FunctionCodec, FunctionWire, NodeInfo, PushError, PushTarget};
 use lifecycle::{App, AppError, EventKind, LifecycleEvent, Payload, Reply};
 use serde_json::{Value, json};
@@ -125,12 +124,14 @@ impl ClientChannel for Shout {
                 return full;
             }
             let alive = core.sessions.enter();
-            socket::sized(request.ws, &core.limits).on_upgrade(move |ws| async move {
-                let _alive = alive;
-                let mut socket = Socket::new(ws, &core.limits);
-                let ending = shout(&mut socket).await;
-                socket.close(&ending, None).await;
-            })
+            let limits = core.limits.clone();
+            request
+                .ws
+                .on_upgrade(&limits, move |mut socket| async move {
+                    let _alive = alive;
+                    let ending = shout(&mut socket).await;
+                    socket.close(&ending, None).await;
+                })
         })
     }
 

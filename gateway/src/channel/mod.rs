@@ -19,13 +19,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-use crate::socket::Core;
+use crate::socket::{Core, WsUpgrade};
 use crate::wire::PushError;
 
 /// One client's request to upgrade to a channel.
@@ -38,7 +37,7 @@ pub struct UpgradeRequest {
     /// The request's headers.
     pub headers: HeaderMap,
     /// The upgrade itself.
-    pub ws: WebSocketUpgrade,
+    pub ws: WsUpgrade,
     /// Turns true when the node shuts down: watched until the device binds (the
     /// connection closes, 1001); a bound device hears the shutdown as its hub kick.
     pub shutdown: watch::Receiver<bool>,

@@ -218,7 +218,7 @@ pub struct NodeArgs {
     /// whole).
     #[arg(long, default_value_t = Limits::default().read_buffer_bytes)]
     pub read_buffer_bytes: usize,
-    /// Bytes of outgoing frames gathered before a socket write.
+    /// Bytes of outgoing frames gathered into one socket write, at most.
     #[arg(long, default_value_t = Limits::default().write_buffer_bytes)]
     pub write_buffer_bytes: usize,
     /// Seconds a client may take to send a whole request head (a handshake, a push call);

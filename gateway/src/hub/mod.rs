@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::ws::Utf8Bytes;
 use groups::Groups;
 pub use groups::{
     GroupChanges, Joined, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION, MAX_PENDING_CHANGES,
 };
 use lifecycle::{BatchOutcome, ConnectionInfo, Delivery};
 use mailbox::{Mailbox, Offered};
+use tungstenite::Utf8Bytes;
 
 use crate::config::Limits;
 use crate::metrics;

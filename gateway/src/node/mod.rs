@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -283,7 +282,7 @@ impl Gateway {
                                     peer: ConnectInfo<SocketAddr>,
                                     uri: Uri,
                                     headers: HeaderMap,
-                                    ws: WebSocketUpgrade| {
+                                    ws: socket::WsUpgrade| {
                     channel_upgrade(channel, state, peer, uri, headers, ws)
                 };
                 router = router.route(path, get(upgrade));
@@ -299,7 +298,7 @@ impl Gateway {
                   peer: ConnectInfo<SocketAddr>,
                   uri: Uri,
                   headers: HeaderMap,
-                  ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>| {
+                  ws: Result<socket::WsUpgrade, socket::UpgradeRejection>| {
                 root.serve(state, peer, uri, headers, ws)
             },
         );
@@ -330,7 +329,7 @@ async fn channel_upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: socket::WsUpgrade,
 ) -> Response {
     let request = UpgradeRequest {
         peer,
@@ -360,7 +359,7 @@ impl Root {
         peer: ConnectInfo<SocketAddr>,
         uri: Uri,
         headers: HeaderMap,
-        ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+        ws: Result<socket::WsUpgrade, socket::UpgradeRejection>,
     ) -> Response {
         match (ws, self.channel) {
             (Ok(ws), Some(channel)) => {

@@ -15,7 +15,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +26,7 @@ use super::cleanup::cleanup;
 use super::pending::Pending;
 use super::session;
 use super::sessions::SessionGuard;
-use super::ws::Socket;
+use super::upgrade::WsUpgrade;
 use super::{AppState, Core, connection_info, refuse_if_full, span_of};
 use crate::hub::QueueBound;
 use crate::invoke::authorizer::{Naming, Refused};
@@ -85,7 +84,7 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: WsUpgrade,
 ) -> Response {
     if let Some(full) = refuse_if_full(&core) {
         return full;
@@ -140,7 +139,7 @@ async fn accept(
     core: Arc<Core>,
     info: Arc<ConnectionInfo>,
     request_id: String,
-    ws: WebSocketUpgrade,
+    ws: WsUpgrade,
     alive: SessionGuard,
 ) -> Response {
     // Register sees the whole handshake; the hub and the session keep only what later
@@ -167,32 +166,19 @@ async fn accept(
     metrics::handshake("accepted");
     drop(info);
     let pending = Pending::new(core.clone(), held, alive);
-    let mut ws = super::ws::sized(ws, &core.limits);
+    let mut ws = ws;
     if let Some(chosen) = reply.subprotocol {
         // A function may answer the client's whole list (Tencent's sample echoes it): the
         // first of them the client offered is the one.
         let chosen: Vec<String> = chosen.split(',').map(|p| p.trim().to_owned()).collect();
         ws = ws.protocols(chosen);
     }
-    // The socket is wrapped here, not inside `run`: an argument moved out stays part of
-    // the task's size, and every idle connection pays for it. The session keeps no span:
-    // a span lives in the log subscriber for as long as it is held (0.2–0.5 KiB a
-    // connection measured at `info`), so each message's work and the cleanup open their own.
-    ws.on_upgrade(move |socket| {
-        let socket = Socket::new(socket, &pending.core.limits);
-        own_task(session::run(pending, socket, handle))
+    // The session keeps no span: a span lives in the log subscriber for as long as it is
+    // held (0.2–0.5 KiB a connection measured at `info`), so each message's work and the
+    // cleanup open their own.
+    ws.on_upgrade(&core.limits, move |socket| {
+        session::run(pending, socket, handle)
     })
-}
-
-/// Runs a connection's session as a task of its own, and lets the upgrade's task end.
-///
-/// The upgrade's task (axum's) would otherwise run the session inside itself for the
-/// connection's whole life, keeping beside it what the upgrade no longer needs (the socket's
-/// config, the spent callback, the protocol header: about 200 bytes) and pushing every idle
-/// connection's task into a larger size class.
-pub fn own_task(session: impl Future<Output = ()> + Send + 'static) -> std::future::Ready<()> {
-    tokio::spawn(session);
-    std::future::ready(())
 }
 
 /// The handshake's answer to a register that did not accept. The details (function URLs)

@@ -6,10 +6,13 @@
 //! # Layout
 //! - `mod.rs`: [`Core`]; [`connection_info`], [`span_of`], [`refuse_if_full`], which every
 //!   channel's upgrade uses.
-//! - `ws.rs`: [`Socket`], one upgraded WebSocket: writes under a deadline, a bounded write
-//!   buffer, the close handshake and close codes as RFC 6455 says; [`Ending`].
-//! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's;
-//!   [`own_task`], a session as a task of its own once upgraded.
+//! - `upgrade.rs`: [`WsUpgrade`], the upgrade taken over from the HTTP server (its checks,
+//!   the `101`, the socket wrapped for the node).
+//! - `outbox.rs`: the write queue every byte leaves through: pushed frames from their
+//!   shared payloads, gathered into one vectored write.
+//! - `ws.rs`: [`Socket`], one upgraded WebSocket: writes under a deadline, bounded queues,
+//!   the close handshake and close codes as RFC 6455 says; [`Ending`].
+//! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's.
 //! - `session.rs`: one connection from upgrade to cleanup; [`pump`], the loop moving frames
 //!   both ways, which channels reuse with their own [`Framing`]; [`linger`] after `CR`.
 //! - `pending.rs`: a connection between register's acceptance and its session.
@@ -23,11 +26,13 @@
 mod cleanup;
 mod handshake;
 mod inbound;
+mod outbox;
 mod pending;
 mod rate;
 mod session;
 mod sessions;
 mod transport;
+mod upgrade;
 mod ws;
 
 use std::net::SocketAddr;
@@ -39,12 +44,15 @@ use lifecycle::ConnectionInfo;
 use tokio::sync::watch;
 
 pub use cleanup::cleanup;
-pub use handshake::{own_task, refusal, upgrade};
+pub use handshake::{refusal, upgrade};
 pub use inbound::Inbound;
 pub use rate::RateLimit;
 pub use session::{Framing, PLAIN, Raw, SideChannel, linger, pump};
 pub use sessions::{SessionGuard, Sessions};
-pub use ws::{Ending, Event, Goodbye, Socket, sized};
+pub use tungstenite::protocol::CloseFrame;
+pub use tungstenite::{Message, Utf8Bytes};
+pub use upgrade::{UpgradeRejection, Upgraded, WsUpgrade};
+pub use ws::{Ending, Event, Goodbye, Socket};
 
 use crate::config::Limits;
 use crate::hub::Hub;

@@ -3,11 +3,11 @@
 
 use std::task::{Context, Poll};
 
-use axum::extract::ws::Message;
 use lifecycle::Payload;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use super::Message;
 use super::cleanup::cleanup;
 use super::inbound::Inbound;
 use super::pending::Pending;
@@ -148,13 +148,10 @@ fn plain_frame(frame: Outbound) -> Message {
 /// Frames written per socket flush at most, so one busy connection still yields.
 const FRAMES_PER_FLUSH: usize = 64;
 
-/// Feeds `first` and whatever else is already queued for one flush (up to
-/// [`FRAMES_PER_FLUSH`] frames, no more once `gather` bytes are in, and only while the
-/// socket takes them without waiting): a client that fell behind during a burst catches up
-/// in a few writes, not one write per frame. The byte bound matters for memory: the
-/// socket's write buffer grows to the most ever gathered in it and never shrinks, so
-/// gathering 64 frames for a slow reader would leave every connection holding 64 frames'
-/// worth for good.
+/// Feeds `first` and whatever else is already queued for one write (up to
+/// [`FRAMES_PER_FLUSH`] frames, no more once `gather` bytes are in): a client that fell
+/// behind during a burst catches up in a few writes, not one write per frame, and a
+/// broadcast's frames leave each socket in one vectored write of their shared payloads.
 fn write_queued(
     socket: &mut Socket,
     cx: &mut Context<'_>,
@@ -255,7 +252,8 @@ pub fn pump<'a>(
                         Message::Pong(_) => { unanswered_pings = 0; continue; }
                         // Answered by the WebSocket library (the latest ping only, while the
                         // client reads nothing).
-                        Message::Ping(_) | Message::Close(_) => continue,
+                        // (A raw frame is never read.)
+                        Message::Ping(_) | Message::Close(_) | Message::Frame(_) => continue,
                     };
                     if payload.len() > limits.max_message_bytes {
                         return Ending::ours(close_code::TOO_BIG, "message too big");

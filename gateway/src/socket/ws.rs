@@ -1,6 +1,8 @@
 //! One upgraded WebSocket as the node drives it, whatever the client does: every write
-//! under a deadline, a bounded write buffer, and the close handshake and close codes as
-//! RFC 6455 says.
+//! under a deadline, bounded write queues, and the close handshake and close codes as
+//! RFC 6455 says. Data frames go straight into the socket's write queue, from their
+//! payloads as they are; control frames go through the WebSocket library, which keeps the
+//! protocol's state (see `outbox.rs`).
 //!
 //! A write never holds its session: frames are *fed* into the socket's buffer only when it
 //! takes them without waiting, and the flush that puts them on the wire is one of the
@@ -21,26 +23,25 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use bytes::Bytes;
+use futures::{Sink, Stream, StreamExt};
+use tokio::io::AsyncWrite;
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
 use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
+use super::outbox::{BINARY, TEXT};
+use super::upgrade::Upgraded;
 use crate::close_code;
-use crate::config::Limits;
 
 /// The longest a close handshake may take once the node closes (its close frame out, the
 /// client's answer in); then the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// Bytes a write buffer may hold beyond one whole frame and the gathering size: the
-/// frame's header, a close frame, and the pongs of a burst of pings. A client whose unread
-/// pongs fill even that is not reading: its next frame finds the buffer full, and it is
-/// closed as too slow.
-const WRITE_SLACK: usize = 8 * 1024;
 
 /// How a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +96,7 @@ impl Ending {
     /// The client closed with `frame`; its echo goes back.
     fn by_client(frame: Option<CloseFrame>) -> Self {
         let (code, reason) = match frame {
-            Some(frame) => (frame.code, frame.reason.to_string()),
+            Some(frame) => (u16::from(frame.code), frame.reason.to_string()),
             None => (1005, "Client-side close frame status not set".to_owned()),
         };
         Ending {
@@ -111,11 +112,7 @@ impl Ending {
     }
 
     /// How a failed read ends the connection (see the module's table).
-    fn read_failed(error: axum::Error) -> Self {
-        let error = match error.into_inner().downcast::<WsError>() {
-            Ok(error) => *error,
-            Err(other) => return Ending::ours(close_code::PROTOCOL, other.to_string()),
-        };
+    fn read_failed(error: WsError) -> Self {
         match error {
             WsError::Capacity(_) => Ending::ours(close_code::TOO_BIG, "message too big"),
             WsError::Utf8(_) => Ending::ours(close_code::INVALID_DATA, "invalid UTF-8"),
@@ -130,12 +127,11 @@ impl Ending {
 
     /// A failed write: the socket is gone, or its buffer is full of what the client has
     /// not taken (the pongs its pings asked for): too slow.
-    fn write_failed(error: axum::Error) -> Self {
-        match error.into_inner().downcast::<WsError>() {
-            Ok(error) if matches!(*error, WsError::WriteBufferFull(_)) => Ending::too_slow(),
+    fn write_failed(error: WsError) -> Self {
+        match error {
+            WsError::WriteBufferFull(_) => Ending::too_slow(),
             // Said in the reason, which the connection's `closed` line logs in its span.
-            Ok(error) => Ending::lost(format!("write failed: {error}")),
-            Err(error) => Ending::lost(format!("write failed: {error}")),
+            error => Ending::lost(format!("write failed: {error}")),
         }
     }
 }
@@ -151,25 +147,12 @@ pub enum Event {
     Ended(Ending),
 }
 
-/// `ws` with the node's limits: frames far over the message limit refused by the library
-/// (the session closes with 1009 for anything over it), its socket buffer sizes, and a
-/// write buffer that holds at most one whole frame beyond the gathering size (a client
-/// that never reads cannot make it grow: pongs it asks for wait their turn, one at most).
-pub fn sized(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
-    let max = limits.max_message_bytes;
-    let write = limits.write_buffer_bytes;
-    ws.max_message_size(max + 1024)
-        .max_frame_size(max + 1024)
-        .read_buffer_size(limits.read_buffer_bytes.max(1))
-        .write_buffer_size(write)
-        .max_write_buffer_size(write + max + WRITE_SLACK)
-}
-
 /// One upgraded connection.
 #[derive(Debug)]
 pub struct Socket {
-    /// The connection.
-    ws: WebSocket,
+    /// The connection: the library reads it and writes its own frames (pongs, pings, the
+    /// close) through its write queue, where pushed frames go directly.
+    ws: WebSocketStream<Upgraded>,
     /// When the pending write began (frames fed, not all on the wire yet); `None` when all
     /// is out. The write deadline runs from here.
     flushing_since: Option<Instant>,
@@ -178,12 +161,12 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// `ws` (upgraded through [`sized`]) under `limits`.
-    pub fn new(ws: WebSocket, limits: &Limits) -> Self {
+    /// `ws` (made by [`super::WsUpgrade::on_upgrade`]), its writes bounded by `write_timeout`.
+    pub(super) fn new(ws: WebSocketStream<Upgraded>, write_timeout: Duration) -> Self {
         Socket {
             ws,
             flushing_since: None,
-            write_timeout: limits.write_timeout,
+            write_timeout,
         }
     }
 
@@ -197,20 +180,36 @@ impl Socket {
         self.flushing_since.map(|since| since + self.write_timeout)
     }
 
+    /// Writes what the library holds, then the write queue, as far as the socket takes
+    /// them. The queue is written even when the library has nothing more to write (once
+    /// the client's Close is read, the library writes the echo into the queue and no
+    /// further).
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        ready!(Pin::new(&mut self.ws).poll_flush(cx))?;
+        Pin::new(self.ws.get_mut())
+            .poll_flush(cx)
+            .map_err(WsError::Io)
+    }
+
+    /// The end of the pending write, when one is pending.
+    fn poll_flushed(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        if self.flushing_since.is_none() {
+            return Poll::Pending;
+        }
+        match ready!(self.poll_write_out(cx)) {
+            Ok(()) => {
+                self.flushing_since = None;
+                Poll::Ready(Event::Flushed)
+            }
+            Err(error) => Poll::Ready(Event::Ended(Ending::write_failed(error))),
+        }
+    }
+
     /// The client's next frame, or the end of the pending write, whichever comes first.
     pub async fn next(&mut self) -> Event {
         poll_fn(|cx| {
-            if self.flushing_since.is_some() {
-                match Pin::new(&mut self.ws).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.flushing_since = None;
-                        return Poll::Ready(Event::Flushed);
-                    }
-                    Poll::Ready(Err(error)) => {
-                        return Poll::Ready(Event::Ended(Ending::write_failed(error)));
-                    }
-                    Poll::Pending => {}
-                }
+            if let Poll::Ready(event) = self.poll_flushed(cx) {
+                return Poll::Ready(event);
             }
             Pin::new(&mut self.ws).poll_next(cx).map(|item| match item {
                 Some(Ok(Message::Close(frame))) => Event::Ended(Ending::by_client(frame)),
@@ -225,26 +224,27 @@ impl Socket {
     /// The end of the pending write, without reading (for when the read side is done);
     /// never, when no write is pending.
     pub async fn flushed(&mut self) -> Event {
-        poll_fn(|cx| {
-            if self.flushing_since.is_none() {
-                return Poll::Pending;
-            }
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.flushing_since = None;
-                    Poll::Ready(Event::Flushed)
-                }
-                Poll::Ready(Err(error)) => Poll::Ready(Event::Ended(Ending::write_failed(error))),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_flushed(cx)).await
     }
 
-    /// Feeds `first`, then what `more` yields while the socket takes it without waiting,
-    /// and writes them as far as the socket takes them now (a flush left pending ends in
-    /// [`Socket::next`]). Call it only when no write is pending: then the socket takes at
-    /// least one frame at once.
+    /// Queues `message`: a data frame straight into the write queue, from its payload as
+    /// it is (shared with whoever else it goes to: nothing is copied); a control frame
+    /// through the library, which keeps the protocol's state (a ping, the close).
+    fn enqueue(&mut self, message: Message) -> Result<(), Ending> {
+        match message {
+            Message::Text(text) => self.ws.get_mut().push_frame(TEXT, Bytes::from(text)),
+            Message::Binary(bytes) => self.ws.get_mut().push_frame(BINARY, bytes),
+            control => Pin::new(&mut self.ws)
+                .start_send(control)
+                .map_err(Ending::write_failed)?,
+        }
+        self.flushing_since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Feeds `first`, then what `more` yields, and writes them as far as the socket takes
+    /// them now (a flush left pending ends in [`Socket::next`]). Call it only when no
+    /// write is pending; `more` bounds what is gathered.
     pub async fn feed(
         &mut self,
         first: Message,
@@ -259,31 +259,22 @@ impl Socket {
     }
 
     /// [`Socket::feed`] within a poll: it never waits (what the socket does not take now
-    /// waits in its queue, a flush left pending is watched by [`Socket::next`]), so a
-    /// session's loop can write from a future of a few words rather than an async fn's.
+    /// waits in the write queue, a flush left pending is watched by [`Socket::next`]), so
+    /// a session's loop can write from a future of a few words rather than an async fn's.
     pub fn feed_now(
         &mut self,
         cx: &mut Context<'_>,
         first: Message,
         mut more: impl FnMut() -> Option<Message>,
     ) -> Result<(), Ending> {
-        let mut ws = Pin::new(&mut self.ws);
         let mut next = Some(first);
         while let Some(message) = next {
-            ws.as_mut()
-                .start_send(message)
-                .map_err(Ending::write_failed)?;
-            self.flushing_since.get_or_insert_with(Instant::now);
-            match ws.as_mut().poll_ready(cx) {
-                Poll::Ready(Ok(())) => next = more(),
-                Poll::Ready(Err(error)) => return Err(Ending::write_failed(error)),
-                // Full: the rest waits in its queue.
-                Poll::Pending => break,
-            }
+            self.enqueue(message)?;
+            next = more();
         }
         // The write starts now rather than on the session's next pass: most writes
         // finish here, and the pass that would only have flushed is saved.
-        match ws.as_mut().poll_flush(cx) {
+        match self.poll_write_out(cx) {
             Poll::Ready(Ok(())) => self.flushing_since = None,
             Poll::Ready(Err(error)) => return Err(Ending::write_failed(error)),
             Poll::Pending => {}
@@ -294,7 +285,9 @@ impl Socket {
     /// Sends `message` and waits until it is on the wire, within the write deadline (for
     /// the few writes outside a session's loop).
     pub async fn send(&mut self, message: Message) -> Result<(), Ending> {
-        match tokio::time::timeout(self.write_timeout, self.ws.send(message)).await {
+        self.enqueue(message)?;
+        match tokio::time::timeout(self.write_timeout, poll_fn(|cx| self.poll_write_out(cx))).await
+        {
             Ok(Ok(())) => {
                 self.flushing_since = None;
                 Ok(())
@@ -318,13 +311,13 @@ impl Socket {
             match &ending.goodbye {
                 Goodbye::Nothing => {}
                 Goodbye::Echo => {
-                    let _ = self.ws.flush().await;
+                    let _ = poll_fn(|cx| self.poll_write_out(cx)).await;
                 }
                 Goodbye::Close { code, reason } => {
                     if let Some(farewell) = farewell {
-                        let _ = self.ws.feed(farewell).await;
+                        let _ = self.enqueue(farewell);
                     }
-                    if self.ws.send(close_frame(*code, reason)).await.is_err() {
+                    if self.send(close_frame(*code, reason)).await.is_err() {
                         return;
                     }
                     // Whatever else arrives is dropped (§1.4) until the answer.
@@ -349,7 +342,7 @@ fn close_frame(code: u16, reason: &str) -> Message {
         end -= 1;
     }
     Message::Close(Some(CloseFrame {
-        code,
+        code: code.into(),
         reason: Utf8Bytes::from(reason[..end].to_owned()),
     }))
 }
@@ -365,7 +358,7 @@ mod tests {
             panic!("not a close frame");
         };
         assert_eq!(frame.reason.len(), 122);
-        assert_eq!(frame.code, 4000);
+        assert_eq!(u16::from(frame.code), 4000);
     }
 
     #[test]
@@ -379,7 +372,7 @@ mod tests {
 
     #[test]
     fn read_errors_map_to_rfc_6455_codes() {
-        let code = |error: WsError| Ending::read_failed(axum::Error::new(error)).code;
+        let code = |error: WsError| Ending::read_failed(error).code;
         assert_eq!(code(WsError::Utf8("bad".into())), 1007);
         assert_eq!(
             code(WsError::Protocol(ProtocolError::NonZeroReservedBits)),

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::Message;
 use axum::response::Response;
 use base64::Engine;
 use lifecycle::{ConnectionInfo, EventKind, Payload};
@@ -29,8 +28,8 @@ use crate::hub::{HeldConnection, Kick, Outbound, QueueBound};
 use crate::ids::new_id;
 use crate::invoke::event;
 use crate::socket::{
-    self, Core, Ending, Event, Framing, Goodbye, RateLimit, Raw, SessionGuard, SideChannel, Socket,
-    connection_info, refuse_if_full, span_of,
+    self, Core, Ending, Event, Framing, Goodbye, Message, RateLimit, Raw, SessionGuard,
+    SideChannel, Socket, connection_info, refuse_if_full, span_of,
 };
 
 /// Alibaba framing: pushes go down as `NF#` (binary ones base64), and a close the server
@@ -85,13 +84,12 @@ pub(super) fn upgrade(channel: Arc<Aliyun>, core: Arc<Core>, request: UpgradeReq
     let alive = core.sessions.enter();
     // Its `id` becomes the device's once it binds.
     let span = span_of(&base);
-    socket::sized(ws, &core.limits).on_upgrade(move |socket| {
-        // Wrapped here: an argument moved out inside `run` would stay part of its task.
-        let socket = Socket::new(socket, &core.limits);
+    let limits = core.limits.clone();
+    ws.on_upgrade(&limits, move |socket| {
         let node = Context { channel, core };
         // Boxed: its ten fields would each keep a slot in the task for the device's life.
         let base = Box::new(base);
-        socket::own_task(run(node, socket, base, shutdown, alive).instrument(span))
+        run(node, socket, base, shutdown, alive).instrument(span)
     })
 }
 
