@@ -709,8 +709,14 @@ async fn the_upgrade_answers_as_rfc_6455_says() {
     // Not upgrades: a clear 4xx each, and no session.
     let no_key = raw_answer(node.app, &handshake("GET", "13", "")).await;
     assert!(no_key.starts_with("HTTP/1.1 400"), "{no_key}");
+    // A version it does not speak: 426, naming the one it does (§4.2.2).
     let old_version = raw_answer(node.app, &handshake("GET", "8", key)).await;
-    assert!(old_version.starts_with("HTTP/1.1 400"), "{old_version}");
+    assert!(old_version.starts_with("HTTP/1.1 426"), "{old_version}");
+    let lower = old_version.to_ascii_lowercase();
+    assert!(
+        lower.contains("sec-websocket-version: 13\r\n"),
+        "{old_version}"
+    );
     let posted = raw_answer(
         node.app,
         &handshake("POST", "13", &format!("{key}Content-Length: 0\r\n")),

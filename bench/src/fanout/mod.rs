@@ -122,7 +122,7 @@ pub struct FanoutRow {
     pub gateway: Side,
     /// The bare broadcast server, as written first (library defaults).
     pub floor: Side,
-    /// The same server with the gateway's socket buffers and write batching (absent in
+    /// The same server with the gateway's read buffer and write batching (absent in
     /// results from before it was measured).
     #[serde(default)]
     pub tuned_floor: Option<Side>,

@@ -170,8 +170,8 @@ fn throughput_limits() -> Limits {
 /// The floor: accept, greet, and forward every text frame to every other connection through
 /// one `tokio::sync::broadcast` channel. No functions, no store, no JSON. Plain, it is what
 /// one writes first: tokio-tungstenite's defaults and one flush per frame. `tuned`, it has
-/// the gateway's socket buffers and writes what is queued with one flush, as the gateway
-/// does: what the machine allows.
+/// the gateway's read buffer, its gathering size as the write buffer, and writes what is
+/// queued with one flush, as the gateway does: what the machine allows with the library.
 pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("ready {}", listener.local_addr()?);

@@ -5,13 +5,17 @@
 //! every connection it goes to: nothing is copied per connection, and the frames gathered
 //! for one socket leave in one `writev`. The WebSocket library (tungstenite) writes what
 //! it writes itself — pongs, the close handshake, the keep-alive pings — through the same
-//! queue, as a stream it sees as the socket; so its frames and ours never interleave
-//! bytes, and the order in which they were queued is the order on the wire.
+//! queue, as a stream it sees as the socket, whole frames at a time; so its frames and
+//! ours never interleave bytes, and what enters the queue leaves in that order. (Only a
+//! pong the queue turned away, past its bound, waits in the library and may go after data
+//! frames queued later: control frames may come between messages, RFC 6455 §5.4.)
 //!
 //! Nothing here is kept by an idle connection: the queue's storage is allocated with its
 //! first frame and given back once written. The library's own writes are bounded (past
-//! `limit` queued bytes it is told to wait, and keeps at most its buffer's bound); pushed
-//! frames are bounded by their caller, which queues more only once all is written.
+//! `limit` queued bytes, each piece counted with its bookkeeping, it is told to wait, and
+//! keeps at most its buffer's bound); pushed frames are bounded by their caller, which
+//! queues a batch only once the last one is written (and a farewell and a close frame at
+//! the end).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -28,6 +32,9 @@ const MAX_SLICES: usize = 128;
 /// Bytes copied into one write when the socket has no vectored write (each slice would
 /// otherwise be a write, or a TLS record, of its own).
 const COALESCE_BYTES: usize = 4096;
+
+/// Slots a queue starts with: a burst's batch of a few dozen frames grows it once or twice.
+const FIRST_SLOTS: usize = 16;
 
 /// A frame's header at most: opcode byte, length byte, a 64-bit length (a server's frames
 /// are not masked).
@@ -135,7 +142,13 @@ impl<T> Outbox<T> {
 
     /// Queues `chunk` after what is queued.
     fn push(&mut self, chunk: Chunk) {
-        let queue = self.queue.get_or_insert_with(Box::default);
+        let queue = self.queue.get_or_insert_with(|| {
+            Box::new(Queue {
+                chunks: VecDeque::with_capacity(FIRST_SLOTS),
+                written: 0,
+                bytes: 0,
+            })
+        });
         queue.bytes += chunk.len();
         queue.chunks.push_back(chunk);
     }
@@ -148,6 +161,14 @@ impl<T> Outbox<T> {
     /// Bytes waiting to be written.
     pub fn queued(&self) -> usize {
         self.queue.as_ref().map_or(0, |queue| queue.bytes)
+    }
+
+    /// Memory the queue holds for them: their bytes and each piece's bookkeeping (a flood
+    /// of empty pings makes 2-byte pongs, which must not each cost 50 bytes uncounted).
+    fn footprint(&self) -> usize {
+        self.queue.as_ref().map_or(0, |queue| {
+            queue.bytes + queue.chunks.len() * size_of::<Chunk>()
+        })
     }
 
     /// True when nothing waits to be written.
@@ -244,7 +265,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Outbox<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.queued() + buf.len() > self.limit {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if self.footprint() + size_of::<Chunk>() + buf.len() > self.limit {
             // Pending only with the socket's waker registered (it has no room).
             ready!(self.poll_drain(cx))?;
         }
@@ -425,6 +449,27 @@ mod tests {
             Pin::new(&mut outbox).poll_write(&mut cx, &[2; 4]),
             Poll::Ready(Ok(4))
         ));
+    }
+
+    #[test]
+    fn tiny_writes_are_bounded_by_what_they_cost_not_only_their_bytes() {
+        let mut full = stingy(1, true);
+        full.full = true;
+        let mut outbox = Outbox::new(full, 64 * 1024);
+        let mut cx = noop();
+        let mut taken = 0;
+        while Pin::new(&mut outbox)
+            .poll_write(&mut cx, b"\x8a\x00")
+            .is_ready()
+        {
+            taken += 1;
+            assert!(taken < 64 * 1024 / 2, "the queue never said wait");
+        }
+        assert!(
+            taken * (2 + size_of::<Chunk>()) <= 64 * 1024,
+            "{taken} pongs"
+        );
+        assert!(Pin::new(&mut outbox).poll_write(&mut cx, b"").is_ready());
     }
 
     #[tokio::test]

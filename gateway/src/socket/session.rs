@@ -250,9 +250,9 @@ pub fn pump<'a>(
                         Message::Text(text) => Payload::Text(text.to_string()),
                         Message::Binary(bytes) => Payload::Binary(bytes.to_vec()),
                         Message::Pong(_) => { unanswered_pings = 0; continue; }
-                        // Answered by the WebSocket library (the latest ping only, while the
-                        // client reads nothing).
-                        // (A raw frame is never read.)
+                        // Answered by the WebSocket library, through the socket's bounded
+                        // write queue (past its bound, the latest ping only). A raw frame is
+                        // never read.
                         Message::Ping(_) | Message::Close(_) | Message::Frame(_) => continue,
                     };
                     if payload.len() > limits.max_message_bytes {

@@ -4,9 +4,10 @@
 //! through one [`Outbox`] — so a session can write pushed frames from their shared
 //! payloads rather than through the library's per-connection buffer.
 //!
-//! Its checks and answers are axum's `WebSocketUpgrade`'s, which it replaces (405 for a
-//! method other than `GET`, 400 for a missing or wrong header, 426 when the connection
-//! cannot be upgraded).
+//! Its checks and answers are those of axum's `WebSocketUpgrade`, which it replaces (405
+//! for a method other than `GET`, 400 for a missing or wrong header, 426 when the
+//! connection cannot be upgraded), but for a version other than 13: 426 naming the one it
+//! speaks in `Sec-WebSocket-Version`, as §4.2.2 asks.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -70,10 +71,19 @@ impl IntoResponse for UpgradeRejection {
     fn into_response(self) -> Response {
         let status = match self {
             UpgradeRejection::MethodNotGet => StatusCode::METHOD_NOT_ALLOWED,
-            UpgradeRejection::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
+            UpgradeRejection::NotUpgradable | UpgradeRejection::WrongVersion => {
+                StatusCode::UPGRADE_REQUIRED
+            }
             _ => StatusCode::BAD_REQUEST,
         };
-        (status, self.to_string()).into_response()
+        let mut answer = (status, self.to_string()).into_response();
+        if self == UpgradeRejection::WrongVersion {
+            answer.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        }
+        answer
     }
 }
 

@@ -4,8 +4,8 @@
 //! payloads as they are; control frames go through the WebSocket library, which keeps the
 //! protocol's state (see `outbox.rs`).
 //!
-//! A write never holds its session: frames are *fed* into the socket's buffer only when it
-//! takes them without waiting, and the flush that puts them on the wire is one of the
+//! A write never holds its session: frames are *fed* into the socket's write queue only
+//! when no write is pending, and the flush that puts them on the wire is one of the
 //! things [`Socket::next`] waits for, beside the client's next frame. So a session keeps
 //! reading, and keeps hearing its kicks, timers and shutdown, while a client takes its
 //! time; [`Socket::write_due`] says when the pending write is overdue (then the session
@@ -158,6 +158,9 @@ pub struct Socket {
     flushing_since: Option<Instant>,
     /// How long a write may stay pending.
     write_timeout: Duration,
+    /// A close frame went out or came in: no data frame may follow (the library refuses
+    /// its own; ours bypass it).
+    closing: bool,
 }
 
 impl Socket {
@@ -167,6 +170,7 @@ impl Socket {
             ws,
             flushing_since: None,
             write_timeout,
+            closing: false,
         }
     }
 
@@ -212,7 +216,10 @@ impl Socket {
                 return Poll::Ready(event);
             }
             Pin::new(&mut self.ws).poll_next(cx).map(|item| match item {
-                Some(Ok(Message::Close(frame))) => Event::Ended(Ending::by_client(frame)),
+                Some(Ok(Message::Close(frame))) => {
+                    self.closing = true;
+                    Event::Ended(Ending::by_client(frame))
+                }
                 Some(Ok(message)) => Event::Frame(message),
                 Some(Err(error)) => Event::Ended(Ending::read_failed(error)),
                 None => Event::Ended(Ending::lost("connection lost")),
@@ -231,6 +238,12 @@ impl Socket {
     /// it is (shared with whoever else it goes to: nothing is copied); a control frame
     /// through the library, which keeps the protocol's state (a ping, the close).
     fn enqueue(&mut self, message: Message) -> Result<(), Ending> {
+        if self.closing && matches!(message, Message::Text(_) | Message::Binary(_)) {
+            return Err(Ending::write_failed(WsError::Protocol(
+                ProtocolError::SendAfterClosing,
+            )));
+        }
+        self.closing |= matches!(message, Message::Close(_));
         match message {
             Message::Text(text) => self.ws.get_mut().push_frame(TEXT, Bytes::from(text)),
             Message::Binary(bytes) => self.ws.get_mut().push_frame(BINARY, bytes),
