@@ -51,8 +51,8 @@ pub use session::{Framing, PLAIN, Raw, SideChannel, linger, pump};
 pub use sessions::{SessionGuard, Sessions};
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Message, Utf8Bytes};
-pub use upgrade::{UpgradeRejection, Upgraded, WsUpgrade};
-pub use ws::{Ending, Event, Goodbye, Socket};
+pub use upgrade::{UpgradeRejection, WsUpgrade};
+pub use ws::{Ending, Event, Goodbye, Socket, Upgraded};
 
 use crate::config::Limits;
 use crate::hub::Hub;

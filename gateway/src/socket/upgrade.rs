@@ -20,10 +20,8 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::outbox::Outbox;
 use super::ws::Socket;
-use crate::config::Limits;
 
-/// The socket a session reads and writes: the upgraded connection behind its write queue.
-pub type Upgraded = Outbox<TokioIo<hyper::upgrade::Upgraded>>;
+use crate::config::Limits;
 
 /// Bytes the WebSocket library may hold of its own frames (pongs, a ping, the close)
 /// while the socket takes nothing, and queue beyond what was pushed: a client whose

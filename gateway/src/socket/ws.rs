@@ -35,9 +35,11 @@ use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
-use super::outbox::{BINARY, TEXT};
-use super::upgrade::Upgraded;
+use super::outbox::{BINARY, Outbox, TEXT};
 use crate::close_code;
+
+/// The socket a session reads and writes: the upgraded connection behind its write queue.
+pub type Upgraded = Outbox<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// The longest a close handshake may take once the node closes (its close frame out, the
 /// client's answer in); then the socket is dropped.
