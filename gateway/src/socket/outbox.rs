@@ -158,8 +158,9 @@ impl<T> Outbox<T> {
         self.push(Chunk::frame(opcode, body));
     }
 
-    /// Bytes waiting to be written.
-    pub fn queued(&self) -> usize {
+    /// Bytes waiting to be written (for the tests: the limit counts `footprint`).
+    #[cfg(test)]
+    fn queued(&self) -> usize {
         self.queue.as_ref().map_or(0, |queue| queue.bytes)
     }
 

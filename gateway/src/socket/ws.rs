@@ -192,6 +192,10 @@ impl Socket {
     /// further).
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
         ready!(Pin::new(&mut self.ws).poll_flush(cx))?;
+        if self.ws.get_ref().is_empty() {
+            // The library's flush wrote and flushed it all: the usual case, no second pass.
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(self.ws.get_mut())
             .poll_flush(cx)
             .map_err(WsError::Io)
