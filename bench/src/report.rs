@@ -328,8 +328,12 @@ fn render_markdown(results: &Results, plots: &[(&str, PathBuf)]) -> String {
              server gets. CPU µs/delivery = the server process's user + system CPU time \
              during the burst ÷ its deliveries (with functions over HTTP, the function \
              server's too): unlike deliveries/s, it does not count the clients, which \
-             share the machine's cores with the server; the floors forward the client's \
-             30-byte frame, the gateway sends the chat's 87-byte line. With `--repeat N`, \
+             share the machine's cores with the server. Every server sends the chat's own \
+             line (its JSON with the sender's name, the text, the time and the online count, \
+             encoded once per line), so the bytes on the wire match (*line bytes*: the \
+             longest a client received); where that column shows –, the run predates it and \
+             the floors forwarded the client's 30-byte frame against the chat's 87-byte line. \
+             With `--repeat N`, \
              each server's figures are its round with the median CPU per delivery. Ratios \
              are gateway / floor, and for CPU gateway / raw floor.\n\n{}",
             fanout.store,
@@ -1020,8 +1024,8 @@ fn functions_table(md: &mut String, functions: &FunctionsReport) {
 /// One fan-out run as a table.
 fn fanout_table(md: &mut String, fanout: &FanoutReport) {
     md.push_str(
-        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned · raw | deliveries ratio | CPU µs/delivery gateway · floor · tuned · raw | CPU ratio to raw | RSS/conn KiB gateway · floor · tuned | gateway RSS/conn KiB after idle | join s gateway · floor · tuned |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| clients | gateway p50 ms | gateway p99 ms | floor p50 ms | floor p99 ms | p50 ratio | p99 ratio | deliveries/s gateway · floor · tuned · raw | deliveries ratio | CPU µs/delivery gateway · floor · tuned · raw | CPU ratio to raw | line bytes gateway · raw | RSS/conn KiB gateway · floor · tuned | gateway RSS/conn KiB after idle | join s gateway · floor · tuned |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let or_dash = |value: Option<f64>, digits: usize| {
         value.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
@@ -1030,6 +1034,10 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
         let tuned = row.tuned_floor.as_ref();
         let raw = row.floor_raw.as_ref();
         let cpu = |side: Option<&Side>| or_dash(side.and_then(|s| s.cpu_us_per_delivery), 2);
+        let line = |side: Option<&Side>| {
+            side.and_then(|s| s.line_bytes)
+                .map_or_else(|| "–".to_owned(), |bytes| bytes.to_string())
+        };
         let cpu_ratio = row
             .gateway
             .cpu_us_per_delivery
@@ -1037,7 +1045,7 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
             .map(|(gateway, raw)| gateway / raw.max(1e-6));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} · {} | {:.2} | {} · {} · {} · {} | {} | {:.1} · {:.1} · {} | {} | {:.2} · {:.2} · {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} · {:.0} · {} · {} | {:.2} | {} · {} · {} · {} | {} | {} · {} | {:.1} · {:.1} · {} | {} | {:.2} · {:.2} · {} |",
             row.clients,
             ms(row.gateway.latency.p50_ms),
             ms(row.gateway.latency.p99_ms),
@@ -1055,6 +1063,8 @@ fn fanout_table(md: &mut String, fanout: &FanoutReport) {
             cpu(tuned),
             cpu(raw),
             or_dash(cpu_ratio, 2),
+            line(Some(&row.gateway)),
+            line(raw),
             row.gateway.rss_per_connection_kib,
             row.floor.rss_per_connection_kib,
             or_dash(tuned.map(|t| t.rss_per_connection_kib), 1),

@@ -48,6 +48,7 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
+        no_delay(&stream);
         let (router, stop) = (router.clone(), stop.clone());
         match &tls {
             None => tokio::spawn(connection(stream, peer, router, head_timeout, stop)),
@@ -64,6 +65,16 @@ pub async fn serve(
                 })
             }
         };
+    }
+}
+
+/// Turns Nagle's algorithm off on an accepted socket: a pushed frame is small and wanted at
+/// once, and with Nagle on, a frame written while the previous one is unacknowledged waits
+/// for its ACK, which a client that only listens delays by up to 40 ms (Linux's delayed
+/// ACK). Batching is the node's business: what waits for a socket leaves in one write.
+fn no_delay(stream: &tokio::net::TcpStream) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%err, "TCP_NODELAY not set");
     }
 }
 
@@ -158,5 +169,25 @@ impl Upgrading {
     fn refused(&self) {
         self.in_flight.store(false, Ordering::Release);
         self.settled.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_accepted_socket_sends_small_frames_without_waiting() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (stream, _) = accepted.unwrap();
+        assert!(
+            !stream.nodelay().unwrap(),
+            "accepted sockets start with Nagle on"
+        );
+        no_delay(&stream);
+        assert!(stream.nodelay().unwrap());
+        drop(client);
     }
 }

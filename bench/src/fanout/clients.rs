@@ -37,6 +37,9 @@ pub struct Tracker {
     /// Frames that were neither greetings, numbered chats nor known notices (a protocol
     /// slip the benchmark must not hide).
     unexpected: Mutex<Option<String>>,
+    /// The longest numbered chat line received, payload bytes: what one delivery put on
+    /// the wire, so servers are compared on the same bytes.
+    line_bytes: AtomicUsize,
 }
 
 impl Tracker {
@@ -49,7 +52,13 @@ impl Tracker {
             notify: Notify::new(),
             online: std::sync::atomic::AtomicU64::new(0),
             unexpected: Mutex::new(None),
+            line_bytes: AtomicUsize::new(0),
         })
+    }
+
+    /// The longest numbered chat line received so far, payload bytes.
+    pub fn line_bytes(&self) -> usize {
+        self.line_bytes.load(Ordering::Relaxed)
     }
 
     /// Records a frame or event that should not happen, and wakes the waiter so the run
@@ -126,8 +135,8 @@ impl Tracker {
     }
 }
 
-/// The part of a server frame the clients read: the gateway's chat JSON and the floor's
-/// forwarded client frame both have these two fields.
+/// The part of a server frame the clients read (the gateway and the floors send the same
+/// chat line).
 #[derive(Deserialize)]
 struct Frame<'a> {
     #[serde(rename = "type")]
@@ -235,6 +244,7 @@ async fn read(
             }
             _ => continue,
         };
+        let frame_bytes = text.len();
         let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
             tracker.unexpected(format!("a client received {text}"));
             continue;
@@ -249,7 +259,10 @@ async fn read(
                 Some(index) if !seen.insert(index) => {
                     tracker.unexpected(format!("a client received message {index} twice"));
                 }
-                Some(index) => tracker.delivered(index),
+                Some(index) => {
+                    tracker.line_bytes.fetch_max(frame_bytes, Ordering::Relaxed);
+                    tracker.delivered(index);
+                }
                 None => tracker.unexpected(format!("a client received chat text {text}")),
             },
             // Other clients arriving and leaving: the chat tells everyone.

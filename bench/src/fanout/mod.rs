@@ -7,9 +7,11 @@
 //! # Layout
 //! - `server`: the gateway and the floors, each in a child process.
 //! - `raw`: the raw floor (the frame encoded once, one write per socket per batch).
+//! - `line`: the line every floor sends (the chat's own, so the bytes match the gateway's).
 //! - `clients`: the connections and the delivery tracker.
 
 pub mod clients;
+pub mod line;
 pub mod raw;
 pub mod server;
 
@@ -174,6 +176,11 @@ pub struct Side {
     /// and (the gateway) a notice reported all of them online.
     #[serde(default)]
     pub join_secs: f64,
+    /// The longest chat line a client received, payload bytes: the gateway and the floors
+    /// send the chat's own line, so this matches across a row (absent in results from
+    /// before the floors did: theirs were the client's 30-byte frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_bytes: Option<u64>,
 }
 
 /// Runs the fan-out benchmark.
@@ -323,7 +330,7 @@ async fn one_round(n: usize, args: &FanoutArgs) -> Result<FanoutRow, BoxError> {
         "fanout: {n} clients (gateway / floor / tuned / raw): p50 ms {:.2} / {:.2} / {:.2} / \
          {:.2}; deliveries/s {:.0} / {:.0} / {:.0} / {:.0}; CPU µs/delivery {:.2} / {:.2} / \
          {:.2} / {:.2}; RSS/conn KiB {:.1} / {:.1} / {:.1} / {:.1}; join s {:.2} / {:.2} / \
-         {:.2} / {:.2}",
+         {:.2} / {:.2}; line bytes {:?} / {:?} / {:?} / {:?}",
         gateway.latency.p50_ms,
         floor.latency.p50_ms,
         tuned.latency.p50_ms,
@@ -344,6 +351,10 @@ async fn one_round(n: usize, args: &FanoutArgs) -> Result<FanoutRow, BoxError> {
         floor.join_secs,
         tuned.join_secs,
         raw.join_secs,
+        gateway.line_bytes,
+        floor.line_bytes,
+        tuned.line_bytes,
+        raw.line_bytes,
     );
     Ok(FanoutRow {
         clients: n,
@@ -559,6 +570,7 @@ pub async fn measure_with(
         rss_base_mib: rss_before as f64 / 1024.0 / 1024.0,
         rss_connected_mib: Some(rss_all_connected as f64 / 1024.0 / 1024.0),
         join_secs,
+        line_bytes: Some(tracker.line_bytes() as u64),
     })
 }
 
@@ -577,6 +589,7 @@ mod tests {
             rss_base_mib: 1.0,
             rss_connected_mib: None,
             join_secs: 0.0,
+            line_bytes: None,
         }
     }
 

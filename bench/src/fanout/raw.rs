@@ -1,6 +1,6 @@
 //! The raw floor: a broadcast as close to the machine's limit as a WebSocket server gets on
-//! tokio. Each text frame a client sends is encoded once, as the bytes every other socket
-//! receives; each socket's writer takes every frame waiting for it and writes them with one
+//! tokio. Each chat line a client sends is encoded once (as the chat's own line, see
+//! [`super::line`]), as the bytes every other socket receives; each socket's writer takes every frame waiting for it and writes them with one
 //! write. No WebSocket library, no per-connection framing state, no functions, no store.
 //!
 //! It speaks just enough of RFC 6455 for the benchmark's own clients: the opening
@@ -95,7 +95,7 @@ async fn read_request_key(stream: &mut TcpStream) -> Result<String, BoxError> {
         .ok_or_else(|| "no Sec-WebSocket-Key".into())
 }
 
-/// Reads the client's frames; each text frame goes on the channel, encoded once for all.
+/// Reads the client's frames; each chat line goes on the channel, encoded once for all.
 async fn read_frames(
     mut read: OwnedReadHalf,
     tx: &broadcast::Sender<Frame>,
@@ -123,7 +123,11 @@ async fn read_frames(
         }
         match opcode {
             0x1 => {
-                let _ = tx.send((me, text_frame(&buf)));
+                let text = std::str::from_utf8(&buf)?;
+                let online = tx.receiver_count() as u64;
+                if let Some(line) = super::line::chat_line(me, text, online) {
+                    let _ = tx.send((me, text_frame(line.as_bytes())));
+                }
             }
             0x8 => return Ok(()),
             _ => {}

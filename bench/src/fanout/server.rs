@@ -167,8 +167,9 @@ fn throughput_limits() -> Limits {
     }
 }
 
-/// The floor: accept, greet, and forward every text frame to every other connection through
-/// one `tokio::sync::broadcast` channel. No functions, no store, no JSON. Plain, it is what
+/// The floor: accept, greet, and send every chat line to every other connection through
+/// one `tokio::sync::broadcast` channel, as the chat's own line (encoded once, see
+/// [`super::line`]). No functions, no store. Plain, it is what
 /// one writes first: tokio-tungstenite's defaults and one flush per frame. `tuned`, it has
 /// the gateway's read buffer, its gathering size as the write buffer, and writes what is
 /// queued with one flush, as the gateway does: what the machine allows with the library.
@@ -195,7 +196,12 @@ pub async fn serve_floor(tuned: bool) -> Result<(), BoxError> {
             loop {
                 tokio::select! {
                     incoming = stream.next() => match incoming {
-                        Some(Ok(Message::Text(text))) => { let _ = tx.send((me, text)); }
+                        Some(Ok(Message::Text(text))) => {
+                            let online = tx.receiver_count() as u64;
+                            if let Some(line) = super::line::chat_line(me, &text, online) {
+                                let _ = tx.send((me, line.into()));
+                            }
+                        }
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                         Some(Ok(_)) => {}
                     },
