@@ -177,8 +177,19 @@ const STALLING_BYTES: usize = 24 << 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ping_flood_that_never_reads_pins_no_memory() {
     // The rate limit is lifted so the flood reaches the buffers (with it, the flood is cut
-    // off at once: the next test).
-    let mut node = Node::start(&["--rate", "100000000", "--write-timeout-secs", "2"]).await;
+    // off at once: the next test). The node's own keep-alive ping waits past the flood: one
+    // sent during it could not be written (the client reads nothing) and would end the
+    // connection as too slow before the flood is over (a debug build takes about 20 s to
+    // read it, the default interval).
+    let mut node = Node::start(&[
+        "--rate",
+        "100000000",
+        "--write-timeout-secs",
+        "2",
+        "--ping-interval-secs",
+        "600",
+    ])
+    .await;
     let (mut flooder, id) = node.connect(SMALL_BUFFER).await;
     let before = node.binary.memory_kib("VmRSS");
     let pings: Vec<u8> = (0..1000)

@@ -233,6 +233,10 @@ pub struct NodeArgs {
     /// as too slow (4408).
     #[arg(long, default_value_t = Limits::default().write_timeout.as_secs())]
     pub write_timeout_secs: u64,
+    /// Seconds between keep-alive pings on a connection (two unanswered close it, 1001):
+    /// shorter than the idle timeout of whatever sits between the node and its clients.
+    #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
+    pub ping_interval_secs: u64,
     /// Threads for blocking store calls (sled, SQLite) at most.
     #[arg(long, default_value_t = 16)]
     pub blocking_threads: usize,
@@ -602,8 +606,8 @@ impl NodeArgs {
             write_buffer_bytes: self.write_buffer_bytes,
             header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
             write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
+            ping_interval: Duration::from_secs(self.ping_interval_secs.max(1)),
             pre_auth_body_bytes: self.pre_auth_body_bytes,
-            ..Limits::default()
         }
     }
 
@@ -733,4 +737,34 @@ pub fn exit(result: Result<(), Box<dyn std::error::Error>>) -> std::process::Exi
     }
     eprintln!("{text}");
     std::process::ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    #[test]
+    fn the_socket_flags_set_the_limits() {
+        let limits = |args: &[&str]| {
+            let args = std::iter::once("node").chain(args.iter().copied());
+            Command::try_parse_from(args).unwrap().node.limits()
+        };
+        let defaults = limits(&[]);
+        assert_eq!(defaults.ping_interval, Limits::default().ping_interval);
+        assert_eq!(defaults.write_timeout, Limits::default().write_timeout);
+        let set = limits(&["--ping-interval-secs", "7", "--write-timeout-secs", "3"]);
+        assert_eq!(set.ping_interval, Duration::from_secs(7));
+        assert_eq!(set.write_timeout, Duration::from_secs(3));
+        // Zero would ping on every pass of a session's loop.
+        let zero = limits(&["--ping-interval-secs", "0"]);
+        assert_eq!(zero.ping_interval, Duration::from_secs(1));
+    }
 }

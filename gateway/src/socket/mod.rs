@@ -12,6 +12,8 @@
 //!   shared payloads, gathered into one vectored write.
 //! - `ws.rs`: [`Socket`], one upgraded WebSocket: writes under a deadline, bounded queues,
 //!   the close handshake and close codes as RFC 6455 says; [`Ending`].
+//! - `read_gate.rs`: the socket's read side polled only when the socket woke it, not on
+//!   every pass of its session (each pushed frame wakes one).
 //! - `handshake.rs`: `/ws`: register before the upgrade; the handshake's answer is register's.
 //! - `session.rs`: one connection from upgrade to cleanup; [`pump`], the loop moving frames
 //!   both ways, which channels reuse with their own [`Framing`]; [`linger`] after `CR`.
@@ -29,6 +31,7 @@ mod inbound;
 mod outbox;
 mod pending;
 mod rate;
+mod read_gate;
 mod session;
 mod sessions;
 mod transport;

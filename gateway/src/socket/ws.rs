@@ -23,11 +23,12 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{Sink, Stream, StreamExt};
+use futures::{Sink, Stream};
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -36,6 +37,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
 use super::outbox::{BINARY, Outbox, TEXT};
+use super::read_gate::ReadGate;
 use crate::close_code;
 
 /// The socket a session reads and writes: the upgraded connection behind its write queue.
@@ -163,6 +165,9 @@ pub struct Socket {
     /// A close frame went out or came in: no data frame may follow (the library refuses
     /// its own; ours bypass it).
     closing: bool,
+    /// Lets a read through only when the socket woke it: a pass of the session woken for a
+    /// pushed frame does not go through the library's read.
+    read_gate: Arc<ReadGate>,
 }
 
 impl Socket {
@@ -173,7 +178,15 @@ impl Socket {
             flushing_since: None,
             write_timeout,
             closing: false,
+            read_gate: ReadGate::new(),
         }
+    }
+
+    /// The client's next frame through the read gate (every read of the socket goes
+    /// through it: a read with another waker would leave the gate closed on a wake).
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>> {
+        let ws = &mut self.ws;
+        self.read_gate.poll(cx, |cx| Pin::new(ws).poll_next(cx))
     }
 
     /// True while fed frames are not all on the wire (feed nothing more until then).
@@ -221,7 +234,7 @@ impl Socket {
             if let Poll::Ready(event) = self.poll_flushed(cx) {
                 return Poll::Ready(event);
             }
-            Pin::new(&mut self.ws).poll_next(cx).map(|item| match item {
+            self.poll_frame(cx).map(|item| match item {
                 Some(Ok(Message::Close(frame))) => {
                     self.closing = true;
                     Event::Ended(Ending::by_client(frame))
@@ -340,7 +353,7 @@ impl Socket {
                         return;
                     }
                     // Whatever else arrives is dropped (§1.4) until the answer.
-                    while let Some(Ok(message)) = self.ws.next().await {
+                    while let Some(Ok(message)) = poll_fn(|cx| self.poll_frame(cx)).await {
                         if let Message::Close(_) = message {
                             break;
                         }
