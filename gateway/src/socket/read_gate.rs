@@ -7,9 +7,13 @@
 //! to a thousand connections, every frame paid for that once per recipient. The gate lets
 //! a read through only when one may find something: the socket woke the gate since the
 //! last read came back empty, or the last read returned a frame (more may be buffered).
-//! Every waker the library hands to the socket is the gate's, so no wake is missed: a
-//! readable socket, a writable one (a pong waiting for room is written by the next read),
-//! tokio's cooperative budget running out, all open it.
+//! No wake is missed: tokio-tungstenite hands the socket a proxy waker for every read and
+//! write, and each proxy wakes the waker of the last read, which is the gate's. So a
+//! readable socket, a writable one (a pong waiting for room is written by the next read)
+//! and tokio's cooperative budget running out all open it. This holds while every read
+//! goes through the gate and every write through the library (`Socket::poll_frame`,
+//! `Socket::poll_write_out`); the one write with the task's own waker, the write queue's
+//! second flush, runs only once the client's Close is read, when nothing is read again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

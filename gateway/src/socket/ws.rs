@@ -209,6 +209,9 @@ impl Socket {
             // The library's flush wrote and flushed it all: the usual case, no second pass.
             return Poll::Ready(Ok(()));
         }
+        // Bytes are left only once the client's Close is read (the library's flush ends in
+        // the queue's own otherwise); this flush hands the socket the task's waker, not the
+        // read gate's, which is right only because nothing is read after that Close.
         Pin::new(self.ws.get_mut())
             .poll_flush(cx)
             .map_err(WsError::Io)
