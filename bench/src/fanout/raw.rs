@@ -1,7 +1,8 @@
 //! The raw floor: a broadcast as close to the machine's limit as a WebSocket server gets on
 //! tokio. Each chat line a client sends is encoded once (as the chat's own line, see
-//! [`super::line`]), as the bytes every other socket receives; each socket's writer takes every frame waiting for it and writes them with one
-//! write. No WebSocket library, no per-connection framing state, no functions, no store.
+//! [`super::line`]), as the bytes every other socket receives; each socket's writer takes
+//! every frame waiting for it and writes them with one write. No WebSocket library, no
+//! per-connection framing state, no functions, no store.
 //!
 //! It speaks just enough of RFC 6455 for the benchmark's own clients: the opening
 //! handshake, masked client frames read, unmasked server frames written. A request or frame
