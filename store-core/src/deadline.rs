@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -95,8 +97,15 @@ impl Deadline {
     /// (Not a task from the start: a call that answers in time, nearly all of them, then
     /// costs no hand-off, and its caller is not woken behind every other task of a busy
     /// worker.)
+    ///
+    /// A caller that gives up first (a function's deadline drops it) does not cut the call
+    /// short either: it moves to a task of its own the same way, with what is left of its
+    /// deadline. A call is never stopped between two of its steps: a SQL store's `remove`
+    /// is a transaction, and a pooled connection dropped between its `BEGIN` and `COMMIT`
+    /// went on to the next caller still inside it (PostgreSQL said "there is already a
+    /// transaction in progress" under the churn soak), which then committed or lost it.
     pub(crate) async fn run<T: Send + 'static>(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         backend: &'static str,
         op: &'static str,
         call: impl Future<Output = Result<T>> + Send + 'static,
@@ -104,12 +113,22 @@ impl Deadline {
         if self.lock().len() >= MAX_STUCK {
             return Err(Missed::Shed);
         }
-        let started = Instant::now();
-        let mut call = Box::pin(call);
+        let mut in_flight = InFlight {
+            call: Some(Box::pin(call)),
+            deadline: self.clone(),
+            backend,
+            op,
+            started: Instant::now(),
+        };
+        let call = in_flight.call.as_mut().expect("just set");
         match tokio::time::timeout(self.limit, call.as_mut()).await {
-            Ok(answer) => Ok(answer),
+            Ok(answer) => {
+                in_flight.call = None;
+                Ok(answer)
+            }
             Err(_) => {
-                self.watch(backend, op, started, call);
+                let call = in_flight.call.take().expect("still pending");
+                self.watch(backend, op, in_flight.started, call);
                 Err(Missed::TimedOut)
             }
         }
@@ -118,7 +137,7 @@ impl Deadline {
     /// Runs `call` (past its deadline) on to its answer on a task of its own, watched,
     /// saying so in the log.
     fn watch<T: Send + 'static>(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         backend: &'static str,
         op: &'static str,
         started: Instant,
@@ -151,6 +170,47 @@ impl Deadline {
                 still_stuck = left,
                 "a stuck store call answered"
             );
+        });
+    }
+}
+
+/// A call under way in [`Deadline::run`]: dropped with its call still pending (its caller
+/// gave up), it hands the call to a task of its own, which runs it to its answer within
+/// what is left of the deadline, and watched beyond it, as a late call.
+struct InFlight<T: Send + 'static> {
+    /// The call, until it answers or moves on.
+    call: Option<Pin<Box<dyn Future<Output = Result<T>> + Send>>>,
+    /// Its deadline, and the watch of late calls.
+    deadline: Arc<Deadline>,
+    /// The backend's name, for the log.
+    backend: &'static str,
+    /// The operation, for the log and the watch.
+    op: &'static str,
+    /// When it was made: its deadline counts from here.
+    started: Instant,
+}
+
+impl<T: Send + 'static> Drop for InFlight<T> {
+    fn drop(&mut self) {
+        let Some(mut call) = self.call.take() else {
+            return;
+        };
+        // No runtime (a runtime being torn down drops its tasks): nothing can run it on.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (deadline, backend, op, started) =
+            (self.deadline.clone(), self.backend, self.op, self.started);
+        let left = deadline.limit.saturating_sub(started.elapsed());
+        tracing::debug!(
+            backend,
+            op,
+            "a store call's caller gave up; the call runs on"
+        );
+        runtime.spawn(async move {
+            if tokio::time::timeout(left, call.as_mut()).await.is_err() {
+                deadline.watch(backend, op, started, call);
+            }
         });
     }
 }

@@ -1,6 +1,7 @@
 //! A store call past its deadline: it fails as `Unavailable` on time, counts as a
 //! `timeout`, is reported stuck until it answers, and a store that never answers cannot
-//! pile up more than `MAX_STUCK` stuck calls.
+//! pile up more than `MAX_STUCK` stuck calls; a call whose caller gives up runs on to its
+//! answer all the same (a write is never cut between its steps).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,4 +90,34 @@ async fn a_store_that_never_answers_holds_at_most_max_stuck_calls() {
     assert_eq!(store.stuck_calls().unwrap().count, MAX_STUCK);
     // A store without a deadline reports nothing stuck.
     assert!(Metered::wrap(Arc::new(gated)).stuck_calls().is_none());
+}
+
+#[tokio::test]
+async fn a_call_whose_caller_gives_up_runs_on_to_its_answer() {
+    let gated = Gated::new(Arc::new(MemoryStore::new()));
+    let store = Metered::wrap_with_deadline(Arc::new(gated.clone()), Duration::from_secs(60));
+    let id = ConnectionId::new("a").unwrap();
+    store.register(&id, &registration("r")).await.unwrap();
+
+    // The caller (a function past its own, shorter deadline) drops the call while the
+    // store has not answered.
+    gated.shut();
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), store.remove(&id)).await;
+    assert!(
+        gave_up.is_err(),
+        "the store could not have answered: its gate is shut"
+    );
+    assert_eq!(
+        store.stuck_calls().unwrap().count,
+        0,
+        "within its deadline, it is not stuck"
+    );
+
+    // The remove was not lost with its caller: once the store answers, it is done.
+    gated.open();
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while store.get(&id).await.unwrap().is_some() {
+        assert!(Instant::now() < give_up, "the abandoned remove never ran");
+        tokio::task::yield_now().await;
+    }
 }

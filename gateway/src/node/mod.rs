@@ -442,7 +442,16 @@ pub async fn run(
     // After the listeners stop taking handshakes; one under way is kicked as it is held.
     core.hub
         .shut_down(Kick::new(close_code::GOING_AWAY, "server shutting down"));
-    core.sessions.drained(Duration::from_secs(10)).await;
+    let limit = Duration::from_secs(10);
+    let left = core.sessions.drained(limit).await;
+    if left > 0 {
+        // Said, not silent: their records stay until their leases end.
+        tracing::warn!(
+            left,
+            "sessions still registering or cleaning up when the shutdown's {limit:?} passed; \
+             their records stay until their leases end"
+        );
+    }
     // After the cleanups, which may have run on them.
     core.functions.shutdown().await;
     app_task.abort();
