@@ -85,6 +85,24 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// What in these limits defeats another of them (said as a warning when a node
+    /// starts; none is an error, since each works on its own).
+    pub fn doubts(&self) -> Vec<String> {
+        let mut doubts = Vec::new();
+        if self.ping_interval >= self.idle_timeout {
+            // A pong is not the client's activity: the idle timeout ends the connection
+            // before a missed pong could tell a dead network.
+            doubts.push(format!(
+                "the ping interval ({:?}) is not shorter than the idle timeout ({:?}): a \
+                 dead network is found by the idle timeout, not by the pings",
+                self.ping_interval, self.idle_timeout
+            ));
+        }
+        doubts
+    }
+}
+
 /// AWS credentials the push API accepts Signature V4 requests from.
 #[derive(Clone)]
 pub struct SigV4Key {
@@ -234,5 +252,24 @@ impl Default for Naming {
             stage: "production".into(),
             api_id: "local".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Limits;
+
+    #[test]
+    fn pings_no_sooner_than_the_idle_timeout_are_doubted() {
+        assert!(Limits::default().doubts().is_empty());
+        let late_pings = Limits {
+            ping_interval: Duration::from_secs(120),
+            ..Limits::default()
+        };
+        let doubts = late_pings.doubts();
+        assert_eq!(doubts.len(), 1);
+        assert!(doubts[0].contains("idle timeout"), "{doubts:?}");
     }
 }

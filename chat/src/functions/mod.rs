@@ -117,7 +117,18 @@ impl App for ChatFunctions {
         let outcome = match &event.kind {
             EventKind::Connect => self.register(&id, event).await,
             EventKind::Message { .. } => self.transport(&id, event).await,
-            EventKind::Disconnect { .. } => self.cleanup(&id).await,
+            EventKind::Disconnect { .. } => {
+                // On a task of its own: a cleanup whose caller gives up (the function's
+                // deadline, when a crowd leaves at once and the store's pool queues) still
+                // removes its record and tells its room. Each of its store calls has the
+                // store's deadline, so it ends.
+                let (this, id) = (self.clone(), id.clone());
+                match tokio::spawn(async move { this.cleanup(&id).await }).await {
+                    Ok(outcome) => outcome,
+                    Err(ended) if ended.is_panic() => std::panic::resume_unwind(ended.into_panic()),
+                    Err(_) => return Err(AppError::unavailable("the node is shutting down")),
+                }
+            }
         };
         outcome.map_err(store_failure)
     }

@@ -221,3 +221,36 @@ async fn a_pusher_without_groups_leaves_every_line_to_the_walk() {
         .unwrap();
     assert_eq!(plain.0.calls(), vec![format!("batch {HERE} you")]);
 }
+
+#[tokio::test]
+async fn a_cleanup_whose_caller_gives_up_still_removes_the_record() {
+    let gated = store_core::Gated::new(Arc::new(MemoryStore::new()));
+    let store: Arc<dyn ConnectionStore> = Arc::new(gated.clone());
+    let pusher = Arc::new(Recorder::default());
+    let chat = ChatFunctions::new(store.clone(), pusher, Duration::from_secs(60))
+        .with_presence_window(Duration::ZERO);
+    let reply = chat.handle(&event("me", EventKind::Connect, None)).await;
+    assert_eq!(reply.unwrap().status, 200);
+
+    // The store stalls (its pool queued behind a crowd that left at once); the gateway's
+    // deadline drops the cleanup.
+    gated.shut();
+    let disconnect = event(
+        "me",
+        EventKind::Disconnect {
+            status_code: 1001,
+            reason: "gone".into(),
+        },
+        None,
+    );
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), chat.handle(&disconnect)).await;
+    assert!(gave_up.is_err(), "the store could not have answered");
+
+    gated.open();
+    let me = ConnectionId::new("me").unwrap();
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while store.get(&me).await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < give_up, "the record stayed");
+        tokio::task::yield_now().await;
+    }
+}

@@ -388,6 +388,9 @@ pub async fn run(
     push: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    for doubt in gateway.config.limits.doubts() {
+        tracing::warn!("{doubt}");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let app_router =
         gateway
