@@ -110,6 +110,11 @@ impl Mailbox {
         Offered::Queued
     }
 
+    /// True when a frame is queued.
+    pub(super) fn has_more(&self) -> bool {
+        !self.queue().frames.is_empty()
+    }
+
     /// The next frame if one is queued.
     pub(super) fn take(&self) -> Option<Outbound> {
         self.queue().pop()

@@ -281,6 +281,11 @@ impl Handle {
         self.mailbox.take()
     }
 
+    /// True when a frame is queued.
+    pub fn has_more(&self) -> bool {
+        self.mailbox.has_more()
+    }
+
     /// The close frame the hub asked for, if any.
     pub fn kicked(&self) -> Option<Kick> {
         self.mailbox.kicked()

@@ -352,6 +352,13 @@ enum Write {
 /// outlives the write in the pump's task; and a `poll_fn` of a few words, not an async
 /// fn's state machine (its slot in every idle connection's task is as large as the
 /// largest future the pump awaits).
+///
+/// A pushed frame alone in its queue waits one turn of the scheduler before it is
+/// written (the task wakes itself: no timer, no wait for anything else). The other
+/// sessions the same broadcast woke run first, and during a burst the next line often
+/// arrives meanwhile, so one write carries more frames: at 5,000 clients, 13 % fewer
+/// `writev` calls and 1.53 → 1.39 µs of the node's CPU per delivery (medians of four
+/// alternating runs), the latency unchanged.
 fn perform<'a>(
     socket: &'a mut Socket,
     handle: &'a mut Handle,
@@ -360,8 +367,18 @@ fn perform<'a>(
     write: Write,
 ) -> impl Future<Output = Result<(), Ending>> + 'a {
     let mut write = Some(write);
-    // Ready at its first poll: a write never waits here (see `Socket::feed_now`).
+    // Whether a lone pushed frame has had its one turn.
+    let mut yielded = false;
+    // Ready at its first poll but for that one turn: a write never waits here (see
+    // `Socket::feed_now`).
     std::future::poll_fn(move |cx| {
+        if !yielded && let Some(Write::Pushed(_)) = &write {
+            yielded = true;
+            if !handle.has_more() {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
         Poll::Ready(match write.take() {
             None | Some(Write::Nothing) => Ok(()),
             Some(Write::Pushed(frame)) => write_queued(socket, cx, frame, handle, framing, gather),
