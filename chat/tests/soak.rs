@@ -225,7 +225,17 @@ fn failed_cleanups(log: &std::path::Path) -> (u64, u64) {
         .lines()
         .filter(|l| l.contains("cleanup failed"))
         .collect();
-    let timed_out = said.iter().filter(|l| l.contains("timed out")).count() as u64;
+    // The function's deadline, the store's (the same 5 s: either may fire first), or the
+    // store's pool's.
+    let timeouts = [
+        "function timed out",
+        "did not answer within",
+        "pool timed out",
+    ];
+    let timed_out = said
+        .iter()
+        .filter(|l| timeouts.iter().any(|t| l.contains(t)))
+        .count() as u64;
     let cut_short: u64 = text
         .lines()
         .filter(|l| l.contains("sessions still registering or cleaning up"))

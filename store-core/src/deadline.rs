@@ -98,16 +98,20 @@ impl Deadline {
     /// costs no hand-off, and its caller is not woken behind every other task of a busy
     /// worker.)
     ///
-    /// A caller that gives up first (a function's deadline drops it) does not cut the call
-    /// short either: it moves to a task of its own the same way, with what is left of its
-    /// deadline. A call is never stopped between two of its steps: a SQL store's `remove`
-    /// is a transaction, and a pooled connection dropped between its `BEGIN` and `COMMIT`
-    /// went on to the next caller still inside it (PostgreSQL said "there is already a
-    /// transaction in progress" under the churn soak), which then committed or lost it.
+    /// With `runs_on`, a caller that gives up first (a function's deadline drops it) does
+    /// not cut the call short either: it moves to a task of its own the same way, with
+    /// what is left of its deadline. For a `remove`: a SQL store's is a transaction, and a
+    /// pooled connection dropped between its `BEGIN` and `COMMIT` went on to the next
+    /// caller still inside it (PostgreSQL said "there is already a transaction in
+    /// progress" under the churn soak), which then committed or lost it; and a cleanup
+    /// its function's deadline cut off still removes its record. Not for a `register`:
+    /// the handshake it belonged to has failed and run its cleanup, which a late register
+    /// would undo (a record for a connection that never was, for a whole lease).
     pub(crate) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         backend: &'static str,
         op: &'static str,
+        runs_on: bool,
         call: impl Future<Output = Result<T>> + Send + 'static,
     ) -> std::result::Result<Result<T>, Missed> {
         if self.lock().len() >= MAX_STUCK {
@@ -119,6 +123,7 @@ impl Deadline {
             backend,
             op,
             started: Instant::now(),
+            runs_on,
         };
         let call = in_flight.call.as_mut().expect("just set");
         match tokio::time::timeout(self.limit, call.as_mut()).await {
@@ -175,8 +180,8 @@ impl Deadline {
 }
 
 /// A call under way in [`Deadline::run`]: dropped with its call still pending (its caller
-/// gave up), it hands the call to a task of its own, which runs it to its answer within
-/// what is left of the deadline, and watched beyond it, as a late call.
+/// gave up), it hands a call that runs on to a task of its own, which runs it to its
+/// answer within what is left of the deadline, and watched beyond it, as a late call.
 struct InFlight<T: Send + 'static> {
     /// The call, until it answers or moves on.
     call: Option<Pin<Box<dyn Future<Output = Result<T>> + Send>>>,
@@ -188,14 +193,21 @@ struct InFlight<T: Send + 'static> {
     op: &'static str,
     /// When it was made: its deadline counts from here.
     started: Instant,
+    /// Whether it runs on when its caller gives up (else it is dropped with it).
+    runs_on: bool,
 }
 
 impl<T: Send + 'static> Drop for InFlight<T> {
     fn drop(&mut self) {
+        // A call that panicked while polled is not polled again.
+        if !self.runs_on || std::thread::panicking() {
+            return;
+        }
         let Some(mut call) = self.call.take() else {
             return;
         };
-        // No runtime (a runtime being torn down drops its tasks): nothing can run it on.
+        // Outside a runtime nothing can run it on (a runtime shutting down drops the task
+        // it is given, as it drops its other tasks).
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

@@ -82,17 +82,19 @@ impl Metered {
         })
     }
 
-    /// Runs `call` as operation `op`, recording its outcome and latency.
+    /// Runs `call` as operation `op`, recording its outcome and latency; with `runs_on`,
+    /// to its answer even when its caller gives up (see `Deadline::run`: a remove).
     async fn timed<T: Send + 'static>(
         &self,
         op: &'static str,
+        runs_on: bool,
         call: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let started = Instant::now();
         let backend = self.inner.backend();
         let (result, outcome) = match &self.deadline {
             None => outcome(call.await),
-            Some(deadline) => match deadline.run(backend, op, call).await {
+            Some(deadline) => match deadline.run(backend, op, runs_on, call).await {
                 Ok(result) => outcome(result),
                 Err(missed) => (
                     Err(missed_error(backend, op, &missed, deadline.limit())),
@@ -131,7 +133,7 @@ impl ConnectionStore for Metered {
 
     async fn register(&self, id: &ConnectionId, registration: &Registration) -> Result<Lease> {
         let (inner, id, registration) = (self.inner.clone(), id.clone(), registration.clone());
-        self.timed("register", async move {
+        self.timed("register", false, async move {
             inner.register(&id, &registration).await
         })
         .await
@@ -139,24 +141,25 @@ impl ConnectionStore for Metered {
 
     async fn renew(&self, id: &ConnectionId, ttl: Duration) -> Result<Lease> {
         let (inner, id) = (self.inner.clone(), id.clone());
-        self.timed("renew", async move { inner.renew(&id, ttl).await })
+        self.timed("renew", false, async move { inner.renew(&id, ttl).await })
             .await
     }
 
     async fn remove(&self, id: &ConnectionId) -> Result<bool> {
         let (inner, id) = (self.inner.clone(), id.clone());
-        self.timed("remove", async move { inner.remove(&id).await })
+        self.timed("remove", true, async move { inner.remove(&id).await })
             .await
     }
 
     async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>> {
         let (inner, id) = (self.inner.clone(), id.clone());
-        self.timed("get", async move { inner.get(&id).await }).await
+        self.timed("get", false, async move { inner.get(&id).await })
+            .await
     }
 
     async fn list(&self, room: &RoomName, after: Option<&PageToken>, limit: usize) -> Result<Page> {
         let (inner, room, after) = (self.inner.clone(), room.clone(), after.cloned());
-        self.timed("list", async move {
+        self.timed("list", false, async move {
             inner.list(&room, after.as_ref(), limit).await
         })
         .await
@@ -164,13 +167,17 @@ impl ConnectionStore for Metered {
 
     async fn list_room(&self, room: &RoomName) -> Result<Vec<RoomMember>> {
         let (inner, room) = (self.inner.clone(), room.clone());
-        self.timed("list_room", async move { inner.list_room(&room).await })
-            .await
+        self.timed(
+            "list_room",
+            false,
+            async move { inner.list_room(&room).await },
+        )
+        .await
     }
 
     async fn count(&self, room: &RoomName) -> Result<u64> {
         let (inner, room) = (self.inner.clone(), room.clone());
-        self.timed("count", async move { inner.count(&room).await })
+        self.timed("count", false, async move { inner.count(&room).await })
             .await
     }
 

@@ -121,3 +121,28 @@ async fn a_call_whose_caller_gives_up_runs_on_to_its_answer() {
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn a_register_whose_caller_gives_up_is_dropped_with_it() {
+    let gated = Gated::new(Arc::new(MemoryStore::new()));
+    let store = Metered::wrap_with_deadline(Arc::new(gated.clone()), Duration::from_secs(60));
+    let id = ConnectionId::new("a").unwrap();
+    // The handshake it belongs to fails and runs its cleanup: a register that landed
+    // later would leave a record for a connection that never was.
+    gated.shut();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        store.register(&id, &registration("r")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the store could not have answered");
+    gated.open();
+    // Turns enough for a call that ran on to land (the remove above lands in fewer).
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        store.get(&id).await.unwrap().is_none(),
+        "the register ran on"
+    );
+}

@@ -123,10 +123,18 @@ impl App for ChatFunctions {
                 // removes its record and tells its room. Each of its store calls has the
                 // store's deadline, so it ends.
                 let (this, id) = (self.clone(), id.clone());
-                match tokio::spawn(async move { this.cleanup(&id).await }).await {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                tokio::spawn(async move {
+                    let outcome = this.cleanup(&id).await;
+                    if let Err(Err(err)) = answer.send(outcome) {
+                        // Its caller is gone: said here, or never.
+                        tracing::warn!(id = id.as_str(), %err, "a cleanup whose caller gave up failed; the lease ends the record");
+                    }
+                });
+                match answered.await {
                     Ok(outcome) => outcome,
-                    Err(ended) if ended.is_panic() => std::panic::resume_unwind(ended.into_panic()),
-                    Err(_) => return Err(AppError::unavailable("the node is shutting down")),
+                    // It panicked (reported as a task's panic), or the node is stopping.
+                    Err(_) => return Err(AppError::failed("the cleanup did not finish")),
                 }
             }
         };
