@@ -103,6 +103,12 @@ enum Command {
         /// request with ids per node.
         #[arg(long, requires = "node_link")]
         node_link_groups: bool,
+        /// With several nodes: each node's runtime gets the CPUs ÷ the nodes as worker
+        /// threads (at least one), so the nodes together run as many workers as the one
+        /// node alone does (tokio's default, one a CPU), as nodes sharing a machine would
+        /// be set up (`--worker-threads`).
+        #[arg(long)]
+        split_cores: bool,
         /// Seconds each server sits idle with every client connected before its memory is
         /// read again (0: not read again).
         #[arg(long, default_value_t = 15)]
@@ -393,6 +399,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             repeat,
             node_link,
             node_link_groups,
+            split_cores,
             out,
         } => {
             let report = fanout::run(&FanoutArgs {
@@ -407,6 +414,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 repeat: repeat as usize,
                 node_link,
                 node_link_groups,
+                split_cores,
                 exe: std::env::current_exe()?,
             })
             .await?;

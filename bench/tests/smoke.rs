@@ -121,6 +121,7 @@ async fn fanout_through_the_gateway_and_the_floor() {
         repeat: 1,
         node_link: None,
         node_link_groups: false,
+        split_cores: false,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await
@@ -195,6 +196,8 @@ async fn fanout_over_two_nodes_linked_by_nats() {
                 repeat: 1,
                 node_link: Some(format!("nats://127.0.0.1:{port}")),
                 node_link_groups: groups,
+                // The group run shares the CPUs out among the nodes as well.
+                split_cores: groups,
                 exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
             })
             .await,
@@ -205,6 +208,10 @@ async fn fanout_over_two_nodes_linked_by_nats() {
     for (report, link) in reports.into_iter().zip(["nats", "nats-groups"]) {
         let report = report.expect("the fan-out benchmark runs on two nodes over NATS");
         assert!(report.command.contains("--node-link"), "{}", report.command);
+        let split = link == "nats-groups";
+        assert_eq!(report.command.contains("--split-cores"), split);
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(report.node_workers, split.then(|| (cpus / 2).max(1)));
         let row = &report.rows[0];
         assert_eq!(row.link.as_deref(), Some(link));
         assert_eq!(row.gateway.latency.samples, 3, "{row:?}");
@@ -234,6 +241,7 @@ async fn fanout_through_http_functions() {
         repeat: 1,
         node_link: None,
         node_link_groups: false,
+        split_cores: false,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_bench")),
     })
     .await

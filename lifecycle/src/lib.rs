@@ -24,6 +24,7 @@ pub use app::{App, AppError};
 pub use breaker::Breakers;
 pub use event::{ConnectionInfo, EventKind, LifecycleEvent, Payload};
 pub use push::{
-    BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Published, PushError, Pusher,
+    BatchOutcome, BatchRequest, BatchResult, Delivery, HttpPusher, Published, Publishing,
+    PushError, Pusher,
 };
 pub use reply::{Close, Reply};

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -118,6 +119,75 @@ pub struct Published {
     pub nodes: Vec<String>,
 }
 
+/// A group broadcast that has been sent ([`Pusher::publish_sent`]): what it reached is
+/// known at once, or when the other nodes' answers are in. Sent means in order: a frame
+/// sent after it through the same pusher reaches each member after it.
+pub struct Publishing(Answers);
+
+/// Where a [`Publishing`]'s answers are.
+enum Answers {
+    /// All in already.
+    In(Published),
+    /// To come, within the pusher's bounded wait.
+    Coming(Pin<Box<dyn Future<Output = Published> + Send + 'static>>),
+}
+
+impl Publishing {
+    /// A broadcast whose answers are all in (one that reached every member here, or a
+    /// pusher that sends and waits in one step).
+    pub fn answered(published: Published) -> Self {
+        Publishing(Answers::In(published))
+    }
+
+    /// A broadcast whose answers `answers` collects; it must end within a bounded wait.
+    pub fn coming(answers: impl Future<Output = Published> + Send + 'static) -> Self {
+        Publishing(Answers::Coming(Box::pin(answers)))
+    }
+
+    /// What it reached, when the answers are all in already (nothing left to wait for).
+    pub fn now(&self) -> Option<&Published> {
+        match &self.0 {
+            Answers::In(published) => Some(published),
+            Answers::Coming(_) => None,
+        }
+    }
+
+    /// What it reached, once the answers are in.
+    pub async fn answers(self) -> Published {
+        match self.0 {
+            Answers::In(published) => published,
+            Answers::Coming(answers) => answers.await,
+        }
+    }
+
+    /// The same broadcast with `more` (what was reached elsewhere, at once) added to what
+    /// its answers say.
+    pub fn plus(self, more: Published) -> Self {
+        match self.0 {
+            Answers::In(published) => Publishing::answered(more.plus(published)),
+            Answers::Coming(answers) => Publishing::coming(async move { more.plus(answers.await) }),
+        }
+    }
+}
+
+impl Debug for Publishing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Answers::In(published) => f.debug_tuple("Publishing").field(published).finish(),
+            Answers::Coming(_) => f.write_str("Publishing(answers coming)"),
+        }
+    }
+}
+
+impl Published {
+    /// Both broadcasts' reach together (`self`'s nodes first).
+    pub fn plus(mut self, other: Published) -> Published {
+        self.reached += other.reached;
+        self.nodes.extend(other.nodes);
+        self
+    }
+}
+
 /// What happened to each recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -226,6 +296,22 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     ) -> Result<Published, PushError> {
         let _ = (group, except, payload, expected);
         Err(PushError::NoGroups)
+    }
+
+    /// [`Pusher::publish`] in two steps: returns once the broadcast is sent, in order with
+    /// this pusher's later sends, and the answers come with [`Publishing::answers`]. A
+    /// caller that sends in order (a sender's chat lines) need not wait for one line's
+    /// answers before it sends the next. The default sends and waits in one step.
+    async fn publish_sent(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Publishing, PushError> {
+        self.publish(group, except, payload, expected)
+            .await
+            .map(Publishing::answered)
     }
 }
 

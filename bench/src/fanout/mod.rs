@@ -74,6 +74,9 @@ pub struct FanoutArgs {
     pub node_link: Option<String>,
     /// Over NATS, chat lines go to their room's group subject (not ids per node).
     pub node_link_groups: bool,
+    /// With several nodes: each node gets the CPUs ÷ the nodes as worker threads, so they
+    /// run as many workers together as the one node alone (see [`node_workers`]).
+    pub split_cores: bool,
     /// The bench executable (it serves both servers in child processes).
     pub exe: PathBuf,
 }
@@ -99,6 +102,10 @@ pub struct FanoutReport {
     /// CPU per delivery (1 in results from before rounds were repeated).
     #[serde(default = "one")]
     pub repeat: usize,
+    /// With several nodes and `--split-cores`: each node's tokio worker threads (the one
+    /// node alone keeps tokio's default, one a CPU). Absent: every node had the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_workers: Option<usize>,
     /// One row per room size.
     pub rows: Vec<FanoutRow>,
 }
@@ -236,6 +243,11 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
                 } else {
                     ""
                 }
+                + if node_workers(args).is_some() {
+                    " --split-cores"
+                } else {
+                    ""
+                }
         ),
         nodes: args.nodes.max(1),
         store: args
@@ -250,8 +262,15 @@ pub async fn run(args: &FanoutArgs) -> Result<FanoutReport, BoxError> {
         }
         .to_owned(),
         repeat: args.repeat.max(1),
+        node_workers: node_workers(args),
         rows,
     })
+}
+
+/// Each of several nodes' worker threads with `--split-cores`: the CPUs shared out, at
+/// least one a node. `None`: tokio's default (one a CPU), and always for one node.
+pub fn node_workers(args: &FanoutArgs) -> Option<usize> {
+    (args.split_cores && args.nodes > 1).then(|| (Machine::current().cpus / args.nodes).max(1))
 }
 
 /// One round at `n` clients: the gateway (and, with several nodes, one node alone), then
@@ -301,8 +320,15 @@ async fn one_round(n: usize, args: &FanoutArgs) -> Result<FanoutRow, BoxError> {
         }
     }
     let mut nodes = Vec::new();
+    // tokio's own knob for the worker count of a runtime built without one, as the bench's
+    // `serve-gateway` is (the gateway binary's `--worker-threads` sets the same).
+    let workers = node_workers(args).map(|n| n.to_string());
+    let env: Vec<(&str, &str)> = workers
+        .iter()
+        .map(|n| ("TOKIO_WORKER_THREADS", n.as_str()))
+        .collect();
     for _ in 0..args.nodes.max(1) {
-        nodes.push(ServerProcess::start(args.exe.as_ref(), &gateway_args).await?);
+        nodes.push(ServerProcess::start_with_env(args.exe.as_ref(), &gateway_args, &env).await?);
     }
     let gateway = measure(nodes, function_server.as_slice(), n, args).await?;
     // Several nodes: one alone on the same store (a room of its own), for the ratio.

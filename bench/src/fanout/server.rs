@@ -301,10 +301,22 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `exe` with `args` and waits for its `ready <addr> [<push> [<floor>]]` line.
     pub async fn start(exe: &Path, args: &[&str]) -> Result<ServerProcess, BoxError> {
+        Self::start_with_env(exe, args, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with these environment variables set for the child too.
+    pub async fn start_with_env(
+        exe: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<ServerProcess, BoxError> {
         let mut command = Command::new(exe);
         // A node's default level: its connections' spans are kept as a deployed node
         // keeps them (what a connection costs includes them).
-        command.args(args).env("RUST_LOG", "info");
+        command
+            .args(args)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied());
         let line = |line: &str| line.strip_prefix("ready ").map(str::to_owned);
         let is_floor = args.iter().any(|a| a.starts_with("serve-floor"));
         Self::start_command(command, line, is_floor).await

@@ -17,6 +17,12 @@
 //! not; a connection whose node will not put it in the group is not let in. A line sent
 //! while a member is joining (between its record and its membership) may miss it, as a
 //! walk made just before its record was written would.
+//!
+//! A line's broadcast is sent in order with the sender's other lines, and the other nodes'
+//! answers are read behind it (on a task of its own, [`MAX_LINES_CONFIRMING`] at once): a
+//! sender's next line does not wait for them. So a member the broadcast missed, reached by
+//! the walk, may get the line after the sender's next one; every member its node's group
+//! reached gets the lines in order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,11 +31,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
-use lifecycle::{App, AppError, EventKind, LifecycleEvent, Payload, PushError, Pusher, Reply};
+use lifecycle::{
+    App, AppError, EventKind, LifecycleEvent, Payload, Published, PushError, Pusher, Reply,
+};
 use store_core::{
     ConnectionId, ConnectionStore, Endpoint, ErrorKind, Metadata, Registration, RoomName,
     StoreError, system_clock,
 };
+use tokio::sync::Semaphore;
 
 use crate::names::anonymous_name;
 use crate::presence::{Batch, MAX_PLAIN, Notice, PendingNotices, next_window};
@@ -61,7 +70,16 @@ pub struct ChatFunctions {
     /// Whether the pusher keeps groups: true until it says it has none (then every line
     /// goes by walk and ids, with no count asked of the store first).
     groups: Arc<AtomicBool>,
+    /// Places for lines whose group broadcast is sent and whose other nodes' answers are
+    /// still to come ([`MAX_LINES_CONFIRMING`]): each waits at most the pusher's bounded
+    /// wait, and a line finding no place waits for one.
+    confirming: Arc<Semaphore>,
 }
+
+/// Lines whose other nodes' answers are awaited at once, over every room and sender; more
+/// wait for a place (a node whose link answers slowly slows its senders, instead of
+/// keeping ever more lines and subscriptions).
+pub const MAX_LINES_CONFIRMING: usize = 256;
 
 /// The default presence window: short enough to read as instant, long enough that a join
 /// storm costs a few walks a second instead of one per join.
@@ -153,6 +171,7 @@ impl ChatFunctions {
             presence_window: PRESENCE_WINDOW,
             pending: Arc::default(),
             groups: Arc::new(AtomicBool::new(true)),
+            confirming: Arc::new(Semaphore::new(MAX_LINES_CONFIRMING)),
         }
     }
 
@@ -291,23 +310,38 @@ impl ChatFunctions {
             let payload = Payload::Text(message.to_json());
             // Everyone but the sender, who is online too.
             let expected = online.saturating_sub(1);
+            // A place among the lines whose answers are awaited; with none free, this line
+            // waits for one (and the node stops reading its sender meanwhile).
+            let Ok(place) = self.confirming.clone().acquire_owned().await else {
+                unreachable!("the semaphore is never closed")
+            };
             match self
                 .pusher
-                .publish(me.room.as_str(), Some(id.as_str()), &payload, expected)
+                .publish_sent(me.room.as_str(), Some(id.as_str()), &payload, expected)
                 .await
             {
-                Ok(published) if published.reached >= expected => return Ok(Reply::ok()),
-                Ok(published) => {
-                    // Some members are where the broadcast did not reach: the walk finds
-                    // them, and the nodes that answered are not sent the line again.
-                    let (_, mut others) = self.members(&me.room, Some(id)).await?;
-                    others.retain(|node, _| {
-                        !published
-                            .nodes
-                            .iter()
-                            .any(|reached| same_node(reached, node))
+                Ok(sent) => {
+                    if let Some(published) = sent.now() {
+                        if published.reached < expected {
+                            self.reach_the_rest(&me.room, id, online, message, published)
+                                .await?;
+                        }
+                        return Ok(Reply::ok());
+                    }
+                    // Sent, in order; the other nodes' answers are read behind it, so the
+                    // sender's next line need not wait for them.
+                    let (this, room, id) = (self.clone(), me.room.clone(), id.clone());
+                    tokio::spawn(async move {
+                        let published = sent.answers().await;
+                        if published.reached < expected
+                            && let Err(err) = this
+                                .reach_the_rest(&room, &id, online, message, &published)
+                                .await
+                        {
+                            tracing::warn!(%err, room = room.as_str(), "a line's walk for the members its broadcast missed failed");
+                        }
+                        drop(place);
                     });
-                    self.deliver(others, online, message).await?;
                     return Ok(Reply::ok());
                 }
                 Err(PushError::NoGroups) => self.groups.store(false, Ordering::Relaxed),
@@ -317,6 +351,27 @@ impl ChatFunctions {
         let (online, others) = self.members(&me.room, Some(id)).await?;
         self.deliver(others, online, line(online)).await?;
         Ok(Reply::ok())
+    }
+
+    /// Sends a line its group broadcast did not bring to every member (`published` says
+    /// who it reached) to the rest: a walk of the room finds them, and the nodes that
+    /// answered are not sent the line again.
+    async fn reach_the_rest(
+        &self,
+        room: &RoomName,
+        sender: &ConnectionId,
+        online: u64,
+        message: ServerMessage,
+        published: &Published,
+    ) -> Result<(), StoreError> {
+        let (_, mut others) = self.members(room, Some(sender)).await?;
+        others.retain(|node, _| {
+            !published
+                .nodes
+                .iter()
+                .any(|reached| same_node(reached, node))
+        });
+        self.deliver(others, online, message).await.map(drop)
     }
 
     /// Puts a registered connection in its room's group for its lease, where the pusher

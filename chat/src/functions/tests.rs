@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use lifecycle::{BatchOutcome, ConnectionInfo, Published};
+use lifecycle::{BatchOutcome, ConnectionInfo, Published, Publishing};
 use store_core::MemoryStore;
 
 use super::*;
@@ -20,6 +20,27 @@ struct Recorder {
     reach: Mutex<Published>,
     /// Joins are refused.
     refuse_joins: bool,
+    /// Group broadcasts are answered later, by the senders kept here (in order), instead
+    /// of at once with `reach`.
+    deferred: Option<Mutex<Vec<tokio::sync::oneshot::Sender<Published>>>>,
+    /// Batch calls so far, for a test to wait on the next.
+    batches: tokio::sync::watch::Sender<usize>,
+}
+
+impl Recorder {
+    /// A pusher whose group broadcasts are answered when the test says.
+    fn deferring() -> Self {
+        Recorder {
+            deferred: Some(Mutex::default()),
+            ..Recorder::default()
+        }
+    }
+
+    /// Answers the oldest unanswered group broadcast with `published`.
+    fn answer(&self, published: Published) {
+        let mut waiting = self.deferred.as_ref().unwrap().lock().unwrap();
+        let _ = waiting.remove(0).send(published);
+    }
 }
 
 impl Recorder {
@@ -40,6 +61,7 @@ impl Pusher for Recorder {
         ids.sort();
         let call = format!("batch {push_url} {}", ids.join(","));
         self.calls.lock().unwrap().push(call);
+        self.batches.send_modify(|batches| *batches += 1);
         Ok(BatchOutcome {
             sent: ids.len(),
             undelivered: Vec::new(),
@@ -78,6 +100,43 @@ impl Pusher for Recorder {
         self.calls.lock().unwrap().push(call);
         Ok(self.reach.lock().unwrap().clone())
     }
+
+    async fn publish_sent(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Publishing, PushError> {
+        let Some(deferred) = &self.deferred else {
+            let published = self.publish(group, except, payload, expected).await?;
+            return Ok(Publishing::answered(published));
+        };
+        let call = format!("publish {group} -{} {expected}", except.unwrap_or(""));
+        self.calls.lock().unwrap().push(call);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        deferred.lock().unwrap().push(answer);
+        Ok(Publishing::coming(async move {
+            answered.await.unwrap_or_default()
+        }))
+    }
+}
+
+/// `call`'s output, unless it takes longer than a test should (then the error).
+async fn within<F: Future>(call: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout(Duration::from_secs(10), call).await
+}
+
+/// Waits until every line's answers have been read (their places are back).
+async fn answers_read(chat: &ChatFunctions) {
+    let all_back = async {
+        while chat.confirming.available_permits() < MAX_LINES_CONFIRMING {
+            tokio::task::yield_now().await;
+        }
+    };
+    within(all_back)
+        .await
+        .expect("every line's answers are read");
 }
 
 fn event(id: &str, kind: EventKind, payload: Option<&str>) -> LifecycleEvent {
@@ -158,6 +217,66 @@ async fn a_line_its_group_broadcast_fell_short_of_goes_by_ids_to_nodes_that_did_
         .await
         .unwrap();
     assert_eq!(pusher.calls(), vec!["publish r -me 2"]);
+}
+
+#[tokio::test]
+async fn a_line_does_not_wait_for_other_nodes_answers_and_the_walk_reaches_whom_they_missed() {
+    let pusher = Arc::new(Recorder::deferring());
+    let chat = chat(pusher.clone(), "me", &["a", "b"]).await;
+    // Both lines are sent while the first one's answers are still to come.
+    within(chat.handle(&message("me", r#"{"text":"one"}"#)))
+        .await
+        .expect("the line is done once sent")
+        .unwrap();
+    within(chat.handle(&message("me", r#"{"text":"two"}"#)))
+        .await
+        .expect("the next line is not held by the first one's answers")
+        .unwrap();
+    assert_eq!(pusher.calls(), vec!["publish r -me 2", "publish r -me 2"]);
+    // Nobody answered the first: the other node gets it by ids, behind the reply.
+    let mut batches = pusher.batches.subscribe();
+    pusher.answer(Published::default());
+    within(batches.changed())
+        .await
+        .expect("the walk's batch is sent")
+        .unwrap();
+    assert_eq!(pusher.calls(), vec![format!("batch {THERE} a,b")]);
+    // The other node answered the second for both: nothing more is sent.
+    pusher.answer(Published {
+        reached: 2,
+        nodes: vec![THERE.into()],
+    });
+    answers_read(&chat).await;
+    assert_eq!(pusher.calls(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn lines_wait_for_a_place_while_the_most_lines_await_answers() {
+    let pusher = Arc::new(Recorder::deferring());
+    let chat = chat(pusher.clone(), "me", &["a"]).await;
+    for _ in 0..MAX_LINES_CONFIRMING {
+        within(chat.handle(&message("me", r#"{"text":"hi"}"#)))
+            .await
+            .expect("a line within the bound is done once sent")
+            .unwrap();
+    }
+    let one_more = message("me", r#"{"text":"one more"}"#);
+    let mut next = std::pin::pin!(chat.handle(&one_more));
+    assert!(
+        futures::poll!(next.as_mut()).is_pending(),
+        "a line past the bound waits for a place"
+    );
+    assert_eq!(pusher.calls().len(), MAX_LINES_CONFIRMING);
+    // One line's answers are in: its place goes to the waiting line, which is sent.
+    pusher.answer(Published {
+        reached: 1,
+        nodes: vec![THERE.into()],
+    });
+    within(next)
+        .await
+        .expect("the waiting line gets the freed place")
+        .unwrap();
+    assert_eq!(pusher.calls(), vec!["publish r -me 1"]);
 }
 
 #[tokio::test]

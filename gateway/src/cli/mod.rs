@@ -240,6 +240,11 @@ pub struct NodeArgs {
     /// Threads for blocking store calls (sled, SQLite) at most.
     #[arg(long, default_value_t = 16)]
     pub blocking_threads: usize,
+    /// Threads running the node's connections and functions (default: one a CPU). Nodes
+    /// that share a machine split its CPUs among them: each with all of them, they would
+    /// run more workers than there are CPUs, and pay for it in wake-ups and switches.
+    #[arg(long)]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
     /// Log lines as text or as JSON objects (one per line).
     #[arg(long, default_value = "text", value_parser = PossibleValuesParser::new(["text", "json"]))]
     pub log_format: String,
@@ -262,6 +267,7 @@ impl std::fmt::Debug for NodeArgs {
             .field("node_link", &self.node_link.name())
             .field("node_link_groups", &self.node_link_groups)
             .field("limits", &self.limits())
+            .field("worker_threads", &self.worker_threads)
             .finish_non_exhaustive()
     }
 }
@@ -676,10 +682,14 @@ impl NodeArgs {
     /// call) holds at most `--blocking-threads`: a join storm would otherwise start
     /// hundreds of threads, each keeping its stack and malloc arena resident long after.
     pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
             .enable_all()
-            .max_blocking_threads(self.blocking_threads.max(1))
-            .build()
+            .max_blocking_threads(self.blocking_threads.max(1));
+        if let Some(workers) = self.worker_threads {
+            builder.worker_threads(workers.get());
+        }
+        builder.build()
     }
 
     /// Logs to stderr (so stdout carries only the addresses a script or test reads), as
@@ -766,5 +776,19 @@ mod tests {
         // Zero would ping on every pass of a session's loop.
         let zero = limits(&["--ping-interval-secs", "0"]);
         assert_eq!(zero.ping_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn worker_threads_set_the_runtime_s_workers() {
+        let node = |args: &[&str]| {
+            let args = std::iter::once("node").chain(args.iter().copied());
+            Command::try_parse_from(args).map(|command| command.node)
+        };
+        let one = node(&["--worker-threads", "1"]).unwrap().runtime().unwrap();
+        assert_eq!(one.metrics().num_workers(), 1);
+        let three = node(&["--worker-threads", "3"]).unwrap().runtime().unwrap();
+        assert_eq!(three.metrics().num_workers(), 3);
+        // A node without workers would never run: refused at the command line.
+        assert!(node(&["--worker-threads", "0"]).is_err());
     }
 }

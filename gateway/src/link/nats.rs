@@ -17,11 +17,13 @@
 //! subscribes to a group's subject when the group gains its first member here and lets it
 //! go with the last, so a broadcast reaches the nodes of its room and no other. Each offers
 //! the frame to its own members and answers how many it reached (a node with none stays
-//! silent). The sender waits for answers until the members it expects were reached, a
-//! bounded while ([`GROUP_WAIT`]), or until NATS says no node serves the subject; members
-//! it did not hear about are the caller's to reach another way (a batch per node over the
-//! per-node subjects or HTTP), among them a member whose node's subscription is still on
-//! its way to NATS. While the link is down a group broadcast does nothing and says so
+//! silent). A broadcast is sent in order with the node's other messages, and its answers
+//! are read after (`Pusher::publish_sent` returns once it is sent, so a sender need not
+//! wait for one line's answers before its next): until the members it expects were
+//! reached, a bounded while ([`GROUP_WAIT`]), or until NATS says no node serves the
+//! subject; members it did not hear about are the caller's to reach another way (a batch
+//! per node over the per-node subjects or HTTP), among them a member whose node's
+//! subscription is still on its way to NATS. While the link is down a group broadcast does nothing and says so
 //! ([`PushError::NoGroups`]).
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +35,7 @@ use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event, RequestErrorKind, Subscriber};
 use async_trait::async_trait;
 use futures::StreamExt;
-use lifecycle::{BatchOutcome, Delivery, Payload, Published, PushError, Pusher};
+use lifecycle::{BatchOutcome, Delivery, Payload, Published, Publishing, PushError, Pusher};
 use store_core::MAX_ID_LEN;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
@@ -384,6 +386,17 @@ impl Pusher for NatsLink {
         payload: &Payload,
         expected: u64,
     ) -> Result<Published, PushError> {
+        let sent = self.publish_sent(group, except, payload, expected).await?;
+        Ok(sent.answers().await)
+    }
+
+    async fn publish_sent(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Publishing, PushError> {
         if !self.groups {
             return Err(PushError::NoGroups);
         }
@@ -409,16 +422,18 @@ impl Pusher for NatsLink {
             }
         };
         // The answers' inbox is subscribed before the broadcast goes (one connection keeps
-        // its order), and let go when this call ends. The whole call, sending included
-        // (the client's queue may be full as a link goes down), is bounded by the wait.
+        // its order), and let go when the answers are read. The whole broadcast, sending
+        // included (the client's queue may be full as a link goes down), is bounded by the
+        // wait.
         let deadline = tokio::time::Instant::now() + GROUP_WAIT;
         let late = || failed(format!("not sent within {GROUP_WAIT:?}"));
         let inbox = self.client.new_inbox();
-        let mut answers = tokio::time::timeout_at(deadline, self.client.subscribe(inbox.clone()))
+        let answers = tokio::time::timeout_at(deadline, self.client.subscribe(inbox.clone()))
             .await
             .map_err(|_| late())?
             .map_err(|err| failed(err.to_string()))?;
         let message = codec::group(group, except, &frame);
+        // Sent once it is in the client's queue, behind every message sent before it.
         let sent = self
             .client
             .publish_with_reply(group_subject(group), inbox, message);
@@ -426,35 +441,50 @@ impl Pusher for NatsLink {
             .await
             .map_err(|_| late())?
             .map_err(|err| failed(err.to_string()))?;
-        let mut published = Published::default();
-        let mut read = 0;
-        while published.reached < expected && read < MAX_GROUP_ANSWERS {
-            let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await else {
-                break;
-            };
-            read += 1;
-            // NATS's own answer when no other node serves the subject (every member was
-            // here, or none is on a node of the link): no one else will answer.
-            if answer.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-                break;
+        let group = group.to_owned();
+        Ok(Publishing::coming(read_answers(
+            answers, group, expected, deadline,
+        )))
+    }
+}
+
+/// What the nodes that answered group broadcast `group` reached, read from `answers`
+/// until `expected` members were reached, NATS says no node serves the subject, or
+/// `deadline` passes.
+async fn read_answers(
+    mut answers: Subscriber,
+    group: String,
+    expected: u64,
+    deadline: tokio::time::Instant,
+) -> Published {
+    let mut published = Published::default();
+    let mut read = 0;
+    while published.reached < expected && read < MAX_GROUP_ANSWERS {
+        let Ok(Some(answer)) = tokio::time::timeout_at(deadline, answers.next()).await else {
+            break;
+        };
+        read += 1;
+        // NATS's own answer when no other node serves the subject (every member was
+        // here, or none is on a node of the link): no one else will answer.
+        if answer.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            break;
+        }
+        match codec::read_answer(&answer.payload) {
+            Ok(Answer::Group { reached, node }) => {
+                published.reached += reached;
+                published.nodes.push(node);
             }
-            match codec::read_answer(&answer.payload) {
-                Ok(Answer::Group { reached, node }) => {
-                    published.reached += reached;
-                    published.nodes.push(node);
-                }
-                other => {
-                    tracing::debug!(group, answer = ?other, "node link: a group answer that is not one")
-                }
+            other => {
+                tracing::debug!(group, answer = ?other, "node link: a group answer that is not one")
             }
         }
-        metrics::node_link_call(if published.reached >= expected {
-            "group"
-        } else {
-            "group_short"
-        });
-        Ok(published)
     }
+    metrics::node_link_call(if published.reached >= expected {
+        "group"
+    } else {
+        "group_short"
+    });
+    published
 }
 
 /// `ids` in runs whose batch message, with a frame of `frame_len` bytes, fits in

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lifecycle::{BatchOutcome, Payload, Published, PushError, Pusher};
+use lifecycle::{BatchOutcome, Payload, Published, Publishing, PushError, Pusher};
 
 use crate::hub::{Hub, Joined, Kick, MAX_GROUP_LEN, MAX_GROUPS_PER_CONNECTION, Outbound};
 
@@ -118,6 +118,17 @@ impl Pusher for NodePusher {
         payload: &Payload,
         expected: u64,
     ) -> Result<Published, PushError> {
+        let sent = self.publish_sent(group, except, payload, expected).await?;
+        Ok(sent.answers().await)
+    }
+
+    async fn publish_sent(
+        &self,
+        group: &str,
+        except: Option<&str>,
+        payload: &Payload,
+        expected: u64,
+    ) -> Result<Publishing, PushError> {
         if payload.len() > self.max_frame {
             return Err(PushError::TooLarge {
                 limit: self.max_frame,
@@ -126,32 +137,31 @@ impl Pusher for NodePusher {
         let reached = self
             .hub
             .publish(group, except, &Outbound::from(payload.clone()));
-        let mut published = Published {
+        let mut here = Published {
             reached,
             nodes: Vec::new(),
         };
         if reached > 0 {
-            published.nodes.push(self.own_url.clone());
+            here.nodes.push(self.own_url.clone());
         }
         if reached >= expected {
-            return Ok(published);
+            return Ok(Publishing::answered(here));
         }
         // The rest are on other nodes: through the link when it has groups. When it has
         // none, or failed, the caller reaches the others another way: this node's members
         // are not offered the frame twice.
         match self
             .remote
-            .publish(group, except, payload, expected - reached)
+            .publish_sent(group, except, payload, expected - reached)
             .await
         {
-            Ok(there) => {
-                published.reached += there.reached;
-                published.nodes.extend(there.nodes);
+            Ok(there) => Ok(there.plus(here)),
+            Err(PushError::NoGroups) => Ok(Publishing::answered(here)),
+            Err(err) => {
+                tracing::warn!(%err, group, "group broadcast to other nodes failed");
+                Ok(Publishing::answered(here))
             }
-            Err(PushError::NoGroups) => {}
-            Err(err) => tracing::warn!(%err, group, "group broadcast to other nodes failed"),
         }
-        Ok(published)
     }
 }
 
