@@ -123,6 +123,8 @@ async fn room_lines_cross_on_group_subjects_and_never_go_missing_around_them() {
         let mut node = Binary::launch()
             .args(["--store", &store, "--node-link", &nats_url])
             .args(["--sweep-interval-secs", "0"])
+            // The burst below sends faster than a client may by default.
+            .args(["--rate", "1000"])
             .stderr(Stdio::null());
         if groups {
             node = node.args(["--node-link-groups"]);
@@ -155,6 +157,17 @@ async fn room_lines_cross_on_group_subjects_and_never_go_missing_around_them() {
         i += 1;
     }
     assert!(metric(&b, SERVED_GROUP).await >= 1.0);
+
+    // Lines sent back to back go without waiting for one another's answers, and arrive in
+    // order on both nodes.
+    let burst: Vec<String> = (0..50).map(|i| format!("in a burst {i}")).collect();
+    for text in &burst {
+        sender.send(Message::text(text.as_str())).await.unwrap();
+    }
+    for text in &burst {
+        assert_eq!(next_of(&mut remote, "chat").await["text"], text.as_str());
+        assert_eq!(next_of(&mut here, "chat").await["text"], text.as_str());
+    }
 
     // NATS gone: lines go by walk and ids over HTTP, none lost.
     nats.halt();

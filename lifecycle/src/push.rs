@@ -120,8 +120,11 @@ pub struct Published {
 }
 
 /// A group broadcast that has been sent ([`Pusher::publish_sent`]): what it reached is
-/// known at once, or when the other nodes' answers are in. Sent means in order: a frame
-/// sent after it through the same pusher reaches each member after it.
+/// known at once, or when the other nodes' answers are in. Sent means in order: a group
+/// broadcast sent after it through the same pusher reaches each member after it. A batch
+/// by ids may not (it takes another way to the node): a caller that mixes the two reads
+/// the answers of its broadcasts before it sends by ids.
+#[must_use = "its answers say whom the broadcast missed"]
 pub struct Publishing(Answers);
 
 /// Where a [`Publishing`]'s answers are.
@@ -299,7 +302,8 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     }
 
     /// [`Pusher::publish`] in two steps: returns once the broadcast is sent, in order with
-    /// this pusher's later sends, and the answers come with [`Publishing::answers`]. A
+    /// this pusher's later group broadcasts, and the answers come with
+    /// [`Publishing::answers`]. A
     /// caller that sends in order (a sender's chat lines) need not wait for one line's
     /// answers before it sends the next. The default sends and waits in one step.
     async fn publish_sent(
@@ -435,5 +439,32 @@ impl Pusher for HttpPusher {
             410 => Ok(false),
             status => Err(PushError::Refused { url: shown, status }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reach(reached: u64, node: &str) -> Published {
+        Published {
+            reached,
+            nodes: vec![node.to_owned()],
+        }
+    }
+
+    #[test]
+    fn a_broadcast_answered_at_once_adds_what_was_reached_here_first() {
+        let there = Publishing::answered(reach(2, "b"));
+        let all = there.plus(reach(1, "a"));
+        assert_eq!(
+            all.now(),
+            Some(&Published {
+                reached: 3,
+                nodes: vec!["a".to_owned(), "b".to_owned()],
+            })
+        );
+        let coming = Publishing::coming(async { reach(2, "b") }).plus(reach(1, "a"));
+        assert!(coming.now().is_none(), "its answers are still to come");
     }
 }

@@ -19,10 +19,12 @@
 //! walk made just before its record was written would.
 //!
 //! A line's broadcast is sent in order with the sender's other lines, and the other nodes'
-//! answers are read behind it (on a task of its own, [`MAX_LINES_CONFIRMING`] at once): a
-//! sender's next line does not wait for them. So a member the broadcast missed, reached by
-//! the walk, may get the line after the sender's next one; every member its node's group
-//! reached gets the lines in order.
+//! answers are read behind it (on a task of its own, [`MAX_LINES_CONFIRMING`] at once; past
+//! that a line waits for its own): a sender's next line does not wait for them. So a
+//! member the broadcast missed, reached by the walk behind it, may get the line after the
+//! sender's next one; members their nodes' groups reach get a sender's lines in order. A
+//! line that goes by ids (the link is down, its broadcast failed or fell short at once)
+//! first waits for the lines read behind to be done, so it cannot overtake them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,14 +73,16 @@ pub struct ChatFunctions {
     /// goes by walk and ids, with no count asked of the store first).
     groups: Arc<AtomicBool>,
     /// Places for lines whose group broadcast is sent and whose other nodes' answers are
-    /// still to come ([`MAX_LINES_CONFIRMING`]): each waits at most the pusher's bounded
-    /// wait, and a line finding no place waits for one.
+    /// read behind it ([`MAX_LINES_CONFIRMING`]): a place is held through the pusher's
+    /// bounded wait and the walk for the members the answers say were missed (bounded by
+    /// the store's and the pushes' deadlines).
     confirming: Arc<Semaphore>,
 }
 
-/// Lines whose other nodes' answers are awaited at once, over every room and sender; more
-/// wait for a place (a node whose link answers slowly slows its senders, instead of
-/// keeping ever more lines and subscriptions).
+/// Lines whose other nodes' answers are read behind them at once, over every room and
+/// sender; a line finding no place waits for its own answers before its sender's next line
+/// (a node whose link answers slowly slows its senders, instead of keeping ever more tasks
+/// and subscriptions).
 pub const MAX_LINES_CONFIRMING: usize = 256;
 
 /// The default presence window: short enough to read as instant, long enough that a join
@@ -310,11 +314,6 @@ impl ChatFunctions {
             let payload = Payload::Text(message.to_json());
             // Everyone but the sender, who is online too.
             let expected = online.saturating_sub(1);
-            // A place among the lines whose answers are awaited; with none free, this line
-            // waits for one (and the node stops reading its sender meanwhile).
-            let Ok(place) = self.confirming.clone().acquire_owned().await else {
-                unreachable!("the semaphore is never closed")
-            };
             match self
                 .pusher
                 .publish_sent(me.room.as_str(), Some(id.as_str()), &payload, expected)
@@ -323,13 +322,26 @@ impl ChatFunctions {
                 Ok(sent) => {
                     if let Some(published) = sent.now() {
                         if published.reached < expected {
+                            self.lines_in_flight_done().await;
                             self.reach_the_rest(&me.room, id, online, message, published)
                                 .await?;
                         }
                         return Ok(Reply::ok());
                     }
-                    // Sent, in order; the other nodes' answers are read behind it, so the
-                    // sender's next line need not wait for them.
+                    // Sent, in order; the other nodes' answers are read behind it when a
+                    // place is free, so the sender's next line need not wait for them.
+                    // With none free, this line waits for its own, as every line once did:
+                    // one room whose answers always fall short slows its own senders, not
+                    // every room's.
+                    let Ok(place) = self.confirming.clone().try_acquire_owned() else {
+                        let published = sent.answers().await;
+                        if published.reached < expected {
+                            self.lines_in_flight_done().await;
+                            self.reach_the_rest(&me.room, id, online, message, &published)
+                                .await?;
+                        }
+                        return Ok(Reply::ok());
+                    };
                     let (this, room, id) = (self.clone(), me.room.clone(), id.clone());
                     tokio::spawn(async move {
                         let published = sent.answers().await;
@@ -347,10 +359,23 @@ impl ChatFunctions {
                 Err(PushError::NoGroups) => self.groups.store(false, Ordering::Relaxed),
                 Err(err) => tracing::warn!(%err, "group broadcast failed; sending by ids"),
             }
+            self.lines_in_flight_done().await;
         }
         let (online, others) = self.members(&me.room, Some(id)).await?;
         self.deliver(others, online, line(online)).await?;
         Ok(Reply::ok())
+    }
+
+    /// Waits until every line whose answers are being read behind it is done (its walk
+    /// included). A line that goes by ids waits so first: by ids it could reach a member
+    /// before an earlier line of its sender that the member's node is still to get from
+    /// its group, or that the walk behind it is still to bring.
+    async fn lines_in_flight_done(&self) {
+        // Every place at once: granted once the lines holding them have let them go.
+        let all = MAX_LINES_CONFIRMING as u32;
+        let Ok(_all) = self.confirming.acquire_many(all).await else {
+            unreachable!("the semaphore is never closed")
+        };
     }
 
     /// Sends a line its group broadcast did not bring to every member (`published` says

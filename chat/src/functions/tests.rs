@@ -25,6 +25,10 @@ struct Recorder {
     deferred: Option<Mutex<Vec<tokio::sync::oneshot::Sender<Published>>>>,
     /// Batch calls so far, for a test to wait on the next.
     batches: tokio::sync::watch::Sender<usize>,
+    /// The payload of every batch call, in order.
+    batched: Mutex<Vec<String>>,
+    /// With `deferred`: group broadcasts are answered at once with `reach` meanwhile.
+    at_once: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -41,6 +45,12 @@ impl Recorder {
         let mut waiting = self.deferred.as_ref().unwrap().lock().unwrap();
         let _ = waiting.remove(0).send(published);
     }
+
+    /// Answers the newest unanswered group broadcast with `published`.
+    fn answer_newest(&self, published: Published) {
+        let mut waiting = self.deferred.as_ref().unwrap().lock().unwrap();
+        let _ = waiting.pop().unwrap().send(published);
+    }
 }
 
 impl Recorder {
@@ -55,8 +65,11 @@ impl Pusher for Recorder {
         &self,
         push_url: &str,
         ids: &[String],
-        _: &Payload,
+        payload: &Payload,
     ) -> Result<BatchOutcome, PushError> {
+        if let Payload::Text(text) = payload {
+            self.batched.lock().unwrap().push(text.clone());
+        }
         let mut ids = ids.to_vec();
         ids.sort();
         let call = format!("batch {push_url} {}", ids.join(","));
@@ -108,7 +121,8 @@ impl Pusher for Recorder {
         payload: &Payload,
         expected: u64,
     ) -> Result<Publishing, PushError> {
-        let Some(deferred) = &self.deferred else {
+        let at_once = self.at_once.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(deferred) = self.deferred.as_ref().filter(|_| !at_once) else {
             let published = self.publish(group, except, payload, expected).await?;
             return Ok(Publishing::answered(published));
         };
@@ -251,7 +265,7 @@ async fn a_line_does_not_wait_for_other_nodes_answers_and_the_walk_reaches_whom_
 }
 
 #[tokio::test]
-async fn lines_wait_for_a_place_while_the_most_lines_await_answers() {
+async fn past_the_most_lines_read_behind_a_line_waits_for_its_own_answers() {
     let pusher = Arc::new(Recorder::deferring());
     let chat = chat(pusher.clone(), "me", &["a"]).await;
     for _ in 0..MAX_LINES_CONFIRMING {
@@ -260,23 +274,59 @@ async fn lines_wait_for_a_place_while_the_most_lines_await_answers() {
             .expect("a line within the bound is done once sent")
             .unwrap();
     }
+    assert_eq!(chat.confirming.available_permits(), 0);
     let one_more = message("me", r#"{"text":"one more"}"#);
     let mut next = std::pin::pin!(chat.handle(&one_more));
     assert!(
         futures::poll!(next.as_mut()).is_pending(),
-        "a line past the bound waits for a place"
+        "a line past the bound waits for its answers"
     );
-    assert_eq!(pusher.calls().len(), MAX_LINES_CONFIRMING);
-    // One line's answers are in: its place goes to the waiting line, which is sent.
-    pusher.answer(Published {
+    assert_eq!(pusher.calls().len(), MAX_LINES_CONFIRMING + 1);
+    // Its own answers, not a place, let it go: the others still hold theirs.
+    pusher.answer_newest(Published {
         reached: 1,
         nodes: vec![THERE.into()],
     });
     within(next)
         .await
-        .expect("the waiting line gets the freed place")
+        .expect("the line is done once its answers are in")
         .unwrap();
-    assert_eq!(pusher.calls(), vec!["publish r -me 1"]);
+    assert_eq!(chat.confirming.available_permits(), 0);
+    assert_eq!(pusher.calls(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_line_that_goes_by_ids_waits_for_the_lines_read_behind_it() {
+    let pusher = Arc::new(Recorder::deferring());
+    let chat = chat(pusher.clone(), "me", &["a"]).await;
+    // The welcome.
+    pusher.batched.lock().unwrap().clear();
+    within(chat.handle(&message("me", "first line")))
+        .await
+        .expect("the line is done once sent")
+        .unwrap();
+    // The next broadcast falls short at once (its node's link is down, say): it goes by
+    // ids, and must not overtake the first line, whose answers are still to come.
+    pusher
+        .at_once
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let two = message("me", "second line");
+    let mut next = std::pin::pin!(chat.handle(&two));
+    assert!(
+        futures::poll!(next.as_mut()).is_pending(),
+        "a line by ids waits for the line read behind"
+    );
+    assert!(pusher.batched.lock().unwrap().is_empty());
+    // Nobody answered the first: its walk sends it by ids, then the second goes.
+    pusher.answer(Published::default());
+    within(next)
+        .await
+        .expect("the line goes once the first is done")
+        .unwrap();
+    let batched = std::mem::take(&mut *pusher.batched.lock().unwrap());
+    assert_eq!(batched.len(), 2, "{batched:?}");
+    assert!(batched[0].contains("first line"), "{batched:?}");
+    assert!(batched[1].contains("second line"), "{batched:?}");
 }
 
 #[tokio::test]

@@ -210,6 +210,37 @@ mod tests {
         }
     }
 
+    /// A link whose group answers come when the test sends them.
+    #[derive(Debug)]
+    struct Later(Mutex<Option<tokio::sync::oneshot::Receiver<Published>>>);
+
+    #[async_trait]
+    impl Pusher for Later {
+        async fn batch(
+            &self,
+            _: &str,
+            _: &[String],
+            _: &Payload,
+        ) -> Result<BatchOutcome, PushError> {
+            Ok(BatchOutcome::default())
+        }
+        async fn close(&self, _: &str, _: &str) -> Result<bool, PushError> {
+            Ok(true)
+        }
+        async fn publish_sent(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &Payload,
+            _: u64,
+        ) -> Result<Publishing, PushError> {
+            let answered = self.0.lock().unwrap().take().expect("one broadcast");
+            Ok(Publishing::coming(async move {
+                answered.await.unwrap_or_default()
+            }))
+        }
+    }
+
     const LEASE: Duration = Duration::from_secs(60);
 
     fn ids(ids: &[&str]) -> Vec<String> {
@@ -270,7 +301,10 @@ mod tests {
         // Three more are expected: the link is asked for them, and its answer added.
         let all = pusher.publish("room", None, &text("yo"), 5).await.unwrap();
         assert_eq!(all.reached, 4);
-        assert_eq!(all.nodes.len(), 2);
+        assert_eq!(
+            all.nodes,
+            vec!["http://127.0.0.1:1", "http://10.0.0.2:8081"]
+        );
         assert_eq!(*remote.0.lock().unwrap(), vec!["publish room 3"]);
         assert!(matches!(
             pusher
@@ -278,6 +312,44 @@ mod tests {
                 .await,
             Err(PushError::TooLarge { limit: 16 })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_group_broadcast_is_offered_here_before_the_other_nodes_answer() {
+        let hub = Arc::new(Hub::default());
+        let info = Arc::new(ConnectionInfo {
+            id: "a".into(),
+            ..ConnectionInfo::default()
+        });
+        let mut a = hub.insert(info, crate::hub::QueueBound::frames(8));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let link = Arc::new(Later(Mutex::new(Some(answered))));
+        let pusher = NodePusher::new(hub, "http://127.0.0.1:1", 16, link);
+        assert!(
+            pusher
+                .join("http://127.0.0.1:1", "room", "a", LEASE)
+                .await
+                .unwrap()
+        );
+
+        let sent = pusher
+            .publish_sent("room", None, &text("hi"), 3)
+            .await
+            .unwrap();
+        assert!(sent.now().is_none(), "the other nodes' answers are to come");
+        assert_eq!(a.try_next().unwrap(), Outbound::text("hi"));
+        answer
+            .send(Published {
+                reached: 2,
+                nodes: vec!["http://10.0.0.2:8081".into()],
+            })
+            .unwrap();
+        let published = sent.answers().await;
+        assert_eq!(published.reached, 3);
+        assert_eq!(
+            published.nodes,
+            vec!["http://127.0.0.1:1", "http://10.0.0.2:8081"]
+        );
     }
 
     #[tokio::test]
