@@ -289,7 +289,8 @@ pub trait Pusher: Debug + Send + Sync + 'static {
     /// `expected` members were reached. What it reached is in [`Published`]: members on a
     /// node it does not name were not reached as far as it knows (a node whose answer
     /// came after the wait did reach its own), and the caller reaches them another way.
-    /// [`PushError::NoGroups`], having done nothing, from a pusher without groups.
+    /// [`PushError::NoGroups`], having done nothing, from a pusher without groups. It is
+    /// [`Pusher::publish_sent`] and its answers, in one step.
     async fn publish(
         &self,
         group: &str,
@@ -297,15 +298,15 @@ pub trait Pusher: Debug + Send + Sync + 'static {
         payload: &Payload,
         expected: u64,
     ) -> Result<Published, PushError> {
-        let _ = (group, except, payload, expected);
-        Err(PushError::NoGroups)
+        let sent = self.publish_sent(group, except, payload, expected).await?;
+        Ok(sent.answers().await)
     }
 
-    /// [`Pusher::publish`] in two steps: returns once the broadcast is sent, in order with
-    /// this pusher's later group broadcasts, and the answers come with
-    /// [`Publishing::answers`]. A
-    /// caller that sends in order (a sender's chat lines) need not wait for one line's
-    /// answers before it sends the next. The default sends and waits in one step.
+    /// [`Pusher::publish`] in two steps, the one a pusher with groups implements: returns
+    /// once the broadcast is sent, in order with this pusher's later group broadcasts, and
+    /// the answers come with [`Publishing::answers`]. A caller that sends in order (a
+    /// sender's chat lines) need not wait for one line's answers before it sends the next.
+    /// [`PushError::NoGroups`], having done nothing, from a pusher without groups.
     async fn publish_sent(
         &self,
         group: &str,
@@ -313,9 +314,8 @@ pub trait Pusher: Debug + Send + Sync + 'static {
         payload: &Payload,
         expected: u64,
     ) -> Result<Publishing, PushError> {
-        self.publish(group, except, payload, expected)
-            .await
-            .map(Publishing::answered)
+        let _ = (group, except, payload, expected);
+        Err(PushError::NoGroups)
     }
 }
 

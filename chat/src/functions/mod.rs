@@ -320,20 +320,16 @@ impl ChatFunctions {
                 .await
             {
                 Ok(sent) => {
-                    if let Some(published) = sent.now() {
-                        if published.reached < expected {
-                            self.lines_in_flight_done().await;
-                            self.reach_the_rest(&me.room, id, online, message, published)
-                                .await?;
-                        }
-                        return Ok(Reply::ok());
-                    }
-                    // Sent, in order; the other nodes' answers are read behind it when a
-                    // place is free, so the sender's next line need not wait for them.
-                    // With none free, this line waits for its own, as every line once did:
-                    // one room whose answers always fall short slows its own senders, not
-                    // every room's.
-                    let Ok(place) = self.confirming.clone().try_acquire_owned() else {
+                    // Its answers still to come, and a place free: they are read behind it,
+                    // so the sender's next line need not wait for them. Answered already,
+                    // or with no place free, it is finished in line, as every line once
+                    // was: one room whose answers always fall short slows its own senders,
+                    // not every room's.
+                    let place = match sent.now() {
+                        Some(_) => None,
+                        None => self.confirming.clone().try_acquire_owned().ok(),
+                    };
+                    let Some(place) = place else {
                         let published = sent.answers().await;
                         if published.reached < expected {
                             self.lines_in_flight_done().await;

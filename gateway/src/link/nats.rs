@@ -379,17 +379,6 @@ impl Pusher for NatsLink {
         }
     }
 
-    async fn publish(
-        &self,
-        group: &str,
-        except: Option<&str>,
-        payload: &Payload,
-        expected: u64,
-    ) -> Result<Published, PushError> {
-        let sent = self.publish_sent(group, except, payload, expected).await?;
-        Ok(sent.answers().await)
-    }
-
     async fn publish_sent(
         &self,
         group: &str,

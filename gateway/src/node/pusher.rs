@@ -111,17 +111,6 @@ impl Pusher for NodePusher {
         }
     }
 
-    async fn publish(
-        &self,
-        group: &str,
-        except: Option<&str>,
-        payload: &Payload,
-        expected: u64,
-    ) -> Result<Published, PushError> {
-        let sent = self.publish_sent(group, except, payload, expected).await?;
-        Ok(sent.answers().await)
-    }
-
     async fn publish_sent(
         &self,
         group: &str,
@@ -192,21 +181,21 @@ mod tests {
             self.0.lock().unwrap().push(format!("close {url} {id}"));
             Ok(true)
         }
-        async fn publish(
+        async fn publish_sent(
             &self,
             group: &str,
             _: Option<&str>,
             _: &Payload,
             expected: u64,
-        ) -> Result<Published, PushError> {
+        ) -> Result<Publishing, PushError> {
             self.0
                 .lock()
                 .unwrap()
                 .push(format!("publish {group} {expected}"));
-            Ok(Published {
+            Ok(Publishing::answered(Published {
                 reached: 2,
                 nodes: vec!["http://10.0.0.2:8081".into()],
-            })
+            }))
         }
     }
 
